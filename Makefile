@@ -1,0 +1,27 @@
+# make demo: set up .venv and score the starter variants with the shipped model.
+# make test: set up .venv (with test extras) and run the test suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# CPU build of torch; a GPU user sets TORCH_SPEC (see the README).
+TORCH_SPEC ?= torch==2.13.0
+
+$(BIN)/genomix: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(BIN)/genomix
+
+setup: $(BIN)/genomix
+
+demo: setup
+	mkdir -p genomix-demo-out
+	$(BIN)/genomix score variants/starter.vcf.gz --fasta data/starter/genome.fa.gz --model demo -o genomix-demo-out/starter.scores.tsv
+	$(BIN)/genomix score variants/starter.vcf.gz --fasta data/starter/genome.fa.gz --model demo -o genomix-demo-out/starter.scored.vcf.gz --quiet
+	@echo "outputs in genomix-demo-out/: starter.scores.tsv, starter.scored.vcf.gz"
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+.PHONY: setup demo test

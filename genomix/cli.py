@@ -1,0 +1,154 @@
+"""The `genomix` command: a thin layer over the library."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from genomix.errors import GenomixError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Variant hypotheses from DNA foundation models.")
+models_app = typer.Typer(no_args_is_help=True, help="Inspect DNA models.")
+app.add_typer(models_app, name="models")
+
+_state = {"debug": False}
+log = logging.getLogger("genomix")
+
+
+def _version(value: bool) -> None:
+    if value:
+        import genomix
+
+        typer.echo(f"genomix {genomix.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    _state["debug"] = debug
+    logging.basicConfig(level=logging.INFO, format="genomix: %(message)s", stream=sys.stderr)
+
+
+def run() -> None:
+    """Entry point: one clear line and a non-zero exit on bad input, a traceback only with --debug."""
+    try:
+        app(standalone_mode=False)
+    except GenomixError as error:
+        if _state["debug"]:
+            raise
+        typer.echo(f"genomix: error: {error}", err=True)
+        sys.exit(2)
+    except typer.Abort:
+        typer.echo("genomix: aborted", err=True)
+        sys.exit(130)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except Exception as error:  # noqa: BLE001 - the last line of defence
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            sys.exit(error.exit_code)
+        if _state["debug"]:
+            raise
+        typer.echo(f"genomix: internal error: {type(error).__name__}: {error} (rerun with --debug for the traceback)", err=True)
+        sys.exit(1)
+
+
+class _Progress:
+    """A rich progress line on stderr when it is a terminal; silent otherwise or with --quiet."""
+
+    def __init__(self, label: str, quiet: bool):
+        self._bar = None
+        if not quiet and sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(SpinnerColumn(), TextColumn(label), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+                                 TimeElapsedColumn(), console=Console(stderr=True), transient=False)
+            self._task = self._bar.add_task(label, total=None, rate="")
+
+    def __enter__(self):
+        if self._bar:
+            self._bar.start()
+        return self
+
+    def advance(self, n: int) -> None:
+        if self._bar:
+            self._bar.advance(self._task, n)
+            task = self._bar.tasks[0]
+            if task.elapsed:
+                self._bar.update(self._task, rate=f"{task.completed / task.elapsed:.1f} variants/s")
+
+    def __exit__(self, *exc) -> None:
+        if self._bar:
+            self._bar.stop()
+
+
+@app.command()
+def score(
+    vcf: Path = typer.Argument(..., help="Variants: VCF or BCF, plain or bgzipped."),
+    fasta: Path = typer.Option(..., "--fasta", "-f", help="Reference FASTA (plain or bgzipped) matching the VCF."),
+    out: str = typer.Option(..., "--output", "-o", help="Output: .tsv, .parquet, .vcf, .vcf.gz, .bcf, or - for VCF on stdout."),
+    model: str = typer.Option("demo", "--model", "-m", help="Hub id, local model folder, or `demo`."),
+    method: str = typer.Option("auto", help="auto, llr, delta_ll or embedding."),
+    window: Optional[int] = typer.Option(None, help="Window in bp (default: 1024 or the model's context)."),
+    layer: Optional[str] = typer.Option(None, help="Layer for the embedding score (default: the last)."),
+    batch_size: int = typer.Option(32, help="Forward passes per batch; results do not depend on it."),
+    device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1, ... (default: cuda when available)."),
+    ref_check: str = typer.Option("error", help="When REF differs from the FASTA: error, warn (skip and log) or skip."),
+    region: Optional[str] = typer.Option(None, help="Only this region, e.g. chr1:100-200 (needs an indexed VCF)."),
+    rc: bool = typer.Option(True, "--rc/--no-rc", help="Average with the reverse-complement strand."),
+    backend: Optional[str] = typer.Option(None, help="Model backend (default: from the model's config)."),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow the model's own code to run."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary."),
+) -> None:
+    """Score every ALT of a VCF with a DNA language model."""
+    import genomix
+    from genomix.io.genome import Genome
+    from genomix.models.registry import load_model
+    from genomix.scoring import default_window, score_to_file
+
+    genome = Genome(fasta)
+    loaded = load_model(model, backend=backend, device=device, trust_remote_code=trust_remote_code)
+    width = window or default_window(loaded)
+    meta = {
+        "genomix_version": genomix.__version__,
+        "genomix_model": loaded.name if model != "demo" else "demo",
+        "genomix_method": method,
+        "genomix_window": width,
+        "genomix_reverse_complement": "yes" if rc else "no",
+        "genomix_command": shlex.join(["genomix"] + sys.argv[1:]),
+    }
+    with _Progress("scoring", quiet) as bar:
+        counts = score_to_file(vcf, genome, loaded, out, meta=meta, progress=bar.advance, method=method, window=width,
+                               rc=rc, batch_size=batch_size, layer=layer, ref_check=ref_check, region=region)
+    if not quiet:
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        log.info("%d ALTs scored into %s (%s)", sum(counts.values()), out, summary or "none")
+
+
+@models_app.command("info")
+def models_info(
+    model: str = typer.Argument("demo", help="Hub id, local model folder, or `demo`."),
+    backend: Optional[str] = typer.Option(None, help="Model backend (default: from the model's config)."),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow the model's own code to run."),
+) -> None:
+    """Print a model's kind, context, layers and width."""
+    from genomix.models.registry import load_model
+
+    loaded = load_model(model, backend=backend, device="cpu", trust_remote_code=trust_remote_code)
+    tokens = "characters" if loaded.tokenizer.k == 1 else f"{loaded.tokenizer.k}-mers"
+    typer.echo(
+        f"model    {loaded.name}\nbackend  {loaded.backend}\nkind     {loaded.kind}\ntokens   {tokens}\n"
+        f"context  {loaded.context_bp} bp\nd_model  {loaded.d_model}\n"
+        f"layers   {len(loaded.layers)}: {loaded.layers[0]} .. {loaded.layers[-1]}"
+    )

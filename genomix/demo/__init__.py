@@ -1,0 +1,1 @@
+"""Builds genomix shipped artefacts reproducibly."""

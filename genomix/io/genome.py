@@ -1,0 +1,86 @@
+"""Reference genome access: pysam FASTA, upper-cased, N-padded past contig ends."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pysam
+
+from genomix.errors import GenomixError
+
+
+class Genome:
+    """A reference FASTA (plain or bgzipped) with its `.fai`, built when missing.
+
+    `fetch` is 0-based half-open and pads with `N` outside the contig, where pysam
+    would silently truncate.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise GenomixError(f"FASTA not found: {self.path}. Pass the reference with --fasta PATH.")
+        self._ensure_index()
+        try:
+            self._fasta = pysam.FastaFile(str(self.path))
+        except (OSError, ValueError) as error:
+            raise GenomixError(
+                f"cannot open FASTA {self.path}: {error}. A compressed FASTA must be bgzipped "
+                f"(`gunzip -c {self.path.name} | bgzip > ref.fa.gz`), not plain gzip."
+            ) from error
+        self.lengths = dict(zip(self._fasta.references, self._fasta.lengths))
+
+    def _ensure_index(self) -> None:
+        fai = Path(str(self.path) + ".fai")
+        if fai.exists():
+            return
+        if not os.access(self.path.parent, os.W_OK):
+            raise GenomixError(
+                f"{self.path} has no index ({fai.name}) and its folder is read-only. "
+                f"Index it where you can write: `samtools faidx {self.path}`, or copy it to a writable folder."
+            )
+        try:
+            pysam.faidx(str(self.path))
+        except pysam.SamtoolsError as error:
+            raise GenomixError(
+                f"cannot index FASTA {self.path}: {error.value.strip()}. A compressed FASTA must be "
+                "bgzipped (`bgzip ref.fa`), not plain gzip."
+            ) from error
+
+    @property
+    def contigs(self) -> list[str]:
+        return list(self.lengths)
+
+    def fetch(self, contig: str, start: int, end: int) -> str:
+        """Upper-case sequence of `contig[start:end]` (0-based half-open), N outside the contig."""
+        length = self.lengths[contig]
+        inner_start, inner_end = max(start, 0), min(end, length)
+        inner = self._fasta.fetch(contig, inner_start, inner_end).upper() if inner_start < inner_end else ""
+        left = max(0, min(end, 0) - start)
+        right = max(0, end - max(start, length))
+        return "N" * left + inner + "N" * right
+
+    def close(self) -> None:
+        self._fasta.close()
+
+    def __enter__(self) -> "Genome":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Genome({str(self.path)!r}, {len(self.lengths)} contigs)"
+
+
+def resolve_contig(name: str, reference: list[str]) -> str | None:
+    """The contig of `reference` that `name` means: itself, or `chr1`<->`1` / `chrM`<->`MT` when unambiguous."""
+    if name in reference:
+        return name
+    bare = name[3:] if name.startswith("chr") else name
+    candidates = {f"chr{bare}", bare}
+    if bare in ("M", "MT"):
+        candidates |= {"chrM", "chrMT", "M", "MT"}
+    found = [contig for contig in reference if contig in candidates]
+    return found[0] if len(found) == 1 else None

@@ -1,0 +1,100 @@
+"""Writers for results: TSV or Parquet tables, and the input VCF annotated with genomix INFO fields.
+
+The format follows the output file's extension; `-` streams VCF to stdout.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import pandas as pd
+import pysam
+
+from genomix.errors import GenomixError
+
+TABLE_FORMATS = {".tsv": "tsv", ".txt": "tsv", ".parquet": "parquet"}
+VCF_MODES = {".vcf": "w", ".vcf.gz": "wz", ".bcf": "wb"}
+
+
+def output_format(path: str | os.PathLike) -> str:
+    """`tsv`, `parquet`, `vcf`, `vcf.gz` or `bcf` from the file name (`-` is VCF on stdout)."""
+    name = str(path)
+    if name == "-":
+        return "vcf"
+    lower = name.lower()
+    for suffix, kind in TABLE_FORMATS.items():
+        if lower.endswith(suffix):
+            return kind
+    for suffix in VCF_MODES:
+        if lower.endswith(suffix):
+            return suffix.lstrip(".")
+    raise GenomixError(f"cannot tell the output format of {name}: end it in .tsv, .parquet, .vcf, .vcf.gz or .bcf (or use - for stdout)")
+
+
+class TableWriter:
+    """Appends DataFrame chunks to a TSV (missing values as NA) or Parquet file."""
+
+    def __init__(self, path: str | os.PathLike, format: str | None = None):
+        self.path = Path(path)
+        self.format = format or output_format(path)
+        self._parquet = None
+        self._wrote_header = False
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self.format == "tsv":
+            frame.to_csv(self.path, sep="\t", index=False, na_rep="NA", mode="a" if self._wrote_header else "w",
+                         header=not self._wrote_header)
+            self._wrote_header = True
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if self._parquet is None:
+            self._parquet = pq.ParquetWriter(self.path, table.schema)
+        self._parquet.write_table(table.cast(self._parquet.schema))
+
+    def close(self, empty: pd.DataFrame | None = None) -> None:
+        """Finish the file; `empty` gives the columns when nothing was written."""
+        if self._parquet is None and not self._wrote_header and empty is not None:
+            self.write(empty)
+        if self._parquet is not None:
+            self._parquet.close()
+
+
+class AnnotatedVcfWriter:
+    """Writes input records unchanged but for added INFO fields, with header lines recording provenance.
+
+    `info`: `{tag: (number, type, description)}`; `meta`: `{key: value}` header lines (`##key=value`).
+    """
+
+    def __init__(self, path: str | os.PathLike, template: pysam.VariantHeader, info: dict, meta: dict,
+                 format: str | None = None):
+        self.header = template.copy()
+        for key, value in meta.items():
+            self.header.add_line(f"##{key}={value}")
+        for tag, (number, kind, description) in info.items():
+            if tag in self.header.info:
+                self.header.info.remove_header(tag)
+            self.header.info.add(tag, number, kind, description)
+        mode = VCF_MODES["." + (format or output_format(path))]
+        self.path = str(path)
+        self._out = pysam.VariantFile(self.path, mode, header=self.header)
+
+    def write(self, record: pysam.VariantRecord, values: dict) -> None:
+        """Write `record` with `values[tag]` set (a tuple, None entries written as `.`)."""
+        record.translate(self._out.header)
+        for tag, value in values.items():
+            if value is not None and any(v is not None for v in value):
+                record.info[tag] = value
+        self._out.write(record)
+
+    def close(self) -> None:
+        self._out.close()
+
+
+def vcf_float(value: float) -> float | None:
+    """A score as a VCF Float value: None (written `.`) for NaN."""
+    return None if value is None or math.isnan(value) else float(value)

@@ -1,0 +1,191 @@
+"""Variants from VCF/BCF: streamed with pysam, multi-allelics split, every ALT kept with a status.
+
+This is the one place where VCF's 1-based POS becomes genomix's 0-based start.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pysam
+
+from genomix.errors import GenomixError
+from genomix.io.genome import Genome, resolve_contig
+from genomix.sequence import is_dna
+
+log = logging.getLogger("genomix")
+
+REF_CHECK_POLICIES = ("error", "warn", "skip")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One ALT of one VCF record. `pos` is 0-based; `contig` is the FASTA's name for `chrom`."""
+
+    chrom: str
+    pos: int
+    ref: str
+    alt: str
+    id: str = "."
+    contig: str | None = None
+    status: str = "ok"
+    record: int = 0
+    allele: int = 1
+
+    @property
+    def vcf_pos(self) -> int:
+        """1-based position as written in the VCF."""
+        return self.pos + 1
+
+    @property
+    def is_substitution(self) -> bool:
+        """SNV or MNV: REF and ALT of equal length."""
+        return len(self.ref) == len(self.alt)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def __str__(self) -> str:
+        return f"{self.chrom}:{self.vcf_pos} {self.ref}>{self.alt}"
+
+
+def allele_status(ref: str, alt: str | None) -> str:
+    """`ok` or `skipped:<reason>` for one REF/ALT pair, before looking at the reference."""
+    if alt is None or alt == ".":
+        return "skipped:no_alt"
+    if alt == "*":
+        return "skipped:spanning_deletion"
+    if alt.startswith("<") or "[" in alt or "]" in alt:
+        return "skipped:symbolic_allele"
+    if not (is_dna(ref.upper()) and is_dna(alt.upper())):
+        return "skipped:non_acgtn_allele"
+    if ref.upper() == alt.upper():
+        return "skipped:alt_equals_ref"
+    return "ok"
+
+
+def open_vcf(path: str | os.PathLike) -> pysam.VariantFile:
+    """Open a VCF/BCF (plain or bgzipped) with a clear error when it cannot be read."""
+    if str(path) != "-" and not Path(path).exists():
+        raise GenomixError(f"VCF not found: {path}")
+    try:
+        return pysam.VariantFile(str(path))
+    except (OSError, ValueError) as error:
+        raise GenomixError(
+            f"cannot read {path} as VCF/BCF ({error}). Check the file with `bcftools view -h {path}`; "
+            "a compressed VCF must be bgzipped (`bgzip file.vcf`)."
+        ) from error
+
+
+def iter_records(vcf: pysam.VariantFile, region: str | None = None) -> Iterator[pysam.VariantRecord]:
+    """Records of `vcf`, all of them or those in `region` (`chr1:100-200`, 1-based, needs an index)."""
+    if region is None:
+        yield from vcf
+        return
+    try:
+        iterator = vcf.fetch(region=region)
+    except ValueError as error:
+        name = vcf.filename.decode() if isinstance(vcf.filename, bytes) else str(vcf.filename)
+        raise GenomixError(
+            f"--region needs an indexed VCF ({error}). Compress and index it first: "
+            f"`bgzip {name} && bcftools index -t {name}.gz` (or `bcftools index` for BCF)."
+        ) from error
+    yield from iterator
+
+
+def split_record(record: pysam.VariantRecord, index: int) -> list[Variant]:
+    """One Variant per ALT of `record` (a record with ALT `.` gives one skipped Variant)."""
+    ref = record.ref.upper()
+    alts = record.alts or (None,)
+    return [
+        Variant(
+            chrom=record.chrom,
+            pos=record.start,
+            ref=ref,
+            alt=alt.upper() if alt and not alt.startswith("<") else (alt or "."),
+            id=record.id or ".",
+            status=allele_status(record.ref, alt),
+            record=index,
+            allele=number,
+        )
+        for number, alt in enumerate(alts, start=1)
+    ]
+
+
+class ReferenceCheck:
+    """Places variants on the FASTA and applies the REF policy `error|warn|skip`.
+
+    `error` stops at the first mismatching REF or unknown contig; `warn` and `skip`
+    mark such variants `skipped:<reason>` (`warn` also logs them).
+    """
+
+    def __init__(self, genome: Genome, policy: str = "error"):
+        if policy not in REF_CHECK_POLICIES:
+            raise GenomixError(f"--ref-check must be one of {', '.join(REF_CHECK_POLICIES)}, not {policy!r}")
+        self.genome = genome
+        self.policy = policy
+        self._contigs: dict[str, str | None] = {}
+
+    def contig(self, chrom: str) -> str | None:
+        if chrom not in self._contigs:
+            self._contigs[chrom] = resolve_contig(chrom, self.genome.contigs)
+        return self._contigs[chrom]
+
+    def apply(self, variants: list[Variant]) -> list[Variant]:
+        """The same variants with `contig` set and failing ones skipped (or an error under `error`)."""
+        checked, mismatches = [], []
+        for variant in variants:
+            contig = self.contig(variant.chrom)
+            if contig is None:
+                if self.policy == "error":
+                    shown = ", ".join(self.genome.contigs[:8])
+                    raise GenomixError(
+                        f"contig {variant.chrom!r} (at {variant}) is not in the FASTA {self.genome.path.name} "
+                        f"(it has {shown}{', ...' if len(self.genome.contigs) > 8 else ''}). Use the FASTA of "
+                        "the VCF's assembly, or pass --ref-check warn to skip variants on unknown contigs."
+                    )
+                if self.policy == "warn":
+                    log.warning("skipping %s: contig not in the FASTA", variant)
+                checked.append(replace(variant, status="skipped:unknown_contig"))
+                continue
+            variant = replace(variant, contig=contig)
+            if variant.ok:
+                end = variant.pos + len(variant.ref)
+                if end > self.genome.lengths[contig]:
+                    variant = replace(variant, status="skipped:past_contig_end")
+                else:
+                    genome_ref = self.genome.fetch(contig, variant.pos, end)
+                    if genome_ref != variant.ref:
+                        mismatches.append((variant, genome_ref))
+                        variant = replace(variant, status="skipped:ref_mismatch")
+            checked.append(variant)
+        if mismatches:
+            listed = "; ".join(f"{v} (FASTA has {g})" for v, g in mismatches[:5])
+            if self.policy == "error":
+                raise GenomixError(
+                    f"REF does not match the FASTA at {len(mismatches)} record(s): {listed}. "
+                    "Check that the VCF and FASTA are the same assembly, normalise with "
+                    "`bcftools norm -f FASTA -c w in.vcf.gz -Oz -o fixed.vcf.gz`, "
+                    "or pass --ref-check warn to skip mismatching variants."
+                )
+            if self.policy == "warn":
+                log.warning("skipping %d variant(s) whose REF does not match the FASTA: %s", len(mismatches), listed)
+        return checked
+
+
+def read_variants(
+    vcf: str | os.PathLike,
+    genome: Genome,
+    region: str | None = None,
+    ref_check: str = "error",
+) -> Iterator[Variant]:
+    """Stream every ALT of `vcf` as a Variant placed on `genome`, with its status."""
+    check = ReferenceCheck(genome, ref_check)
+    with open_vcf(vcf) as handle:
+        for index, record in enumerate(iter_records(handle, region)):
+            yield from check.apply(split_record(record, index))

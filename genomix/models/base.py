@@ -1,0 +1,69 @@
+"""The protocol every model backend follows, and the token batch it takes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+
+@dataclass
+class TokenBatch:
+    """Right-padded token ids of several sequences.
+
+    `input_ids`, `attention_mask`: `[batch, tokens]`. `spans[b]`: `[tokens_b, 2]` half-open base
+    range of each token of sequence b (-1 for special tokens); padding has no span.
+    """
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    spans: list[np.ndarray]
+
+    def __len__(self) -> int:
+        return self.input_ids.shape[0]
+
+
+@runtime_checkable
+class GenomicModel(Protocol):
+    """A DNA language model as genomix sees it.
+
+    `kind`: "mlm" (masked) or "clm" (causal). `layers`: hook point names (`blocks.{i}`,
+    the residual stream after block i). `context_bp`: longest window it takes, in bp.
+    """
+
+    name: str
+    kind: str
+    context_bp: int
+    layers: list[str]
+    d_model: int
+    device: torch.device
+
+    def tokenize(self, seqs: list[str]) -> TokenBatch:
+        """Tokens of upper-case DNA strings, padded to the longest."""
+
+    def forward(self, tokens: TokenBatch, layers: tuple[str, ...] = ()) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Logits `[batch, tokens, vocab]` and activations `{layer: [batch, tokens, d_model]}`."""
+
+    def token_id(self, bases: str) -> int | None:
+        """Id of the single token spelling `bases`, or None."""
+
+
+def layer_name(layer: str | int, model: GenomicModel) -> str:
+    """Canonical hook point name: `6` and `blocks.6` both mean block 6; negatives count from the end."""
+    if isinstance(layer, str) and layer in model.layers:
+        return layer
+    text = str(layer).removeprefix("blocks.")
+    try:
+        index = int(text)
+    except ValueError:
+        index = None
+    if index is not None and -len(model.layers) <= index < len(model.layers):
+        return model.layers[index]
+    from genomix.errors import GenomixError
+
+    raise GenomixError(
+        f"{model.name} has no layer {layer!r}; it has {model.layers[0]} .. {model.layers[-1]} "
+        f"(pass an index from 0 to {len(model.layers) - 1}, or a negative one from the end)."
+    )

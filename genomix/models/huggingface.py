@@ -1,0 +1,180 @@
+"""Backends for transformers models: `hf-mlm` (masked LMs such as Nucleotide Transformer) and
+`hf-clm` (causal LMs with a character-level DNA tokenizer).
+
+Loaded by hub id or local folder through `from_pretrained`; nothing is downloaded
+unless a hub id is named, and remote code runs only with `trust_remote_code=True`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from genomix.errors import GenomixError
+from genomix.models.base import TokenBatch
+from genomix.models.registry import register_backend
+from genomix.models.tokens import DnaTokenizer
+
+
+def _quiet_transformers() -> None:
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def read_config(source: str, trust_remote_code: bool = False):
+    """The model's transformers config, with errors that say what to check."""
+    from transformers import AutoConfig
+
+    _quiet_transformers()
+    looks_local = Path(source).exists() or source.startswith((".", "/", "~")) or source.count("/") > 1
+    if looks_local and not Path(source).is_dir():
+        raise GenomixError(f"model folder not found: {source}. Pass a folder with config.json, a hub id, or `demo`.")
+    try:
+        return AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code)
+    except ValueError as error:
+        if "trust_remote_code" in str(error):
+            raise GenomixError(
+                f"{source} needs its own code to load; if you trust it, pass --trust-remote-code."
+            ) from error
+        raise GenomixError(f"cannot load model {source}: {error}") from error
+    except OSError as error:
+        where = "its folder has no config.json" if Path(source).is_dir() else (
+            "it is neither a local folder nor reachable on the model hub (offline? set HF_HOME to a "
+            "cache that holds it, or pass the local folder)"
+        )
+        raise GenomixError(f"cannot load model {source}: {where}.") from error
+
+
+def _find_blocks(model: nn.Module, n_layers: int | None) -> nn.ModuleList:
+    """The ModuleList of transformer blocks: the longest one, preferring `num_hidden_layers` long."""
+    lists = [m for m in model.modules() if isinstance(m, nn.ModuleList) and len(m) > 0]
+    exact = [m for m in lists if len(m) == n_layers]
+    candidates = exact or lists
+    if not candidates:
+        raise GenomixError(f"cannot find the blocks of {type(model).__name__} to read activations from")
+    return max(candidates, key=len)
+
+
+class HuggingFaceModel:
+    """Shared loading, tokenization and hooked forward of the hf-* backends."""
+
+    kind = "mlm"
+    backend = ""
+    _auto_class = "AutoModelForMaskedLM"
+
+    def __init__(self, name_or_path: str, device: str | None = None, trust_remote_code: bool = False):
+        import transformers
+
+        self.name = str(name_or_path)
+        self.config = read_config(self.name, trust_remote_code)
+        try:
+            tokenizer = transformers.AutoTokenizer.from_pretrained(self.name, trust_remote_code=trust_remote_code)
+        except (OSError, ValueError) as error:
+            raise GenomixError(f"cannot load the tokenizer of {self.name}: {error}") from error
+        self.tokenizer = DnaTokenizer.from_pretrained_tokenizer(tokenizer, self.name)
+        self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self.mask_token_id = tokenizer.mask_token_id
+        auto = getattr(transformers, self._auto_class)
+        try:
+            self.model = auto.from_pretrained(self.name, trust_remote_code=trust_remote_code)
+        except (OSError, ValueError) as error:
+            raise GenomixError(f"cannot load the weights of {self.name} as a {self.kind.upper()}: {error}") from error
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.model.to(self.device).eval()
+        n_layers = getattr(self.config, "num_hidden_layers", None) or getattr(self.config, "n_layer", None)
+        self._blocks = _find_blocks(self.model, n_layers)
+        self.layers = [f"blocks.{i}" for i in range(len(self._blocks))]
+        self.d_model = int(
+            getattr(self.config, "hidden_size", None) or getattr(self.config, "n_embd", None) or getattr(self.config, "d_model")
+        )
+        self.context_bp = self._context_bp()
+
+    @classmethod
+    def claims(cls, source: str, config) -> bool:
+        raise NotImplementedError
+
+    def _context_bp(self) -> int:
+        config = self.config
+        tokens = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+        if not tokens:
+            return 1_000_000_000
+        if config.model_type == "esm" and getattr(config, "position_embedding_type", "absolute") == "absolute":
+            tokens -= (config.pad_token_id or 0) + 1  # ESM's learned positions start after the padding index
+        specials = len(self.tokenizer.prefix) + len(self.tokenizer.suffix)
+        return (tokens - specials) * self.tokenizer.k
+
+    def token_id(self, bases: str) -> int | None:
+        return self.tokenizer.token_id(bases)
+
+    def tokenize(self, seqs: list[str]) -> TokenBatch:
+        encoded = [self.tokenizer.encode(seq) for seq in seqs]
+        longest = max(len(ids) for ids, _ in encoded)
+        input_ids = np.full((len(seqs), longest), self.pad_token_id, dtype=np.int64)
+        attention_mask = np.zeros((len(seqs), longest), dtype=np.int64)
+        for row, (ids, _) in enumerate(encoded):
+            input_ids[row, : len(ids)] = ids
+            attention_mask[row, : len(ids)] = 1
+        return TokenBatch(torch.from_numpy(input_ids), torch.from_numpy(attention_mask), [spans for _, spans in encoded])
+
+    @torch.inference_mode()
+    def forward(self, tokens: TokenBatch, layers: tuple[str, ...] = ()) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        captured: dict[str, torch.Tensor] = {}
+        handles = []
+        for layer in layers:
+            block = self._blocks[self.layers.index(layer)]
+
+            def keep(module, inputs, output, layer=layer):
+                captured[layer] = output[0] if isinstance(output, tuple) else output
+
+            handles.append(block.register_forward_hook(keep))
+        try:
+            output = self.model(
+                input_ids=tokens.input_ids.to(self.device), attention_mask=tokens.attention_mask.to(self.device)
+            )
+        finally:
+            for handle in handles:
+                handle.remove()
+        return output.logits, captured
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, layers={len(self.layers)}, d_model={self.d_model})"
+
+
+def _architectures(config) -> list[str]:
+    return list(getattr(config, "architectures", None) or [])
+
+
+@register_backend("hf-mlm")
+class HFMaskedLM(HuggingFaceModel):
+    """Any transformers masked LM with a DNA tokenizer (Nucleotide Transformer, char-level ESM, ...)."""
+
+    kind = "mlm"
+    _auto_class = "AutoModelForMaskedLM"
+
+    @classmethod
+    def claims(cls, source, config) -> bool:
+        names = _architectures(config)
+        if names:
+            return any(name.endswith("ForMaskedLM") for name in names)
+        return not getattr(config, "is_decoder", False)
+
+
+@register_backend("hf-clm")
+class HFCausalLM(HuggingFaceModel):
+    """Any transformers causal LM with a character-level DNA tokenizer."""
+
+    kind = "clm"
+    _auto_class = "AutoModelForCausalLM"
+
+    @classmethod
+    def claims(cls, source, config) -> bool:
+        names = _architectures(config)
+        if names:
+            return any(name.endswith(("ForCausalLM", "LMHeadModel")) for name in names)
+        return bool(getattr(config, "is_decoder", False))

@@ -1,0 +1,61 @@
+"""Backends by name, and `load_model`, the one way to get a GenomicModel."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from genomix.errors import GenomixError
+from genomix.models.base import GenomicModel
+
+BACKENDS: dict[str, type] = {}
+
+
+def register_backend(name: str):
+    """Class decorator: make a backend loadable as `load_model(..., backend=name)`.
+
+    A backend class takes `(name_or_path, device=..., trust_remote_code=...)` and has a
+    classmethod `claims(name_or_path, config) -> bool` used to pick it automatically.
+    """
+
+    def register(cls):
+        cls.backend = name
+        BACKENDS[name] = cls
+        return cls
+
+    return register
+
+
+def shipped_model_path(name: str) -> Path | None:
+    """Folder of a model genomix ships (`demo`), or None."""
+    if name != "demo":
+        return None
+    from genomix.paths import demo_model_dir
+
+    return demo_model_dir()
+
+
+def load_model(
+    name_or_path: str | os.PathLike,
+    backend: str | None = None,
+    device: str | None = None,
+    trust_remote_code: bool = False,
+) -> GenomicModel:
+    """Load a DNA model by hub id, local folder, or `demo`; the backend is inferred from its config."""
+    import genomix.models.huggingface  # noqa: F401  (registers the hf-* backends)
+
+    source = str(shipped_model_path(str(name_or_path)) or name_or_path)
+    if backend is not None:
+        if backend not in BACKENDS:
+            raise GenomixError(f"unknown backend {backend!r}; choose one of {', '.join(sorted(BACKENDS))}")
+        return BACKENDS[backend](source, device=device, trust_remote_code=trust_remote_code)
+    from genomix.models.huggingface import read_config
+
+    config = read_config(source, trust_remote_code)
+    for cls in BACKENDS.values():
+        if cls.claims(source, config):
+            return cls(source, device=device, trust_remote_code=trust_remote_code)
+    raise GenomixError(
+        f"no genomix backend recognises {name_or_path} (architectures: {getattr(config, 'architectures', None)}). "
+        f"Name one with --backend ({', '.join(sorted(BACKENDS))})."
+    )

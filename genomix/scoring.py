@@ -1,0 +1,359 @@
+"""Zero-shot variant scores from a DNA language model.
+
+Sign convention (the one place it is defined): `llr` and `delta_ll` are
+log P(alt) - log P(ref), so negative means the model finds the alternate allele less
+likely; `embedding` is a distance (>= 0) between ref and alt hidden states.
+
+- `llr` (masked LMs, substitutions): mask the tokens holding the variant in the ref
+  window; sum over them of log p(alt token) - log p(ref token). One masked pass serves
+  every ALT at the position.
+- `delta_ll` (causal LMs): sum of per-token log-likelihood of the alt window minus the ref window.
+- `embedding` (any model, any length): Euclidean distance between the mean hidden
+  state over the window's tokens at a layer, ref vs alt.
+
+Scores are averaged over the forward and the reverse-complement window unless
+`rc=False`. Identical passes (the same ref window, masked or not) run once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+
+from genomix.errors import GenomixError
+from genomix.io.genome import Genome
+from genomix.io.variants import Variant
+from genomix.io.windows import Window, check_window_fits, make_window
+from genomix.models.base import GenomicModel, layer_name
+
+METHODS = ("auto", "llr", "delta_ll", "embedding")
+DEFAULT_WINDOW = 1024
+
+
+def choose_method(method: str, model: GenomicModel, variant: Variant) -> str:
+    """The method `auto` means for this model and variant: llr for MLM substitutions,
+    embedding for MLM indels, delta_ll for causal LMs."""
+    if method != "auto":
+        return method
+    if model.kind == "clm":
+        return "delta_ll"
+    return "llr" if variant.is_substitution else "embedding"
+
+
+def check_method(method: str, model: GenomicModel) -> None:
+    """Refuse a method the model cannot compute, before any work starts."""
+    if method not in METHODS:
+        raise GenomixError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if method == "llr" and (model.kind != "mlm" or getattr(model, "mask_token_id", None) is None):
+        raise GenomixError(f"llr needs a masked LM with a mask token; {model.name} is not one. Use --method delta_ll or embedding.")
+    if method == "delta_ll" and model.kind != "clm":
+        raise GenomixError(f"delta_ll needs a causal LM; {model.name} is a masked LM. Use --method llr or embedding.")
+
+
+def default_window(model: GenomicModel) -> int:
+    return min(DEFAULT_WINDOW, model.context_bp)
+
+
+def check_window(width: int, model: GenomicModel) -> None:
+    if width < 2:
+        raise GenomixError(f"--window must be at least 2 bp, not {width}")
+    if width > model.context_bp:
+        raise GenomixError(
+            f"window of {width} bp is longer than {model.name}'s context ({model.context_bp} bp); "
+            f"pass --window {model.context_bp} or less."
+        )
+
+
+@dataclass
+class _Pass:
+    """One forward pass: a sequence, the token positions to mask, and what to read from it."""
+
+    seq: str
+    masked_tokens: tuple[int, ...] = ()
+    kind: str = "ll"  # "masked": log-probs at masked tokens; "ll": sequence log-likelihood; "embed": mean state
+    result: object = None
+
+
+@dataclass
+class _Plan:
+    """Forward passes shared by a batch of windows, and how each window's score reads them."""
+
+    passes: list[_Pass] = field(default_factory=list)
+    index: dict[tuple, int] = field(default_factory=dict)
+
+    def add(self, key: tuple, make: Callable[[], _Pass]) -> int:
+        if key not in self.index:
+            self.index[key] = len(self.passes)
+            self.passes.append(make())
+        return self.index[key]
+
+
+def _tokens_covering(spans: np.ndarray, start: int, end: int) -> list[int]:
+    return [i for i, (s, e) in enumerate(spans) if s >= 0 and s < end and e > start]
+
+
+def _plan_strand(plan: _Plan, model: GenomicModel, window: Window, method: str, layer: str | None):
+    """Register the passes one strand of one window needs; returns a function of the pass results."""
+    if method == "llr":
+        spans = model.tokenize([window.ref]).spans[0]
+        start, end = window.ref_span
+        tokens = _tokens_covering(spans, start, end)
+        pairs = []
+        for token in tokens:
+            s, e = spans[token]
+            ref_id, alt_id = model.token_id(window.ref[s:e]), model.token_id(window.alt[s:e])
+            if ref_id is None or alt_id is None:
+                return None
+            pairs.append((ref_id, alt_id))
+        key = ("masked", window.ref, tuple(tokens))
+        at = plan.add(key, lambda: _Pass(window.ref, tuple(tokens), "masked"))
+        return lambda results: sum(float(results[at][i, a] - results[at][i, r]) for i, (r, a) in enumerate(pairs))
+    kind = "ll" if method == "delta_ll" else "embed"
+    ref_at = plan.add((kind, window.ref), lambda: _Pass(window.ref, (), kind))
+    alt_at = plan.add((kind, window.alt), lambda: _Pass(window.alt, (), kind))
+    if method == "delta_ll":
+        return lambda results: float(results[alt_at] - results[ref_at])
+    return lambda results: float(np.linalg.norm(results[alt_at] - results[ref_at]))
+
+
+def _run_passes(model: GenomicModel, passes: list[_Pass], batch_size: int, layer: str | None) -> list:
+    """Run the passes in batches of `batch_size`, grouped by kind; one result per pass."""
+    results: list = [None] * len(passes)
+    order = sorted(range(len(passes)), key=lambda i: (passes[i].kind, len(passes[i].seq)))
+    for first in range(0, len(order), batch_size):
+        chunk = order[first:first + batch_size]
+        kinds = {passes[i].kind for i in chunk}
+        for kind in kinds:
+            members = [i for i in chunk if passes[i].kind == kind]
+            tokens = model.tokenize([passes[i].seq for i in members])
+            if kind == "masked":
+                for row, i in enumerate(members):
+                    tokens.input_ids[row, list(passes[i].masked_tokens)] = model.mask_token_id
+            layers = (layer,) if kind == "embed" else ()
+            logits, activations = model.forward(tokens, layers=layers)
+            mask = tokens.attention_mask.to(logits.device)
+            if kind == "masked":
+                for row, i in enumerate(members):
+                    picked = logits[row, list(passes[i].masked_tokens)].float()
+                    results[i] = torch.log_softmax(picked, dim=-1).cpu().numpy()
+            elif kind == "ll":
+                logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+                targets = tokens.input_ids[:, 1:].to(logits.device)
+                per_token = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1) * mask[:, 1:]
+                for row, i in enumerate(members):
+                    results[i] = float(per_token[row].double().sum())
+            else:
+                states = activations[layer].float()
+                for row, i in enumerate(members):
+                    dna = torch.from_numpy(tokens.spans[row][:, 0] >= 0).to(states.device)
+                    length = len(tokens.spans[row])
+                    results[i] = states[row, :length][dna].double().mean(0).cpu().numpy()
+    return results
+
+
+def score_windows(
+    model: GenomicModel,
+    windows: list[Window],
+    methods: list[str],
+    rc: bool = True,
+    batch_size: int = 32,
+    layer: str | int | None = None,
+) -> np.ndarray:
+    """Score of each window by its method (see the module docstring); NaN where it cannot be computed.
+
+    `windows`: forward-strand windows; `methods[i]` is llr, delta_ll or embedding.
+    Results do not depend on `batch_size`.
+    """
+    hook = layer_name(layer if layer is not None else -1, model) if "embedding" in methods else None
+    plan = _Plan()
+    readers = []
+    for window, method in zip(windows, methods):
+        strands = [window, window.reverse_complement()] if rc else [window]
+        readers.append([_plan_strand(plan, model, strand, method, hook) for strand in strands])
+    results = _run_passes(model, plan.passes, batch_size, hook)
+    scores = np.full(len(windows), np.nan)
+    for row, strand_readers in enumerate(readers):
+        if all(reader is not None for reader in strand_readers):
+            scores[row] = np.mean([reader(results) for reader in strand_readers])
+    return scores
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One variant with its method and score (NaN unless `variant.status == "ok"`)."""
+
+    variant: Variant
+    method: str
+    score: float
+
+
+def score_variants(
+    model: GenomicModel,
+    genome: Genome,
+    variants: Iterable[Variant],
+    method: str = "auto",
+    window: int | None = None,
+    rc: bool = True,
+    batch_size: int = 32,
+    layer: str | int | None = None,
+) -> list[Scored]:
+    """Score placed variants (from `read_variants`); skipped ones come back with their status and NaN."""
+    check_method(method, model)
+    width = window or default_window(model)
+    check_window(width, model)
+    variants = list(variants)
+    methods = [choose_method(method, model, v) for v in variants]
+    statuses = [v.status if not v.ok else check_window_fits(v, width) for v in variants]
+    for row, (variant, chosen) in enumerate(zip(variants, methods)):
+        if statuses[row] == "ok" and chosen == "llr" and not variant.is_substitution:
+            statuses[row] = "skipped:llr_needs_substitution"
+    todo = [row for row, status in enumerate(statuses) if status == "ok"]
+    windows = [make_window(genome, variants[row], width) for row in todo]
+    scores = np.full(len(variants), np.nan)
+    if todo:
+        scores[todo] = score_windows(model, windows, [methods[row] for row in todo], rc, batch_size, layer)
+    for row in todo:
+        if np.isnan(scores[row]):
+            statuses[row] = "skipped:allele_not_in_vocabulary"
+    return [
+        Scored(replace(v, status=status) if status != v.status else v, m if status == "ok" else ".", float(s))
+        for v, m, status, s in zip(variants, methods, statuses, scores)
+    ]
+
+
+@dataclass
+class ScoredChunk:
+    """Consecutive VCF records as (index in the input, pysam record), and their scored ALTs in input order."""
+
+    records: list[tuple[int, object]]
+    scored: list[Scored]
+
+
+def iter_scores(
+    vcf,
+    genome: Genome,
+    model: GenomicModel,
+    method: str = "auto",
+    window: int | None = None,
+    rc: bool = True,
+    batch_size: int = 32,
+    layer: str | int | None = None,
+    ref_check: str = "error",
+    region: str | None = None,
+    chunk_size: int = 512,
+) -> Iterator[ScoredChunk]:
+    """Stream a VCF/BCF through the model in chunks of about `chunk_size` ALTs (whole records).
+
+    Memory stays bounded by the chunk; every input ALT comes back with a status.
+    """
+    from genomix.io.variants import ReferenceCheck, iter_records, open_vcf, split_record
+
+    check_method(method, model)
+    check_window(window or default_window(model), model)
+    check = ReferenceCheck(genome, ref_check)
+    with open_vcf(vcf) as handle:
+        records, variants = [], []
+        for index, record in enumerate(iter_records(handle, region)):
+            records.append((index, record))
+            variants.extend(check.apply(split_record(record, index)))
+            if len(variants) >= chunk_size:
+                yield ScoredChunk(records, score_variants(model, genome, variants, method, window, rc, batch_size, layer))
+                records, variants = [], []
+        if records:
+            yield ScoredChunk(records, score_variants(model, genome, variants, method, window, rc, batch_size, layer))
+
+
+SCORE_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "method", "score", "status"]
+
+
+def scores_table(scored: list[Scored]):
+    """Table rows of scored variants: chrom, pos (1-based, as in the VCF), id, ref, alt, method, score, status."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        [(s.variant.chrom, s.variant.vcf_pos, s.variant.id, s.variant.ref, s.variant.alt, s.method, s.score, s.variant.status)
+         for s in scored],
+        columns=SCORE_COLUMNS,
+    ).astype({"pos": "int64", "score": "float64"})
+
+
+def score(vcf, fasta, model: GenomicModel | str, **options):
+    """Score every ALT of a VCF/BCF against `fasta` with `model` (a GenomicModel or a name to load).
+
+    Options as in `iter_scores`. Returns a DataFrame with the columns of `scores_table`.
+    """
+    import pandas as pd
+
+    from genomix.models.registry import load_model
+
+    if isinstance(model, str):
+        model = load_model(model)
+    genome = fasta if isinstance(fasta, Genome) else Genome(fasta)
+    frames = [scores_table(chunk.scored) for chunk in iter_scores(vcf, genome, model, **options)]
+    return pd.concat(frames, ignore_index=True) if frames else scores_table([])
+
+
+SCORE_INFO = {
+    "GMX_SCORE": (
+        "A",
+        "Float",
+        "genomix zero-shot score per ALT: llr and delta_ll are log P(alt) - log P(ref) (negative: the model "
+        "finds the ALT less likely); embedding is a distance (>= 0); see ##genomix_method",
+    )
+}
+
+
+def score_to_file(vcf, genome: Genome, model: GenomicModel, out, meta: dict | None = None,
+                  progress: Callable[[int], None] | None = None, **options) -> dict[str, int]:
+    """Score a VCF/BCF and write `out` (.tsv, .parquet, .vcf, .vcf.gz, .bcf, or `-` for VCF on stdout).
+
+    A file is written under a temporary name and moved into place only when complete.
+    `progress(n)` is called with the number of ALTs done after each chunk. Returns counts by status.
+    """
+    import os
+    from pathlib import Path
+
+    from genomix.io.outputs import AnnotatedVcfWriter, TableWriter, output_format, vcf_float
+    from genomix.io.variants import open_vcf
+
+    kind = output_format(out)
+    final = None if str(out) == "-" else Path(out)
+    if final is not None and not final.parent.exists():
+        raise GenomixError(f"output folder {final.parent} does not exist; create it first")
+    target = "-" if final is None else final.with_name(f".{final.name}.partial")
+    counts: dict[str, int] = {}
+    chunks = iter_scores(vcf, genome, model, **options)
+    if kind in ("tsv", "parquet"):
+        writer = TableWriter(target, kind)
+    else:
+        with open_vcf(vcf) as template:
+            writer = AnnotatedVcfWriter(target, template.header, SCORE_INFO, meta or {}, kind)
+    try:
+        for chunk in chunks:
+            if kind in ("tsv", "parquet"):
+                writer.write(scores_table(chunk.scored))
+            else:
+                by_record: dict[int, list[Scored]] = {}
+                for item in chunk.scored:
+                    by_record.setdefault(item.variant.record, []).append(item)
+                for index, record in chunk.records:
+                    items = by_record[index]
+                    writer.write(record, {"GMX_SCORE": tuple(vcf_float(item.score) for item in items)})
+            for item in chunk.scored:
+                counts[item.variant.status] = counts.get(item.variant.status, 0) + 1
+            if progress:
+                progress(len(chunk.scored))
+        if kind in ("tsv", "parquet"):
+            writer.close(scores_table([]))
+        else:
+            writer.close()
+    except BaseException:
+        if final is not None and Path(target).exists():
+            os.unlink(target)
+        raise
+    if final is not None:
+        os.replace(target, final)
+    return counts
