@@ -1,28 +1,38 @@
-"""genomix: variant hypotheses from DNA foundation models."""
+"""genomix: variant hypotheses from DNA foundation models.
 
+Names are imported on first use, so `genomix --help` and error messages do not wait for torch.
+"""
+
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
-
-from genomix.errors import GenomixError
-from genomix.io import Genome, Variant, Window, make_window, read_variants
-from genomix.models import GenomicModel, load_model
-from genomix.scoring import score, score_variants, score_windows
 
 try:
     __version__ = version("genomix")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
-__all__ = [
-    "Genome",
-    "GenomicModel",
-    "GenomixError",
-    "Variant",
-    "Window",
-    "__version__",
-    "load_model",
-    "make_window",
-    "read_variants",
-    "score",
-    "score_variants",
-    "score_windows",
-]
+_EXPORTS = {
+    "GenomixError": "genomix.errors",
+    "Genome": "genomix.io.genome",
+    "Variant": "genomix.io.variants",
+    "read_variants": "genomix.io.variants",
+    "Window": "genomix.io.windows",
+    "make_window": "genomix.io.windows",
+    "GenomicModel": "genomix.models.base",
+    "load_model": "genomix.models.registry",
+    "score": "genomix.scoring",
+    "score_variants": "genomix.scoring",
+    "score_windows": "genomix.scoring",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'genomix' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -249,21 +249,12 @@ def iter_scores(
 
     Memory stays bounded by the chunk; every input ALT comes back with a status.
     """
-    from genomix.io.variants import ReferenceCheck, iter_records, open_vcf, split_record
+    from genomix.io.variants import iter_variant_chunks
 
     check_method(method, model)
     check_window(window or default_window(model), model)
-    check = ReferenceCheck(genome, ref_check)
-    with open_vcf(vcf) as handle:
-        records, variants = [], []
-        for index, record in enumerate(iter_records(handle, region)):
-            records.append((index, record))
-            variants.extend(check.apply(split_record(record, index)))
-            if len(variants) >= chunk_size:
-                yield ScoredChunk(records, score_variants(model, genome, variants, method, window, rc, batch_size, layer))
-                records, variants = [], []
-        if records:
-            yield ScoredChunk(records, score_variants(model, genome, variants, method, window, rc, batch_size, layer))
+    for records, variants in iter_variant_chunks(vcf, genome, region, ref_check, chunk_size):
+        yield ScoredChunk(records, score_variants(model, genome, variants, method, window, rc, batch_size, layer))
 
 
 SCORE_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "method", "score", "status"]

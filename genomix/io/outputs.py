@@ -5,8 +5,10 @@ The format follows the output file's extension; `-` streams VCF to stdout.
 
 from __future__ import annotations
 
+import io
 import math
 import os
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -68,6 +70,8 @@ class AnnotatedVcfWriter:
     """Writes input records unchanged but for added INFO fields, with header lines recording provenance.
 
     `info`: `{tag: (number, type, description)}`; `meta`: `{key: value}` header lines (`##key=value`).
+    VCF text (plain, bgzipped, stdout) is written line by line, so records stay exactly as
+    they were; BCF goes through pysam, which adds `INFO/END` to symbolic alleles that lack it.
     """
 
     def __init__(self, path: str | os.PathLike, template: pysam.VariantHeader, info: dict, meta: dict,
@@ -79,20 +83,41 @@ class AnnotatedVcfWriter:
             if tag in self.header.info:
                 self.header.info.remove_header(tag)
             self.header.info.add(tag, number, kind, description)
-        mode = VCF_MODES["." + (format or output_format(path))]
+        self.format = format or output_format(path)
         self.path = str(path)
-        self._out = pysam.VariantFile(self.path, mode, header=self.header)
+        if self.format == "bcf":
+            if "END" not in self.header.info:
+                self.header.info.add("END", 1, "Integer", "End position of the variant described in this record")
+            self._bcf = pysam.VariantFile(self.path, "wb", header=self.header)
+            self._text = None
+        else:
+            self._bcf = None
+            if self.path == "-":
+                self._text = sys.stdout
+            elif self.format == "vcf.gz":
+                self._text = io.TextIOWrapper(pysam.BGZFile(self.path, "wb"), encoding="utf-8")
+            else:
+                self._text = open(self.path, "w", encoding="utf-8")
+            self._text.write(str(self.header))
 
     def write(self, record: pysam.VariantRecord, values: dict) -> None:
         """Write `record` with `values[tag]` set (a tuple, None entries written as `.`)."""
-        record.translate(self._out.header)
+        record.translate(self.header if self._bcf is None else self._bcf.header)
         for tag, value in values.items():
             if value is not None and any(v is not None for v in value):
                 record.info[tag] = value
-        self._out.write(record)
+        if self._bcf is not None:
+            self._bcf.write(record)
+        else:
+            self._text.write(str(record))
 
     def close(self) -> None:
-        self._out.close()
+        if self._bcf is not None:
+            self._bcf.close()
+        elif self._text is sys.stdout:
+            self._text.flush()
+        else:
+            self._text.close()
 
 
 def vcf_float(value: float) -> float | None:

@@ -60,7 +60,7 @@ def allele_status(ref: str, alt: str | None) -> str:
         return "skipped:no_alt"
     if alt == "*":
         return "skipped:spanning_deletion"
-    if alt.startswith("<") or "[" in alt or "]" in alt:
+    if alt.startswith("<") or "[" in alt or "]" in alt or (len(alt) > 1 and "." in (alt[0], alt[-1])):
         return "skipped:symbolic_allele"
     if not (is_dna(ref.upper()) and is_dna(alt.upper())):
         return "skipped:non_acgtn_allele"
@@ -87,15 +87,26 @@ def iter_records(vcf: pysam.VariantFile, region: str | None = None) -> Iterator[
     if region is None:
         yield from vcf
         return
+    name = vcf.filename.decode() if isinstance(vcf.filename, bytes) else str(vcf.filename)
+    if vcf.index is None:
+        if name.endswith(".bcf"):
+            how = f"`bcftools index {name}`"
+        elif name.endswith(".gz"):
+            how = f"`bcftools index -t {name}`"
+        else:
+            how = f"`bgzip {name} && bcftools index -t {name}.gz`"
+        raise GenomixError(f"--region needs an indexed VCF/BCF and {name} has no index; make one with {how}.")
+    contig = region.split(":")[0]
+    known = list(vcf.index)
+    if contig not in known:
+        alias = resolve_contig(contig, known)
+        if alias is None:
+            raise GenomixError(f"--region contig {contig!r} is not in {name} (it has {', '.join(known[:8])}).")
+        region = alias + region[len(contig):]
     try:
-        iterator = vcf.fetch(region=region)
+        yield from vcf.fetch(region=region)
     except ValueError as error:
-        name = vcf.filename.decode() if isinstance(vcf.filename, bytes) else str(vcf.filename)
-        raise GenomixError(
-            f"--region needs an indexed VCF ({error}). Compress and index it first: "
-            f"`bgzip {name} && bcftools index -t {name}.gz` (or `bcftools index` for BCF)."
-        ) from error
-    yield from iterator
+        raise GenomixError(f"cannot read region {region!r} of {name}: {error}. Write it as chr1:100-200.") from error
 
 
 def split_record(record: pysam.VariantRecord, index: int) -> list[Variant]:
@@ -151,7 +162,7 @@ class ReferenceCheck:
                     )
                 if self.policy == "warn":
                     log.warning("skipping %s: contig not in the FASTA", variant)
-                checked.append(replace(variant, status="skipped:unknown_contig"))
+                checked.append(variant if not variant.ok else replace(variant, status="skipped:unknown_contig"))
                 continue
             variant = replace(variant, contig=contig)
             if variant.ok:
@@ -178,6 +189,31 @@ class ReferenceCheck:
         return checked
 
 
+def iter_variant_chunks(
+    vcf: str | os.PathLike,
+    genome: Genome,
+    region: str | None = None,
+    ref_check: str = "error",
+    chunk_size: int = 512,
+) -> Iterator[tuple[list[tuple[int, pysam.VariantRecord]], list[Variant]]]:
+    """Stream `vcf` as chunks of whole records, about `chunk_size` ALTs each.
+
+    Yields `(records, variants)`: the records as (index in the input, pysam record) and
+    every ALT they hold as a Variant placed on `genome`, with its status.
+    """
+    check = ReferenceCheck(genome, ref_check)
+    with open_vcf(vcf) as handle:
+        records, variants = [], []
+        for index, record in enumerate(iter_records(handle, region)):
+            records.append((index, record))
+            variants.extend(split_record(record, index))
+            if len(variants) >= chunk_size:
+                yield records, check.apply(variants)
+                records, variants = [], []
+        if records:
+            yield records, check.apply(variants)
+
+
 def read_variants(
     vcf: str | os.PathLike,
     genome: Genome,
@@ -185,7 +221,5 @@ def read_variants(
     ref_check: str = "error",
 ) -> Iterator[Variant]:
     """Stream every ALT of `vcf` as a Variant placed on `genome`, with its status."""
-    check = ReferenceCheck(genome, ref_check)
-    with open_vcf(vcf) as handle:
-        for index, record in enumerate(iter_records(handle, region)):
-            yield from check.apply(split_record(record, index))
+    for _, variants in iter_variant_chunks(vcf, genome, region, ref_check):
+        yield from variants

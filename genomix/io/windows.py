@@ -22,7 +22,7 @@ class Window:
     """Ref and alt sequence of one variant, equal length.
 
     `ref_span`, `alt_span`: half-open index ranges of the REF allele in `ref` and of the
-    ALT allele in `alt` (the ALT clipped to the window); on the forward strand both
+    ALT allele in `alt`, clipped to the window; on the forward strand both
     start at `W // 2`. `genome_start`: 0-based genome coordinate of the forward `ref[0]`.
     `ref_to_alt[i]`: index in `alt` of the genomic base at `ref[i]`, -1 where it was
     deleted or pushed out of the window; a substituted base maps to its own position.
@@ -92,7 +92,7 @@ def make_window(genome: Genome, variant: Variant, width: int) -> Window:
     return Window(
         ref=ref,
         alt=alt,
-        ref_span=(offset, offset + ref_len),
+        ref_span=(offset, min(offset + ref_len, width)),
         alt_span=(offset, min(offset + alt_len, width)),
         genome_start=start,
         ref_to_alt=ref_to_alt,

@@ -21,8 +21,10 @@ from genomix.models.tokens import DnaTokenizer
 
 
 def _quiet_transformers() -> None:
+    import huggingface_hub
     import transformers
 
+    huggingface_hub.utils.logging.set_verbosity_error()
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
 
@@ -35,6 +37,8 @@ def read_config(source: str, trust_remote_code: bool = False):
     looks_local = Path(source).exists() or source.startswith((".", "/", "~")) or source.count("/") > 1
     if looks_local and not Path(source).is_dir():
         raise GenomixError(f"model folder not found: {source}. Pass a folder with config.json, a hub id, or `demo`.")
+    if Path(source).is_dir() and not (Path(source) / "config.json").exists():
+        raise GenomixError(f"cannot load model {source}: its folder has no config.json (save it with save_pretrained).")
     try:
         return AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code)
     except ValueError as error:
@@ -44,11 +48,10 @@ def read_config(source: str, trust_remote_code: bool = False):
             ) from error
         raise GenomixError(f"cannot load model {source}: {error}") from error
     except OSError as error:
-        where = "its folder has no config.json" if Path(source).is_dir() else (
-            "it is neither a local folder nor reachable on the model hub (offline? set HF_HOME to a "
-            "cache that holds it, or pass the local folder)"
-        )
-        raise GenomixError(f"cannot load model {source}: {where}.") from error
+        raise GenomixError(
+            f"cannot load model {source}: it is neither a local folder nor reachable on the model hub "
+            "(offline? set HF_HOME to a cache that holds it, or pass the local folder)."
+        ) from error
 
 
 def _find_blocks(model: nn.Module, n_layers: int | None) -> nn.ModuleList:
