@@ -1,0 +1,1 @@
+"""Known motifs: JASPAR via pyjaspar."""
