@@ -10,7 +10,7 @@ import pysam
 import pytest
 
 from genomix.io import Genome
-from tiny_models import save_char_clm, save_char_mlm, save_kmer_mlm
+from tiny_models import save_char_clm, save_char_mlm, save_convnet, save_kmer_mlm
 
 # Bases [LOWER_CASE_START, LOWER_CASE_END) of chr1 are written in lower case (soft-masked),
 # as in real references; genomix must read them upper-case.
@@ -129,3 +129,8 @@ def kmer_mlm_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def char_clm_dir(tmp_path_factory) -> Path:
     return save_char_clm(tmp_path_factory.mktemp("char_clm"))
+
+
+@pytest.fixture(scope="session")
+def convnet_dir(tmp_path_factory) -> Path:
+    return save_convnet(tmp_path_factory.mktemp("convnet"))

@@ -109,7 +109,8 @@ def test_missing_model_folder_is_a_clear_error(tmp_path):
 
 def test_shipped_demo_model_loads_by_name():
     model = gx.load_model("demo")
-    assert model.kind == "mlm" and model.tokenizer.k == 1 and model.context_bp == 1024
+    assert model.kind == "mlm" and model.tokenizer.k == 1
+    assert model.model.config.model_type == "genomix-convnet" and len(model.layers) == 6
 
 
 def test_every_kmer_has_a_token(kmer_mlm_dir):

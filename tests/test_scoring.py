@@ -126,7 +126,7 @@ def test_embedding_distance_equals_direct_hidden_state_means(char_mlm_dir):
     assert scored.score == pytest.approx(expected, rel=1e-4)
 
 
-@pytest.mark.parametrize("fixture", ["char_mlm_dir", "kmer_mlm_dir", "char_clm_dir"])
+@pytest.mark.parametrize("fixture", ["char_mlm_dir", "kmer_mlm_dir", "char_clm_dir", "convnet_dir"])
 def test_scores_do_not_depend_on_batch_size(request, fixture):
     model = gx.load_model(str(request.getfixturevalue(fixture)))
     one = gx.score(VCF, FASTA, model, window=96, batch_size=1)

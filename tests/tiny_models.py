@@ -60,3 +60,14 @@ def save_char_clm(folder: Path, seed: int = 0) -> Path:
     GPT2LMHeadModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def save_convnet(folder: Path, seed: int = 0) -> Path:
+    """genomix's own dilated ConvNet masked LM (the demo model's architecture), tiny."""
+    from genomix.models.convnet import ConvNetConfig, ConvNetForMaskedLM, dna_tokenizer
+
+    torch.manual_seed(seed)
+    config = ConvNetConfig(hidden_size=16, num_hidden_layers=3, intermediate_size=32, dilations=[1, 2, 4])
+    ConvNetForMaskedLM(config).save_pretrained(folder)
+    dna_tokenizer().save_pretrained(folder)
+    return folder

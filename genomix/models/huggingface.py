@@ -18,6 +18,7 @@ from genomix.errors import GenomixError
 from genomix.models.base import TokenBatch
 from genomix.models.registry import register_backend
 from genomix.models.tokens import DnaTokenizer
+import genomix.models.convnet  # noqa: F401  (registers the genomix ConvNet with the Auto classes)
 
 
 def _quiet_transformers() -> None:

@@ -1,0 +1,140 @@
+"""How well a model knows the demo world: masked-base accuracy at planted sites vs background, and
+AUROC of |score| for functional vs neutral truth variants.
+
+    python -m genomix.demo.evaluate [--model demo] [--window 512]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pysam
+import torch
+from scipy.stats import rankdata
+
+from genomix.io.genome import Genome
+from genomix.models.base import GenomicModel
+from genomix.sequence import ALPHABET
+
+
+def auroc(positives: np.ndarray, negatives: np.ndarray) -> float:
+    """Area under the ROC curve of `positives` above `negatives` (ties count half)."""
+    positives, negatives = np.asarray(positives, float), np.asarray(negatives, float)
+    if len(positives) == 0 or len(negatives) == 0:
+        return float("nan")
+    ranks = rankdata(np.concatenate([positives, negatives]))
+    return float((ranks[: len(positives)].sum() - len(positives) * (len(positives) + 1) / 2)
+                 / (len(positives) * len(negatives)))
+
+
+def read_truth(vcf: Path) -> pd.DataFrame:
+    """TRUTH_* fields of the demo truth VCF, one row per record: chrom, pos (1-based), id, class, tf, motif id."""
+    rows = []
+    with pysam.VariantFile(str(vcf)) as handle:
+        for record in handle:
+            info = record.info
+            rows.append((record.chrom, record.pos, record.id, info["TRUTH_CLASS"], info.get("TRUTH_TF", "."),
+                         info.get("TRUTH_ID", "."), info.get("TRUTH_ELEMENT", ".")))
+    return pd.DataFrame(rows, columns=["chrom", "pos", "id", "truth_class", "truth_tf", "truth_id", "truth_element"])
+
+
+def score_auroc(scores: pd.DataFrame, truth: pd.DataFrame, held_out: str) -> dict[str, float]:
+    """AUROC of |score| for functional (loss, gain, splice) vs neutral, overall, held-out only, per class,
+    and per scoring method (llr for substitutions and embedding distance for indels have different scales)."""
+    table = scores.merge(truth, on=["chrom", "pos", "id"])
+    table = table[table.status == "ok"]
+    result = {}
+    for name, subset in (("all", table), ("held_out", table[table.chrom == held_out])):
+        magnitude = subset.score.abs()
+        neutral = magnitude[subset.truth_class == "neutral"]
+        result[f"auroc_{name}"] = auroc(magnitude[subset.truth_class != "neutral"], neutral)
+        for truth_class in ("loss", "gain", "splice"):
+            result[f"auroc_{name}_{truth_class}"] = auroc(magnitude[subset.truth_class == truth_class], neutral)
+        for method in sorted(set(subset.method)):
+            same = subset.method == method
+            result[f"auroc_{name}_{method}"] = auroc(magnitude[same & (subset.truth_class != "neutral")],
+                                                     magnitude[same & (subset.truth_class == "neutral")])
+    return result
+
+
+def site_information(annotations: Path, contig: str, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per position of `contig`: information (bits) of the planted motif column there (0 outside sites),
+    and whether the position is background (at least 20 bp from any planted element)."""
+    from genomix.motifs.jaspar import load_jaspar
+
+    motifs = {m.matrix_id: m for m in load_jaspar()}
+    bed = pd.read_csv(annotations, sep="\t")
+    bed = bed[bed["#chrom"] == contig]
+    information = np.zeros(length)
+    background = np.ones(length, dtype=bool)
+    for row in bed.itertuples(index=False):
+        background[max(0, row.start - 20):row.end + 20] = False
+        if row.kind in ("motif", "ctcf_site", "tata_box") and row.motif_id in motifs:
+            columns = motifs[row.motif_id].information
+            information[row.start:row.end] = columns if row.strand == "+" else columns[::-1]
+    return information, background
+
+
+@torch.inference_mode()
+def masked_accuracy(model: GenomicModel, genome: Genome, annotations: Path, contig: str, windows: int = 200,
+                    length: int = 512, min_bits: float = 1.5, seed: int = 0) -> dict[str, float]:
+    """Masked-base accuracy at high-information site positions (>= `min_bits`) vs background on `contig`."""
+    rng = np.random.default_rng(seed)
+    size = genome.lengths[contig]
+    information, background = site_information(annotations, contig, size)
+    base_ids = [model.token_id(base) for base in ALPHABET]
+    hits = {"site": [], "background": []}
+    for start in rng.integers(0, size - length, size=windows):
+        seq = genome.fetch(contig, int(start), int(start) + length)
+        tokens = model.tokenize([seq])
+        masked = np.nonzero(rng.random(length) < 0.15)[0]
+        token_of = {int(s): t for t, (s, e) in enumerate(tokens.spans[0]) if s >= 0}
+        rows = [token_of[p] for p in masked]
+        tokens.input_ids[0, rows] = model.mask_token_id
+        logits, _ = model.forward(tokens)
+        predicted = np.array(list(ALPHABET))[logits[0, rows][:, base_ids].argmax(-1).cpu().numpy()]
+        truth = np.array(list(seq))[masked]
+        positions = masked + int(start)
+        correct = predicted == truth
+        hits["site"].extend(correct[information[positions] >= min_bits])
+        hits["background"].extend(correct[background[positions]])
+    return {f"masked_accuracy_{k}": float(np.mean(v)) for k, v in hits.items()} | {
+        f"masked_positions_{k}": len(v) for k, v in hits.items()}
+
+
+def evaluate(model: GenomicModel, genome_path: Path, annotations: Path, truth_vcf: Path, held_out: str,
+             window: int = 512, batch_size: int = 32) -> dict[str, float]:
+    """All demo-world figures for `model`."""
+    from genomix.scoring import score
+
+    genome = Genome(genome_path)
+    scores = score(truth_vcf, genome, model, window=window, batch_size=batch_size)
+    figures = score_auroc(scores, read_truth(truth_vcf), held_out)
+    figures |= masked_accuracy(model, genome, annotations, held_out)
+    return figures
+
+
+def main() -> None:
+    from genomix.demo.world import HELD_OUT
+    from genomix.models.registry import load_model
+    from genomix.paths import demo_dir, demo_variants
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="demo")
+    parser.add_argument("--data", type=Path, default=None, help="demo data folder (default: the shipped one)")
+    parser.add_argument("--vcf", type=Path, default=None, help="truth VCF (default: variants/demo.vcf.gz)")
+    parser.add_argument("--window", type=int, default=512)
+    args = parser.parse_args()
+    data = args.data or demo_dir()
+    vcf = args.vcf or demo_variants()
+    figures = evaluate(load_model(args.model), data / "genome.fa.gz", data / "annotations.bed", vcf, HELD_OUT,
+                       window=args.window)
+    print(json.dumps(figures, indent=1))
+
+
+if __name__ == "__main__":
+    main()
