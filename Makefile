@@ -1,4 +1,4 @@
-# make demo: set up .venv and score the starter variants with the shipped model.
+# make demo: set up .venv and run genomix on the demo world (truth variants, trained demo model).
 # make test: set up .venv (with test extras) and run the test suite.
 PYTHON ?= python3
 VENV := .venv
@@ -16,10 +16,7 @@ $(BIN)/genomix: pyproject.toml
 setup: $(BIN)/genomix
 
 demo: setup
-	mkdir -p genomix-demo-out
-	$(BIN)/genomix score variants/starter.vcf.gz --fasta data/starter/genome.fa.gz --model demo -o genomix-demo-out/starter.scores.tsv
-	$(BIN)/genomix score variants/starter.vcf.gz --fasta data/starter/genome.fa.gz --model demo -o genomix-demo-out/starter.scored.vcf.gz --quiet
-	@echo "outputs in genomix-demo-out/: starter.scores.tsv, starter.scored.vcf.gz"
+	$(BIN)/genomix demo --out genomix-demo-out
 
 test: setup
 	$(BIN)/python -m pytest -q

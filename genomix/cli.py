@@ -102,7 +102,7 @@ class _Progress:
 def score(
     vcf: Path = typer.Argument(..., help="Variants: VCF or BCF, plain or bgzipped."),
     fasta: Path = typer.Option(..., "--fasta", "-f", help="Reference FASTA (plain or bgzipped) matching the VCF."),
-    out: str = typer.Option(..., "--output", "-o", help="Output: .tsv, .parquet, .vcf, .vcf.gz, .bcf, or - for VCF on stdout."),
+    out: list[str] = typer.Option(..., "--output", "-o", help="Output: .tsv, .parquet, .vcf, .vcf.gz, .bcf, or - for VCF on stdout (repeat for several)."),
     model: str = typer.Option("demo", "--model", "-m", help="Hub id, local model folder, or `demo`."),
     method: str = typer.Option("auto", help="auto, llr, delta_ll or embedding."),
     window: Optional[int] = typer.Option(None, help="Window in bp (default: 1024 or the model's context)."),
@@ -138,7 +138,7 @@ def score(
                                rc=rc, batch_size=batch_size, layer=layer, ref_check=ref_check, region=region)
     if not quiet:
         summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-        log.info("%d ALTs scored into %s (%s)", sum(counts.values()), out, summary or "none")
+        log.info("%d ALTs scored into %s (%s)", sum(counts.values()), ", ".join(out), summary or "none")
 
 
 @models_app.command("info")
@@ -157,3 +157,57 @@ def models_info(
         f"context  {loaded.context_bp} bp\nd_model  {loaded.d_model}\n"
         f"layers   {len(loaded.layers)}: {loaded.layers[0]} .. {loaded.layers[-1]}"
     )
+
+
+demo_app = typer.Typer(help="The demo world: a synthetic genome planted with JASPAR motifs, and a model trained on it.")
+app.add_typer(demo_app, name="demo")
+
+
+@demo_app.callback(invoke_without_command=True)
+def demo(
+    context: typer.Context,
+    out: Path = typer.Option(Path("genomix-demo-out"), "--out", "-o", help="Folder for the outputs."),
+    window: int = typer.Option(512, help="Window in bp (the demo model sees about 500 bp)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress."),
+) -> None:
+    """Score the demo truth variants with the demo model and report how well it separates them."""
+    if context.invoked_subcommand is not None:
+        return
+    import genomix
+    from genomix.demo.evaluate import read_truth, score_auroc
+    from genomix.demo.world import HELD_OUT
+    from genomix.io.genome import Genome
+    from genomix.models.registry import load_model
+    from genomix.paths import demo_dir, demo_variants
+    from genomix.scoring import score_to_file
+
+    out.mkdir(parents=True, exist_ok=True)
+    vcf, genome = demo_variants(), Genome(demo_dir() / "genome.fa.gz")
+    model = load_model("demo")
+    meta = {"genomix_version": genomix.__version__, "genomix_model": "demo", "genomix_method": "auto",
+            "genomix_window": window, "genomix_reverse_complement": "yes"}
+    with _Progress("scoring the demo variants", quiet) as bar:
+        score_to_file(vcf, genome, model, [out / "demo.scores.tsv", out / "demo.scored.vcf.gz"], meta=meta,
+                      progress=bar.advance, window=window)
+    import pandas as pd
+
+    figures = score_auroc(pd.read_csv(out / "demo.scores.tsv", sep="\t"), read_truth(vcf), HELD_OUT)
+    typer.echo(f"demo variants: {vcf}\noutputs: {out}/demo.scores.tsv, {out}/demo.scored.vcf.gz")
+    typer.echo("AUROC of |score|, functional vs neutral truth variants:")
+    for name in ("all", "held_out"):
+        parts = "  ".join(f"{c} {figures[f'auroc_{name}_{c}']:.3f}" for c in ("loss", "gain", "splice"))
+        typer.echo(f"  {name:9s} {figures[f'auroc_{name}']:.3f}   ({parts})")
+
+
+@demo_app.command("build")
+def demo_build(
+    data: Path = typer.Option(Path("data/demo"), help="Where the genome, annotations and model go."),
+    variants: Path = typer.Option(Path("variants"), help="Where demo.vcf.gz goes."),
+    steps: int = typer.Option(2400, help="Training steps of the demo model."),
+) -> None:
+    """Rebuild the demo world from its seed: genome, annotations, truth variants, and the trained model."""
+    from genomix.demo.world import build_demo
+
+    world = build_demo(data, variants, steps=steps)
+    typer.echo(f"demo world in {data} ({sum(map(len, world.contigs.values()))} bp, "
+               f"{world.motif_coverage():.1%} in planted motifs); truth variants in {variants}/demo.vcf.gz")

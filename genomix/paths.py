@@ -11,5 +11,20 @@ def data_dir() -> Path:
     return Path(str(files("genomix.data")))
 
 
+def demo_dir() -> Path:
+    """The demo world: genome.fa.gz, annotations.bed, genes.gff3, motifs.tsv, model/."""
+    return data_dir() / "demo"
+
+
 def demo_model_dir() -> Path:
-    return data_dir() / "starter" / "model"
+    return demo_dir() / "model"
+
+
+def variants_dir() -> Path:
+    """The shipped `variants/` folder (installed as the `genomix.variants` package)."""
+    return Path(str(files("genomix.variants")))
+
+
+def demo_variants() -> Path:
+    """The demo truth variant set, variants/demo.vcf.gz."""
+    return variants_dir() / "demo.vcf.gz"

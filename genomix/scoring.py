@@ -74,7 +74,6 @@ class _Pass:
     seq: str
     masked_tokens: tuple[int, ...] = ()
     kind: str = "ll"  # "masked": log-probs at masked tokens; "ll": sequence log-likelihood; "embed": mean state
-    result: object = None
 
 
 @dataclass
@@ -95,7 +94,7 @@ def _tokens_covering(spans: np.ndarray, start: int, end: int) -> list[int]:
     return [i for i, (s, e) in enumerate(spans) if s >= 0 and s < end and e > start]
 
 
-def _plan_strand(plan: _Plan, model: GenomicModel, window: Window, method: str, layer: str | None):
+def _plan_strand(plan: _Plan, model: GenomicModel, window: Window, method: str):
     """Register the passes one strand of one window needs; returns a function of the pass results."""
     if method == "llr":
         spans = model.tokenize([window.ref]).spans[0]
@@ -172,7 +171,7 @@ def score_windows(
     readers = []
     for window, method in zip(windows, methods):
         strands = [window, window.reverse_complement()] if rc else [window]
-        readers.append([_plan_strand(plan, model, strand, method, hook) for strand in strands])
+        readers.append([_plan_strand(plan, model, strand, method) for strand in strands])
     results = _run_passes(model, plan.passes, batch_size, hook)
     scores = np.full(len(windows), np.nan)
     for row, strand_readers in enumerate(readers):
@@ -299,9 +298,10 @@ SCORE_INFO = {
 
 def score_to_file(vcf, genome: Genome, model: GenomicModel, out, meta: dict | None = None,
                   progress: Callable[[int], None] | None = None, **options) -> dict[str, int]:
-    """Score a VCF/BCF and write `out` (.tsv, .parquet, .vcf, .vcf.gz, .bcf, or `-` for VCF on stdout).
+    """Score a VCF/BCF once and write each of `out` (one path or several: .tsv, .parquet, .vcf, .vcf.gz,
+    .bcf, or `-` for VCF on stdout).
 
-    A file is written under a temporary name and moved into place only when complete.
+    Files are written under a temporary name and moved into place only when complete.
     `progress(n)` is called with the number of ALTs done after each chunk. Returns counts by status.
     """
     import os
@@ -310,41 +310,48 @@ def score_to_file(vcf, genome: Genome, model: GenomicModel, out, meta: dict | No
     from genomix.io.outputs import AnnotatedVcfWriter, TableWriter, output_format, vcf_float
     from genomix.io.variants import open_vcf
 
-    kind = output_format(out)
-    final = None if str(out) == "-" else Path(out)
-    if final is not None and not final.parent.exists():
-        raise GenomixError(f"output folder {final.parent} does not exist; create it first")
-    target = "-" if final is None else final.with_name(f".{final.name}.partial")
+    outs = [out] if isinstance(out, (str, os.PathLike)) else list(out)
+    finals = [None if str(o) == "-" else Path(o) for o in outs]
+    for final in finals:
+        if final is not None and not final.parent.exists():
+            raise GenomixError(f"output folder {final.parent} does not exist; create it first")
+    targets = ["-" if f is None else f.with_name(f".{f.name}.partial") for f in finals]
+    kinds = [output_format(o) for o in outs]
+    chunks = iter_scores(vcf, genome, model, **options)  # checks arguments before any file is opened
+    writers = []
     counts: dict[str, int] = {}
-    chunks = iter_scores(vcf, genome, model, **options)
-    if kind in ("tsv", "parquet"):
-        writer = TableWriter(target, kind)
-    else:
-        with open_vcf(vcf) as template:
-            writer = AnnotatedVcfWriter(target, template.header, SCORE_INFO, meta or {}, kind)
     try:
-        for chunk in chunks:
+        for kind, target in zip(kinds, targets):
             if kind in ("tsv", "parquet"):
-                writer.write(scores_table(chunk.scored))
+                writers.append(TableWriter(target, kind))
             else:
-                by_record: dict[int, list[Scored]] = {}
-                for item in chunk.scored:
-                    by_record.setdefault(item.variant.record, []).append(item)
-                for index, record in chunk.records:
-                    items = by_record[index]
-                    writer.write(record, {"GMX_SCORE": tuple(vcf_float(item.score) for item in items)})
+                with open_vcf(vcf) as template:
+                    writers.append(AnnotatedVcfWriter(target, template.header, SCORE_INFO, meta or {}, kind))
+        for chunk in chunks:
+            table = scores_table(chunk.scored)
+            by_record: dict[int, list[Scored]] = {}
             for item in chunk.scored:
+                by_record.setdefault(item.variant.record, []).append(item)
                 counts[item.variant.status] = counts.get(item.variant.status, 0) + 1
+            for writer in writers:
+                if isinstance(writer, TableWriter):
+                    writer.write(table)
+                    continue
+                for index, record in chunk.records:
+                    writer.write(record, {"GMX_SCORE": tuple(vcf_float(item.score) for item in by_record[index])})
             if progress:
                 progress(len(chunk.scored))
-        if kind in ("tsv", "parquet"):
-            writer.close(scores_table([]))
-        else:
-            writer.close()
+        for writer in writers:
+            if isinstance(writer, TableWriter):
+                writer.close(empty=scores_table([]))
+            else:
+                writer.close()
     except BaseException:
-        if final is not None and Path(target).exists():
-            os.unlink(target)
+        for target in targets:
+            if target != "-" and Path(target).exists():
+                os.unlink(target)
         raise
-    if final is not None:
-        os.replace(target, final)
+    for target, final in zip(targets, finals):
+        if final is not None:
+            os.replace(target, final)
     return counts

@@ -89,8 +89,8 @@ def test_region_scores_only_the_records_inside_it(tmp_path):
 def test_models_info_prints_kind_context_layers_and_width():
     done = genomix("models", "info", "demo")
     assert done.returncode == 0, done.stderr
-    assert "kind     mlm" in done.stdout and "context  1024 bp" in done.stdout
-    assert "d_model  64" in done.stdout and "blocks.0 .. blocks.3" in done.stdout
+    assert "kind     mlm" in done.stdout and "tokens   characters" in done.stdout
+    assert "d_model  96" in done.stdout and "blocks.0 .. blocks.5" in done.stdout
 
 
 def _one_clear_line(done, *words):
@@ -125,11 +125,31 @@ def test_contigs_missing_from_the_fasta_are_one_clear_line(tmp_path):
     assert not (tmp_path / "x.tsv").exists()
 
 
-def test_window_larger_than_the_context_is_one_clear_line(tmp_path):
-    _one_clear_line(genomix("score", VCF, "--fasta", FASTA, "--window", 5000, "-o", tmp_path / "x.tsv"),
-                    "context (1024 bp)", "--window 1024")
+def test_window_larger_than_the_context_is_one_clear_line(tmp_path, char_mlm_dir):
+    done = genomix("score", VCF, "--fasta", FASTA, "--model", char_mlm_dir, "--window", 5000, "-o", tmp_path / "x.tsv")
+    _one_clear_line(done, "context (256 bp)", "--window 256")
 
 
 def test_debug_shows_the_traceback(tmp_path):
     done = genomix("--debug", "score", VCF, "--fasta", tmp_path / "no.fa", "-o", tmp_path / "x.tsv")
     assert done.returncode != 0 and "Traceback" in done.stderr
+
+
+def test_demo_scores_every_truth_variant_and_reports_the_auroc_of_its_scores(tmp_path):
+    from scipy.stats import mannwhitneyu
+
+    done = genomix("demo", "--out", tmp_path / "out", "--quiet")
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(tmp_path / "out" / "demo.scores.tsv", sep="\t")
+    with pysam.VariantFile(str(ROOT / "variants" / "demo.vcf.gz")) as vcf:
+        truth = {(r.chrom, r.pos): r.info["TRUTH_CLASS"] for r in vcf}
+    assert len(table) == len(truth) and (table.status == "ok").all()
+    functional = [truth[k] != "neutral" for k in zip(table.chrom, table.pos)]
+    magnitude = table.score.abs().to_numpy()
+    positives = magnitude[functional]
+    negatives = magnitude[[not f for f in functional]]
+    expected = mannwhitneyu(positives, negatives).statistic / (len(positives) * len(negatives))
+    all_line = next(line for line in done.stdout.splitlines() if line.strip().startswith("all "))
+    assert float(all_line.split()[1]) == pytest.approx(expected, abs=1e-3)
+    scored = bcftools.query("-f", "%GMX_SCORE\n", str(tmp_path / "out" / "demo.scored.vcf.gz")).split()
+    assert [float(s) for s in scored] == pytest.approx(table.score.tolist(), abs=1e-3)

@@ -1,7 +1,8 @@
-"""The starter world: a small random genome, a small variant file and an untrained model.
+"""The starter files: a small random genome and a variant file with every awkward case.
 
-It lets `genomix score` run end to end on a fresh machine, offline. The model is a
-randomly initialised character-level ESM masked LM: its scores carry no biology.
+Multi-allelic records, an MNV, an insertion, a deletion, a symbolic allele, a spanning
+deletion, and SNVs at the first and last base of a contig; the tests and the scoring
+notebook run on them.
 
     python -m genomix.demo.starter [--data data] [--variants variants]
 """
@@ -18,7 +19,6 @@ from genomix.sequence import ALPHABET
 
 SEED = 7
 CONTIGS = {"chr1": 20_000, "chr2": 8_000}
-SPECIAL_TOKENS = ["<cls>", "<pad>", "<eos>", "<unk>"]
 
 
 def build_genome(path: Path, seed: int = SEED) -> dict[str, str]:
@@ -74,25 +74,6 @@ def build_variants(path: Path, contigs: dict[str, str], seed: int = SEED) -> Non
     pysam.tabix_index(str(plain), preset="vcf", force=True)
 
 
-def build_model(folder: Path, seed: int = SEED) -> None:
-    """Save a small random-init character-level ESM masked LM with its tokenizer."""
-    import torch
-    from transformers import EsmConfig, EsmForMaskedLM, EsmTokenizer
-
-    folder.mkdir(parents=True, exist_ok=True)
-    vocab = SPECIAL_TOKENS + list(ALPHABET) + ["N", "<mask>"]
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    tokenizer = EsmTokenizer(str(folder / "vocab.txt"))
-    torch.manual_seed(seed)
-    config = EsmConfig(
-        vocab_size=len(vocab), hidden_size=64, num_hidden_layers=4, num_attention_heads=4, intermediate_size=128,
-        max_position_embeddings=1026, position_embedding_type="rotary", pad_token_id=vocab.index("<pad>"),
-        mask_token_id=vocab.index("<mask>"), token_dropout=False,
-    )
-    EsmForMaskedLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("data"))
@@ -103,8 +84,7 @@ def main() -> None:
     args.variants.mkdir(parents=True, exist_ok=True)
     contigs = build_genome(starter / "genome.fa.gz")
     build_variants(args.variants / "starter.vcf.gz", contigs)
-    build_model(starter / "model")
-    print(f"wrote {starter}/genome.fa.gz, {starter}/model/, {args.variants}/starter.vcf.gz")
+    print(f"wrote {starter}/genome.fa.gz, {args.variants}/starter.vcf.gz")
 
 
 if __name__ == "__main__":
