@@ -1,0 +1,417 @@
+#!/usr/bin/env python
+"""Scoring speed: `genomix score` against the naive notebook loop and the batched-forward bound.
+
+Everything is built in a temporary folder: a random genome (fixed seed), two VCFs with REF
+taken from it, and a random-init ESM masked LM of the published Nucleotide Transformer
+v2-50M shape (12 layers, hidden 512, 16 heads, rotary positions, the NT 6-mer vocabulary;
+NT-v2's gated feed-forward with intermediate 2048 has three 512x2048 matrices per layer, the
+stock ESM block used here two, so its intermediate is 3072: same weights and FLOPs per layer), saved with `save_pretrained` and loaded with `genomix.load_model(folder)`,
+the path a hub id takes.
+
+VCFs:
+- sparse: a few hundred SNVs at distinct positions (one ALT each);
+- saturation: every position of a few short regions with all 3 ALTs, one VCF line per ALT
+  (as an MPRA / saturation-genome-editing table normalised with `bcftools norm -m-`).
+
+Three timings per VCF, measured in the same run and interleaved over repeats (medians):
+- genomix: `genomix.scoring.score_to_file(vcf, genome, model, out.tsv, method="llr",
+  window=W, batch_size=B)`, the function `genomix score` calls (llr with reverse-complement
+  averaging, its default), TSV written; model and genome loading are not timed;
+- naive: the loop a user writes in a notebook: for each variant build the window with
+  pysam, tokenize it with the model's transformers tokenizer, mask the token holding the
+  variant, one `model(...)` forward per strand (2 per variant), batch size 1;
+- bound: only the batched forward passes (batch size B) over the unique masked ref windows
+  genomix needs, i.e. one per (position, strand): the 3 ALTs of a saturation position share
+  them. Tokenization is done before the clock starts.
+
+The naive loop's scores are compared with genomix's (max abs difference printed), so both
+compute the same thing. Targets (from the issue): genomix within 25 % of the bound on both
+VCFs (>= 0.75 of the bound's variants/s) and >= 3x the naive loop on the saturation VCF.
+No test asserts on time.
+
+Usage:
+    .venv/bin/python benchmarks/score_speed.py --quick     # small model, about a minute
+    .venv/bin/python benchmarks/score_speed.py             # NT-v2-50M shape, 10-15 min on 2 CPU cores
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import itertools
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+NT_SPECIALS = ["<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>"]
+K = 6  # bases per token of the NT vocabulary
+
+# NT-v2-50M shape: its gated FFN (3 x 512x2048 per layer) as a stock ESM FFN (2 x 512x3072).
+FULL = dict(layers=12, hidden=512, heads=16, intermediate=3072,
+            genome_bp=300_000, n_sparse=200, regions=2, region_len=30, repeats=3)
+QUICK = dict(layers=4, hidden=128, heads=4, intermediate=512,
+             genome_bp=100_000, n_sparse=40, regions=1, region_len=12, repeats=3)
+
+SAT_TARGET = 3.0    # genomix / naive on the saturation VCF
+BOUND_TARGET = 0.75  # genomix variants/s as a fraction of the bound's ("within 25 %")
+_COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
+
+
+def revcomp(seq: str) -> str:
+    return seq.translate(_COMPLEMENT)[::-1]
+
+
+# --------------------------------------------------------------------------- inputs
+
+def build_genome(folder: Path, length: int, seed: int) -> Path:
+    rng = np.random.default_rng(seed)
+    seq = "".join(rng.choice(list("ACGT"), size=length))
+    path = folder / "genome.fa"
+    with open(path, "w") as out:
+        out.write(">chr1\n")
+        for i in range(0, length, 60):
+            out.write(seq[i:i + 60] + "\n")
+    return path
+
+
+def _write_vcf(path: Path, length: int, rows: list[tuple[int, str, str]]) -> Path:
+    with open(path, "w") as out:
+        out.write("##fileformat=VCFv4.2\n")
+        out.write(f"##contig=<ID=chr1,length={length}>\n")
+        out.write("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+        for n, (pos0, ref, alt) in enumerate(rows):
+            out.write(f"chr1\t{pos0 + 1}\tv{n}\t{ref}\t{alt}\t.\t.\t.\n")
+    return path
+
+
+def build_vcfs(folder: Path, genome_seq: str, n_sparse: int, regions: int, region_len: int,
+               margin: int, seed: int) -> tuple[Path, Path]:
+    """Sparse SNVs at distinct positions, and saturation mutagenesis of `regions` x `region_len` bp."""
+    rng = np.random.default_rng(seed + 1)
+    length = len(genome_seq)
+    positions = np.sort(rng.choice(np.arange(margin, length - margin), size=n_sparse, replace=False))
+    sparse = []
+    for pos in positions:
+        ref = genome_seq[pos]
+        sparse.append((int(pos), ref, str(rng.choice([b for b in "ACGT" if b != ref]))))
+    starts = np.linspace(margin, length - margin - region_len, regions + 2, dtype=int)[1:-1]
+    saturation = [(int(p), genome_seq[p], alt)
+                  for start in starts for p in range(start, start + region_len)
+                  for alt in "ACGT" if alt != genome_seq[p]]
+    return (_write_vcf(folder / "sparse.vcf", length, sparse),
+            _write_vcf(folder / "saturation.vcf", length, saturation))
+
+
+def build_model(folder: Path, shape: dict, max_positions: int, seed: int) -> Path:
+    """Random-init NT-like ESM masked LM saved as a Hugging Face folder (model + tokenizer)."""
+    from transformers import EsmConfig, EsmForMaskedLM, EsmTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    kmers = ["".join(p) for p in itertools.product("ATCG", repeat=K)]
+    vocab = NT_SPECIALS + kmers + list("ATCGN")
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    torch.manual_seed(seed)
+    config = EsmConfig(vocab_size=len(vocab), hidden_size=shape["hidden"], num_hidden_layers=shape["layers"],
+                       num_attention_heads=shape["heads"], intermediate_size=shape["intermediate"],
+                       max_position_embeddings=max_positions, position_embedding_type="rotary",
+                       pad_token_id=1, mask_token_id=2, token_dropout=False)
+    EsmForMaskedLM(config).save_pretrained(folder)
+    EsmTokenizer(str(folder / "vocab.txt")).save_pretrained(folder)
+    return folder
+
+
+def read_snvs(vcf: Path) -> list[tuple[str, int, str, str]]:
+    import pysam
+
+    with pysam.VariantFile(str(vcf)) as handle:
+        return [(rec.chrom, rec.start, rec.ref, alt) for rec in handle for alt in rec.alts]
+
+
+# --------------------------------------------------------------------------- the three timings
+
+class ForwardClock:
+    """Wraps a genomix model's `forward` (on the instance, genomix untouched) to time and count it."""
+
+    def __init__(self, model):
+        self.model, self.inner = model, model.forward
+        self.seconds, self.rows, self.calls = 0.0, 0, 0
+        model.forward = self
+
+    def __call__(self, tokens, layers=()):
+        start = time.perf_counter()
+        result = self.inner(tokens, layers=layers)
+        self.seconds += time.perf_counter() - start
+        self.rows += len(tokens)
+        self.calls += 1
+        return result
+
+    def reset(self):
+        self.seconds, self.rows, self.calls = 0.0, 0, 0
+
+
+def run_genomix(vcf: Path, genome, gmodel, clock: ForwardClock, out: Path, window: int, batch_size: int):
+    import pandas as pd
+
+    from genomix.scoring import score_to_file
+
+    clock.reset()
+    start = time.perf_counter()
+    counts = score_to_file(vcf, genome, gmodel, out, method="llr", window=window, batch_size=batch_size)
+    seconds = time.perf_counter() - start
+    if set(counts) != {"ok"}:
+        raise SystemExit(f"genomix skipped variants of {vcf.name}: {counts}")
+    scores = pd.read_csv(out, sep="\t")["score"].to_numpy()
+    return seconds, scores, dict(forward_s=clock.seconds, forward_rows=clock.rows, forward_calls=clock.calls)
+
+
+def run_naive(vcf: Path, fasta: Path, model, tokenizer, window: int):
+    """The notebook loop: per variant, per strand: window, tokenize, mask, forward (batch 1)."""
+    import pysam
+
+    start = time.perf_counter()
+    scores = []
+    fa = pysam.FastaFile(str(fasta))
+    mask_id = tokenizer.mask_token_id
+    offset = window // 2
+    with torch.inference_mode(), pysam.VariantFile(str(vcf)) as handle:
+        for rec in handle:
+            for alt in rec.alts:
+                ref_seq = fa.fetch(rec.chrom, rec.start - offset, rec.start - offset + window).upper()
+                alt_seq = ref_seq[:offset] + alt + ref_seq[offset + 1:]
+                llrs = []
+                for ref_s, alt_s, at in ((ref_seq, alt_seq, offset),
+                                         (revcomp(ref_seq), revcomp(alt_seq), window - 1 - offset)):
+                    enc = tokenizer(ref_s, return_tensors="pt")
+                    assert enc["input_ids"].shape[1] == window // K + 2, "expected <cls> + 6-mers + <eos>"
+                    token = 1 + at // K  # <cls> first, then 6-mers
+                    kmer = slice(at // K * K, at // K * K + K)
+                    enc["input_ids"][0, token] = mask_id
+                    logits = model(**enc).logits
+                    logp = torch.log_softmax(logits[0, token], dim=-1)
+                    ref_id, alt_id = tokenizer.convert_tokens_to_ids([ref_s[kmer], alt_s[kmer]])
+                    llrs.append(float(logp[alt_id] - logp[ref_id]))
+                scores.append(sum(llrs) / 2)
+    fa.close()
+    return time.perf_counter() - start, np.array(scores)
+
+
+def unique_masked_windows(vcf: Path, fasta: Path, tokenizer, window: int) -> torch.Tensor:
+    """Token ids of the masked ref windows genomix needs: one per (position, strand)."""
+    import pysam
+
+    fa = pysam.FastaFile(str(fasta))
+    offset = window // 2
+    rows = []
+    for chrom, pos in dict.fromkeys((c, p) for c, p, _, _ in read_snvs(vcf)):
+        ref_seq = fa.fetch(chrom, pos - offset, pos - offset + window).upper()
+        for seq, at in ((ref_seq, offset), (revcomp(ref_seq), window - 1 - offset)):
+            ids = tokenizer(seq)["input_ids"]
+            ids[1 + at // K] = tokenizer.mask_token_id
+            rows.append(ids)
+    fa.close()
+    return torch.tensor(rows)
+
+
+def run_bound(ids: torch.Tensor, model, batch_size: int) -> float:
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for first in range(0, len(ids), batch_size):
+            batch = ids[first:first + batch_size]
+            model(input_ids=batch, attention_mask=torch.ones_like(batch))
+    return time.perf_counter() - start
+
+
+# --------------------------------------------------------------------------- report
+
+def machine() -> str:
+    import transformers
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (f"{os.cpu_count()}-core {cpu}, {gpu}; torch {torch.__version__} ({torch.get_num_threads()} threads), "
+            f"transformers {transformers.__version__}, Python {platform.python_version()}")
+
+
+def table(rows: list[dict]) -> str:
+    head = ["VCF", "variants", "unique passes", "genomix var/s", "naive var/s", "bound var/s",
+            "genomix/bound", "genomix/naive", "targets"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    for r in rows:
+        lines.append("| " + " | ".join([
+            r["vcf"], str(r["variants"]), str(r["unique_passes"]), f"{r['genomix_vps']:.2f}",
+            f"{r['naive_vps']:.2f}", f"{r['bound_vps']:.2f}", f"{r['genomix_over_bound']:.2f}",
+            f"{r['genomix_over_naive']:.2f}x", r["verdict"]]) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small model and few variants (about a minute)")
+    parser.add_argument("--window", type=int, default=1200, help="window in bp (default 1200)")
+    parser.add_argument("--batch-size", type=int, default=4,
+                        help="batch size of genomix and of the bound (default 4, the fastest per sequence on a 2-core CPU)")
+    parser.add_argument("--repeats", type=int, help="timed repeats of each measurement (medians are reported)")
+    parser.add_argument("--n-sparse", type=int, help="SNVs in the sparse VCF")
+    parser.add_argument("--regions", type=int, help="saturation regions")
+    parser.add_argument("--region-len", type=int, help="positions per saturation region (3 ALTs each)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep", type=Path, help="build inputs in this folder and keep them (default: a temporary folder, removed)")
+    parser.add_argument("--json", type=Path, help="write every timing to this JSON file")
+    args = parser.parse_args(argv)
+
+    shape = dict(QUICK if args.quick else FULL)
+    for key in ("repeats", "n_sparse", "regions", "region_len"):
+        if getattr(args, key) is not None:
+            shape[key] = getattr(args, key)
+    window, batch = args.window, args.batch_size
+    if window % K:
+        parser.error(f"--window must be a multiple of {K} (whole 6-mer tokens, as the naive loop assumes)")
+
+    workdir = args.keep or Path(tempfile.mkdtemp(prefix="genomix-score-speed-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        return measure(args, shape, window, batch, workdir)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def measure(args, shape: dict, window: int, batch: int, workdir: Path) -> int:
+    import genomix
+    from genomix.io.genome import Genome
+    from transformers import AutoTokenizer, EsmForMaskedLM
+
+    max_positions = max(2050, window // K + 8)
+    fasta = build_genome(workdir, shape["genome_bp"], args.seed)
+    import pysam
+
+    genome_seq = pysam.FastaFile(str(fasta)).fetch("chr1")
+    vcfs = dict(zip(("sparse", "saturation"),
+                    build_vcfs(workdir, genome_seq, shape["n_sparse"], shape["regions"], shape["region_len"],
+                               margin=window, seed=args.seed)))
+    model_dir = build_model(workdir / "model", shape, max_positions, args.seed)
+
+    # genomix: exactly the path a hub id takes. Naive and bound: what a notebook user loads.
+    gmodel = genomix.load_model(str(model_dir), device="cpu")
+    clock = ForwardClock(gmodel)
+    genome = Genome(fasta)
+    hf_model = EsmForMaskedLM.from_pretrained(model_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    n_params = sum(p.numel() for p in hf_model.parameters())
+
+    print(f"machine: {machine()}")
+    print(f"model: ESM masked LM, {shape['layers']} layers, hidden {shape['hidden']}, {shape['heads']} heads, "
+          f"intermediate {shape['intermediate']}, vocab {hf_model.config.vocab_size}, {n_params / 1e6:.1f}M parameters "
+          f"(random init, seed {args.seed}); window {window} bp = {window // K + 2} tokens; batch size {batch}; "
+          f"{shape['repeats']} repeats; inputs in {workdir}")
+
+    load_start = os.getloadavg()
+    ids = {name: unique_masked_windows(vcf, fasta, tokenizer, window) for name, vcf in vcfs.items()}
+    n_variants = {name: len(read_snvs(vcf)) for name, vcf in vcfs.items()}
+    for name in vcfs:
+        print(f"{name}: {n_variants[name]} variants, {len(ids[name])} unique masked passes")
+
+    with torch.inference_mode():  # warm-up (allocator, kernels) outside the clock
+        hf_model(input_ids=ids["sparse"][:batch])
+    warm = workdir / "warmup.vcf"
+    warm.write_text("".join(open(vcfs["saturation"]).readlines()[:3 + batch]))
+    run_genomix(warm, genome, gmodel, clock, workdir / "warmup.tsv", window, batch)
+
+    # Interleaved, order rotated each repeat (a late slot is not always the same method), wall and
+    # process CPU time both kept: on a shared machine, other jobs (or a paused process) inflate the
+    # wall clock of whatever runs at that moment; CPU seconds are the cross-check.
+    runners = {
+        "bound": lambda name: (run_bound(ids[name], hf_model, batch), None, None),
+        "genomix": lambda name: run_genomix(vcfs[name], genome, gmodel, clock, workdir / f"{name}.scores.tsv",
+                                            window, batch),
+        "naive": lambda name: (*run_naive(vcfs[name], fasta, hf_model, tokenizer, window), None),
+    }
+    methods = list(runners)
+    times = {name: {m: [] for m in methods} for name in vcfs}
+    cpu = {name: {m: [] for m in methods} for name in vcfs}
+    forward_info, checks = {}, {}
+    for rep in range(shape["repeats"]):
+        order = methods[rep % 3:] + methods[:rep % 3]
+        for name in vcfs:
+            scores = {}
+            for method in order:
+                cpu_start = time.process_time()
+                wall, scores[method], info = runners[method](name)
+                cpu[name][method].append(time.process_time() - cpu_start)
+                times[name][method].append(wall)
+                if info is not None:
+                    forward_info.setdefault(name, []).append(info)
+            diff = float(np.max(np.abs(scores["genomix"] - scores["naive"])))
+            checks[name] = max(checks.get(name, 0.0), diff)
+            info = forward_info[name][-1]
+            print(f"  repeat {rep + 1}/{shape['repeats']} {name:10s} " + "  ".join(
+                f"{m} {times[name][m][-1]:7.2f} s ({cpu[name][m][-1]:.1f} cpu-s)"
+                for m in order)
+                + f"  | genomix forward {info['forward_s']:.2f} s, {info['forward_rows']} rows"
+                f"  | max|genomix-naive| {diff:.2e} (scores {scores['genomix'].min():.3f}..{scores['genomix'].max():.3f})",
+                flush=True)
+
+    rows = []
+    for name in vcfs:
+        med = {k: statistics.median(v) for k, v in times[name].items()}
+        med_cpu = {k: statistics.median(v) for k, v in cpu[name].items()}
+        n = n_variants[name]
+        row = dict(vcf=name, variants=n, unique_passes=len(ids[name]),
+                   genomix_passes=forward_info[name][-1]["forward_rows"],
+                   genomix_vps=n / med["genomix"], naive_vps=n / med["naive"], bound_vps=n / med["bound"],
+                   median_s=med, runs_s=times[name], median_cpu_s=med_cpu, runs_cpu_s=cpu[name],
+                   genomix_forward_s=statistics.median(i["forward_s"] for i in forward_info[name]),
+                   max_abs_diff=checks[name])
+        row["genomix_over_bound"] = row["genomix_vps"] / row["bound_vps"]
+        row["genomix_over_naive"] = row["genomix_vps"] / row["naive_vps"]
+        row["cpu_genomix_over_bound"] = med_cpu["bound"] / med_cpu["genomix"]
+        row["cpu_genomix_over_naive"] = med_cpu["naive"] / med_cpu["genomix"]
+        verdicts = [f"bound {'PASS' if row['genomix_over_bound'] >= BOUND_TARGET else 'MISS'}"]
+        if name == "saturation":
+            verdicts.append(f"3x naive {'PASS' if row['genomix_over_naive'] >= SAT_TARGET else 'MISS'}")
+        row["verdict"] = ", ".join(verdicts)
+        rows.append(row)
+
+    print()
+    print(f"medians of {shape['repeats']} repeats (wall clock):")
+    print(table(rows))
+    print()
+    print("load average (1, 5, 15 min) at start: %.2f %.2f %.2f; at end: %.2f %.2f %.2f"
+          % (*load_start, *os.getloadavg()))
+    for r in rows:
+        overhead = r["median_s"]["genomix"] - r["genomix_forward_s"]
+        print(f"{r['vcf']}: genomix ran {r['genomix_passes']} forward rows (unique passes {r['unique_passes']}); "
+              f"median {r['median_s']['genomix']:.2f} s of which {r['genomix_forward_s']:.2f} s inside model.forward, "
+              f"{overhead:.2f} s outside; bound {r['median_s']['bound']:.2f} s; naive {r['median_s']['naive']:.2f} s; "
+              f"max |genomix - naive| score {r['max_abs_diff']:.2e}")
+        print(f"{r['vcf']}: by process CPU seconds (median): genomix/bound {r['cpu_genomix_over_bound']:.2f}, "
+              f"genomix/naive {r['cpu_genomix_over_naive']:.2f}x; runs (wall s): " + "; ".join(
+                  f"{m} " + ", ".join(f"{t:.1f}" for t in r["runs_s"][m]) for m in r["runs_s"]))
+    print(f"targets: genomix >= {BOUND_TARGET:.2f} x bound variants/s on both VCFs; >= {SAT_TARGET:.0f}x naive on saturation")
+    if args.json:
+        args.json.write_text(json.dumps(dict(
+            date=datetime.datetime.now().isoformat(timespec="seconds"), machine=machine(), argv=sys.argv,
+            shape=shape, window=window, batch_size=batch, parameters=n_params, load_start=load_start,
+            load_end=os.getloadavg(), rows=rows), indent=2, default=str))
+    genome.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
