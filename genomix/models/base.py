@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -43,8 +43,14 @@ class GenomicModel(Protocol):
     def tokenize(self, seqs: list[str]) -> TokenBatch:
         """Tokens of upper-case DNA strings, padded to the longest."""
 
-    def forward(self, tokens: TokenBatch, layers: tuple[str, ...] = ()) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Logits `[batch, tokens, vocab]` and activations `{layer: [batch, tokens, d_model]}`."""
+    def forward(self, tokens: TokenBatch, layers: tuple[str, ...] = (),
+                edits: dict[str, Callable[[torch.Tensor], torch.Tensor]] | None = None,
+                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Logits `[batch, tokens, vocab]` and activations `{layer: [batch, tokens, d_model]}`.
+
+        `edits[layer](activations)` replaces the output of that block before the model goes on
+        (splicing an SAE reconstruction in, ablating, patching); captured activations of a layer
+        that is also edited are the ones before the edit."""
 
     def token_id(self, bases: str) -> int | None:
         """Id of the single token spelling `bases`, or None."""

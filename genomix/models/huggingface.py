@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -127,7 +128,9 @@ class HuggingFaceModel:
         return TokenBatch(torch.from_numpy(input_ids), torch.from_numpy(attention_mask), [spans for _, spans in encoded])
 
     @torch.inference_mode()
-    def forward(self, tokens: TokenBatch, layers: tuple[str, ...] = ()) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def forward(self, tokens: TokenBatch, layers: tuple[str, ...] = (),
+                edits: dict[str, Callable[[torch.Tensor], torch.Tensor]] | None = None,
+                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         captured: dict[str, torch.Tensor] = {}
         handles = []
         for layer in layers:
@@ -137,6 +140,15 @@ class HuggingFaceModel:
                 captured[layer] = output[0] if isinstance(output, tuple) else output
 
             handles.append(block.register_forward_hook(keep))
+        for layer, edit in (edits or {}).items():
+            block = self._blocks[self.layers.index(layer)]
+
+            def replace(module, inputs, output, edit=edit):
+                if isinstance(output, tuple):
+                    return (edit(output[0]), *output[1:])
+                return edit(output)
+
+            handles.append(block.register_forward_hook(replace))
         try:
             output = self.model(
                 input_ids=tokens.input_ids.to(self.device), attention_mask=tokens.attention_mask.to(self.device)

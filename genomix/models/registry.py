@@ -44,17 +44,22 @@ def load_model(
     """Load a DNA model by hub id, local folder, or `demo`; the backend is inferred from its config."""
     import genomix.models.huggingface  # noqa: F401  (registers the hf-* backends)
 
-    source = str(shipped_model_path(str(name_or_path)) or name_or_path)
+    shipped = shipped_model_path(str(name_or_path))
+    source = str(shipped or name_or_path)
     if backend is not None:
         if backend not in BACKENDS:
             raise GenomixError(f"unknown backend {backend!r}; choose one of {', '.join(sorted(BACKENDS))}")
-        return BACKENDS[backend](source, device=device, trust_remote_code=trust_remote_code)
-    from genomix.models.huggingface import read_config
+        chosen = BACKENDS[backend]
+    else:
+        from genomix.models.huggingface import read_config
 
-    config = read_config(source, trust_remote_code)
-    for cls in BACKENDS.values():
-        if cls.claims(source, config):
-            return cls(source, device=device, trust_remote_code=trust_remote_code)
+        config = read_config(source, trust_remote_code)
+        chosen = next((cls for cls in BACKENDS.values() if cls.claims(source, config)), None)
+    if chosen is not None:
+        model = chosen(source, device=device, trust_remote_code=trust_remote_code)
+        if shipped is not None:
+            model.name = str(name_or_path)  # `demo`, not the folder it happens to be installed in
+        return model
     raise GenomixError(
         f"no genomix backend recognises {name_or_path} (architectures: {getattr(config, 'architectures', None)}). "
         f"Name one with --backend ({', '.join(sorted(BACKENDS))})."
