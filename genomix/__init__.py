@@ -23,6 +23,11 @@ _EXPORTS = {
     "score": "genomix.scoring",
     "score_variants": "genomix.scoring",
     "score_windows": "genomix.scoring",
+    "SAE": "genomix.sae.base",
+    "load_sae": "genomix.sae.formats",
+    "train_sae": "genomix.sae.train",
+    "TrainingPlan": "genomix.sae.train",
+    "evaluate_sae": "genomix.sae.metrics",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -1,0 +1,241 @@
+"""Training an SAE on a model's activations at one layer, streamed from a genome.
+
+The recipe of the TopK / BatchTopK papers and dictionary_learning: decoder bias initialised
+at the geometric median of the first batch, unit-norm decoder rows (the gradient component
+along each row removed before a step), Adam with warm-up and a final linear decay, and an
+auxiliary loss (AuxK) that reconstructs the residual from the top dead latents. Latents
+still dead at a resampling point are re-initialised toward badly reconstructed inputs.
+
+A checkpoint every `checkpoint_every` steps lets an interrupted run, started again with the
+same arguments, continue where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from genomix.errors import GenomixError
+from genomix.io.genome import Genome
+from genomix.sae.activations import Regions, activation_stream
+from genomix.sae.base import ARCHITECTURES, SAE, BatchTopKSAE, model_fingerprint
+
+log = logging.getLogger("genomix")
+
+
+@dataclass
+class TrainingPlan:
+    """Everything that decides the result of a run (a checkpoint resumes only under the same plan)."""
+
+    layer: str
+    d_sae: int
+    k: int
+    architecture: str = "batchtopk"
+    tokens: int = 10_000_000
+    batch_size: int = 4096
+    window: int = 512
+    windows_per_batch: int = 16
+    lr: float | None = None
+    auxk_alpha: float = 1 / 32
+    dead_after_tokens: int | None = None
+    resample_every: int | None = None
+    seed: int = 0
+
+    @property
+    def steps(self) -> int:
+        return max(1, math.ceil(self.tokens / self.batch_size))
+
+    @property
+    def learning_rate(self) -> float:
+        return self.lr or 2e-4 / math.sqrt(self.d_sae / 2**14)
+
+    @property
+    def dead_after(self) -> int:
+        """Tokens without firing after which a latent counts as dead (10 M, or a twentieth of the run)."""
+        return self.dead_after_tokens or min(10_000_000, max(self.batch_size, self.tokens // 20))
+
+    @property
+    def resample_steps(self) -> list[int]:
+        """Steps at which dead latents are resampled: every tenth of the run until 70 % of it."""
+        every = self.resample_every or max(1, self.steps // 10)
+        return [s for s in range(every, int(0.7 * self.steps) + 1, every)]
+
+
+def geometric_median(points: torch.Tensor, iterations: int = 100, tol: float = 1e-5) -> torch.Tensor:
+    """Weiszfeld's algorithm."""
+    guess = points.mean(dim=0)
+    for _ in range(iterations):
+        weights = 1 / (points - guess).norm(dim=1).clamp_min(1e-8)
+        new = (weights[:, None] * points).sum(dim=0) / weights.sum()
+        if (new - guess).norm() < tol:
+            return new
+        guess = new
+    return guess
+
+
+def learning_rate_factor(step: int, steps: int) -> float:
+    """Linear warm-up over the first 5 % of steps, linear decay to zero over the last 20 %."""
+    warmup, decay = max(1, steps // 20), max(1, steps // 5)
+    return min(1.0, (step + 1) / warmup, (steps - step) / decay)
+
+
+class Trainer:
+    """One SAE, its optimizer and its dead-latent bookkeeping; `step(x)` trains on one batch."""
+
+    def __init__(self, sae: SAE, plan: TrainingPlan):
+        self.sae, self.plan = sae, plan
+        self.optimizer = torch.optim.Adam(sae.parameters(), lr=plan.learning_rate, betas=(0.9, 0.999))
+        self.schedule = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: learning_rate_factor(s, plan.steps))
+        self.since_fired = torch.zeros(sae.d_sae, dtype=torch.long)
+        self.step_index = 0
+        self.input_scale: float | None = None
+
+    def auxiliary_loss(self, residual: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:
+        """AuxK: the top `d_in / 2` dead latents reconstruct the residual, normalised by its variance."""
+        dead = self.since_fired >= self.plan.dead_after
+        if not dead.any():
+            return residual.new_zeros(())
+        k_aux = min(self.sae.d_in // 2, int(dead.sum()))
+        top = torch.where(dead, pre, torch.full_like(pre, -torch.inf)).topk(k_aux, dim=-1)
+        codes = torch.zeros_like(pre).scatter(-1, top.indices, top.values.clamp_min(0))
+        error = (residual - codes @ self.sae.W_dec).pow(2).sum(-1).mean()
+        return (error / (residual - residual.mean(0)).pow(2).sum(-1).mean().clamp_min(1e-8)).nan_to_num(0.0)
+
+    def step(self, x: torch.Tensor) -> dict[str, float]:
+        sae, plan = self.sae, self.plan
+        if self.step_index == 0:
+            sae.b_dec.data = geometric_median(x)
+        codes, pre = sae.encode_for_training(x)
+        residual = x - sae.decode(codes)
+        mse = residual.pow(2).sum(-1).mean()
+        aux = self.auxiliary_loss(residual.detach(), pre)
+        loss = mse + plan.auxk_alpha * aux
+        loss.backward()
+        sae.remove_parallel_gradient()
+        torch.nn.utils.clip_grad_norm_(sae.parameters(), 1.0)
+        self.optimizer.step()
+        self.schedule.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        sae.normalize_decoder()
+        fired = (codes > 0).any(0)
+        self.since_fired += len(x)
+        self.since_fired[fired] = 0
+        if isinstance(sae, BatchTopKSAE) and self.step_index >= plan.steps // 2:
+            sae.update_threshold(codes.detach(), beta=0.99)
+        self.step_index += 1
+        if self.step_index in plan.resample_steps:
+            self.resample(x)
+        variance = (x - x.mean(0)).pow(2).sum(-1).mean()
+        mse, aux = mse.detach(), aux.detach()
+        return {"mse": float(mse), "aux": float(aux), "explained": float(1 - mse / variance),
+                "l0": float((codes > 0).sum(-1).float().mean()), "dead": float((self.since_fired >= plan.dead_after).float().mean())}
+
+    @torch.no_grad()
+    def resample(self, x: torch.Tensor) -> int:
+        """Point dead latents at inputs the SAE reconstructs worst; returns how many were resampled."""
+        sae = self.sae
+        dead = torch.nonzero(self.since_fired >= self.plan.dead_after).squeeze(1)
+        if len(dead) == 0:
+            return 0
+        error = (x - sae(x)).pow(2).sum(-1)
+        generator = torch.Generator().manual_seed(self.plan.seed * 1_000_003 + self.step_index)
+        picks = torch.multinomial(error / error.sum(), len(dead), replacement=len(dead) > len(x), generator=generator)
+        directions = x[picks] - sae.b_dec
+        directions /= directions.norm(dim=1, keepdim=True).clamp_min(1e-8)
+        alive = torch.ones(sae.d_sae, dtype=torch.bool)
+        alive[dead] = False
+        scale = sae.W_enc[:, alive].norm(dim=0).mean() if alive.any() else torch.tensor(1.0)
+        sae.W_dec[dead] = directions
+        sae.W_enc[:, dead] = directions.T * scale * 0.2
+        sae.b_enc[dead] = 0.0
+        for parameter in (sae.W_dec, sae.W_enc, sae.b_enc):
+            state = self.optimizer.state.get(parameter)
+            if state:
+                for moment in ("exp_avg", "exp_avg_sq"):
+                    if parameter is sae.W_enc:
+                        state[moment][:, dead] = 0.0
+                    else:
+                        state[moment][dead] = 0.0
+        self.since_fired[dead] = 0
+        log.info("resampled %d dead latents at step %d", len(dead), self.step_index)
+        return len(dead)
+
+    def state(self) -> dict:
+        return {"sae": self.sae.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "schedule": self.schedule.state_dict(), "since_fired": self.since_fired, "step": self.step_index,
+                "input_scale": self.input_scale}
+
+    def load_state(self, state: dict) -> None:
+        self.sae.load_state_dict(state["sae"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.since_fired = state["since_fired"]
+        self.step_index = state["step"]
+        self.input_scale = state["input_scale"]
+
+
+def train_sae(model, genome: Genome | str | Path, out: str | Path, plan: TrainingPlan,
+              regions: Regions | str | Path | None = None, model_name: str | None = None,
+              checkpoint_every: int = 100, progress: Callable[[int, dict], None] | None = None) -> SAE:
+    """Train an SAE on `model`'s activations at `plan.layer` over `genome` (or its `regions`), save it in `out`.
+
+    `progress(step, metrics)` is called after every step. Interrupted and called again with the
+    same plan and `out`, it resumes from the last checkpoint.
+    """
+    from genomix.models.base import layer_name
+
+    genome = genome if isinstance(genome, Genome) else Genome(genome)
+    plan = TrainingPlan(**{**asdict(plan), "layer": layer_name(plan.layer, model)})
+    if plan.architecture not in ("topk", "batchtopk"):
+        raise GenomixError(f"unknown SAE architecture {plan.architecture!r}; choose topk or batchtopk")
+    if not 0 < plan.k <= plan.d_sae:
+        raise GenomixError(f"k must be between 1 and d_sae ({plan.d_sae}); got {plan.k}")
+    if plan.window > model.context_bp:
+        raise GenomixError(f"window {plan.window} bp is longer than {model.name}'s context ({model.context_bp} bp)")
+    if regions is None:
+        regions = Regions.whole_genome(genome)
+    elif not isinstance(regions, Regions):
+        regions = Regions.from_bed(regions, genome)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    metadata = {"model_name": model_name or model.name, "hook_name": plan.layer, "d_model": model.d_model,
+                "model_fingerprint": model_fingerprint(model), "context_size": plan.window,
+                "training": asdict(plan)}
+    sae = ARCHITECTURES[plan.architecture](model.d_model, plan.d_sae, plan.k, metadata, seed=plan.seed)
+    trainer = Trainer(sae, plan)
+    checkpoint = out / "training_checkpoint.pt"
+    if checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        if state["plan"] == asdict(plan) and state["fingerprint"] == metadata["model_fingerprint"]:
+            trainer.load_state(state["trainer"])
+            log.info("resuming SAE training at step %d of %d", trainer.step_index, plan.steps)
+        else:
+            log.warning("%s holds a checkpoint of a different run; starting over", checkpoint)
+    per_window = math.ceil(plan.batch_size / plan.windows_per_batch)
+    stream = activation_stream(model, genome, plan.layer, regions, plan.seed, start=trainer.step_index,
+                               length=plan.window, n_windows=plan.windows_per_batch, per_window=per_window)
+    sae.train()
+    metrics: dict[str, float] = {}
+    while trainer.step_index < plan.steps:
+        x = next(stream)[: plan.batch_size]
+        if trainer.input_scale is None:  # inputs scaled to a mean norm of sqrt(d_in), folded back at the end
+            trainer.input_scale = math.sqrt(sae.d_in) / float(x.norm(dim=1).mean())
+        metrics = trainer.step(x * trainer.input_scale)
+        if progress:
+            progress(trainer.step_index, metrics)
+        if trainer.step_index % checkpoint_every == 0 and trainer.step_index < plan.steps:
+            torch.save({"plan": asdict(plan), "fingerprint": metadata["model_fingerprint"],
+                        "trainer": trainer.state()}, checkpoint)
+    sae.eval()
+    sae.fold_input_scale(trainer.input_scale)
+    sae.metadata["training_final"] = {k: round(v, 5) for k, v in metrics.items()}
+    sae.save(out)
+    checkpoint.unlink(missing_ok=True)
+    return sae
