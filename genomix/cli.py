@@ -71,15 +71,15 @@ def run() -> None:
 class _Progress:
     """A rich progress line on stderr when it is a terminal; silent otherwise or with --quiet."""
 
-    def __init__(self, label: str, quiet: bool):
-        self._bar = None
+    def __init__(self, label: str, quiet: bool, total: int | None = None, unit: str = "variants"):
+        self._bar, self._unit = None, unit
         if not quiet and sys.stderr.isatty():
             from rich.console import Console
             from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
             self._bar = Progress(SpinnerColumn(), TextColumn(label), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                                  TimeElapsedColumn(), console=Console(stderr=True), transient=False)
-            self._task = self._bar.add_task(label, total=None, rate="")
+            self._task = self._bar.add_task(label, total=total, rate="")
 
     def __enter__(self):
         if self._bar:
@@ -91,7 +91,11 @@ class _Progress:
             self._bar.advance(self._task, n)
             task = self._bar.tasks[0]
             if task.elapsed:
-                self._bar.update(self._task, rate=f"{task.completed / task.elapsed:.1f} variants/s")
+                self._bar.update(self._task, rate=f"{task.completed / task.elapsed:.1f} {self._unit}/s")
+
+    def update(self, completed: int, **fields) -> None:
+        if self._bar:
+            self._bar.update(self._task, completed=completed, **fields)
 
     def __exit__(self, *exc) -> None:
         if self._bar:
@@ -127,7 +131,7 @@ def score(
     width = window or default_window(loaded)
     meta = {
         "genomix_version": genomix.__version__,
-        "genomix_model": loaded.name if model != "demo" else "demo",
+        "genomix_model": loaded.name,
         "genomix_method": method,
         "genomix_window": width,
         "genomix_reverse_complement": "yes" if rc else "no",
@@ -198,6 +202,17 @@ def demo(
         parts = "  ".join(f"{c} {figures[f'auroc_{name}_{c}']:.3f}" for c in ("loss", "gain", "splice"))
         typer.echo(f"  {name:9s} {figures[f'auroc_{name}']:.3f}   ({parts})")
 
+    from genomix.sae.activations import Regions
+    from genomix.sae.formats import load_sae
+    from genomix.sae.metrics import evaluate_sae
+
+    sae = load_sae("demo", model)
+    metrics = evaluate_sae(sae, model, genome, Regions.whole_genome(genome, [HELD_OUT]), windows=256)
+    typer.echo(f"demo SAE ({sae.d_sae} features at {sae.metadata['hook_name']}, {sae.architecture} k={sae.k}), "
+               f"on {metrics['windows']} windows of held-out {HELD_OUT}:")
+    typer.echo(f"  variance explained {metrics['variance_explained']:.3f}   L0 {metrics['l0']:.1f}   "
+               f"dead {metrics['dead_fraction']:.1%}   loss recovered {metrics['loss_recovered']:.3f}")
+
 
 @demo_app.command("build")
 def demo_build(
@@ -211,3 +226,69 @@ def demo_build(
     world = build_demo(data, variants, steps=steps)
     typer.echo(f"demo world in {data} ({sum(map(len, world.contigs.values()))} bp, "
                f"{world.motif_coverage():.1%} in planted motifs); truth variants in {variants}/demo.vcf.gz")
+
+
+sae_app = typer.Typer(no_args_is_help=True, help="Sparse autoencoders on a model's activations: train, evaluate.")
+app.add_typer(sae_app, name="sae")
+
+
+@sae_app.command("train")
+def sae_train(
+    fasta: Path = typer.Option(..., "--fasta", "-f", help="Genome to sample windows from (plain or bgzipped FASTA)."),
+    out: Path = typer.Option(..., "--output", "-o", help="Folder for the SAE (cfg.json + sae_weights.safetensors)."),
+    model: str = typer.Option("demo", "--model", "-m", help="Hub id, local model folder, or `demo`."),
+    layer: str = typer.Option(..., help="Layer: an index (negative counts from the end) or blocks.i."),
+    regions: Optional[Path] = typer.Option(None, help="BED file: draw windows from these regions only."),
+    tokens: int = typer.Option(10_000_000, help="Activations (positions) to train on."),
+    d_sae: int = typer.Option(..., "--d-sae", help="Number of features (8 x d_model is usual)."),
+    k: int = typer.Option(32, help="Active features per position (the L0 target)."),
+    architecture: str = typer.Option("batchtopk", help="batchtopk or topk."),
+    batch_size: int = typer.Option(4096, help="Activations per training step."),
+    window: int = typer.Option(512, help="Window length in bp the model runs on."),
+    lr: Optional[float] = typer.Option(None, help="Learning rate (default 2e-4 / sqrt(d_sae / 2^14))."),
+    seed: int = typer.Option(0, help="Seed of the windows drawn and of the initial weights."),
+    device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1, ... (default: cuda when visible)."),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow the model's own code to run."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress."),
+) -> None:
+    """Train an SAE; interrupted and started again with the same arguments, it resumes."""
+    from genomix.models.registry import load_model
+    from genomix.sae.train import TrainingPlan, train_sae
+
+    loaded = load_model(model, device=device, trust_remote_code=trust_remote_code)
+    plan = TrainingPlan(layer=layer, d_sae=d_sae, k=k, architecture=architecture, tokens=tokens,
+                        batch_size=batch_size, window=window, lr=lr, seed=seed)
+    with _Progress("training the SAE", quiet, total=plan.steps, unit="steps") as bar:
+        def progress(step: int, metrics: dict) -> None:
+            bar.update(step, rate=f"explained {metrics['explained']:.3f}  L0 {metrics['l0']:.1f}")
+
+        trained = train_sae(loaded, fasta, out, plan, regions=regions, model_name=model, progress=progress)
+    if not quiet:
+        log.info("SAE saved in %s (%d features at %s of %s)", out, d_sae, trained.metadata["hook_name"], model)
+
+
+@sae_app.command("eval")
+def sae_eval(
+    sae: str = typer.Argument(..., help="SAE folder (or file to import), or `demo`."),
+    fasta: Path = typer.Option(..., "--fasta", "-f", help="Genome to evaluate on."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model (default: the one in the SAE's cfg.json)."),
+    regions: Optional[Path] = typer.Option(None, help="BED file: evaluate on windows from these regions only."),
+    windows: int = typer.Option(128, help="Random windows to evaluate on."),
+    device: Optional[str] = typer.Option(None, help="cpu, cuda, ..."),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow the model's own code to run."),
+) -> None:
+    """Variance explained, L0, dead fraction and loss recovered of an SAE."""
+    import json
+
+    from genomix.models.registry import load_model
+    from genomix.sae.formats import load_sae
+    from genomix.sae.metrics import evaluate_sae
+
+    trained = load_sae(sae)
+    name = model or trained.metadata.get("model_name")
+    if not name:
+        raise GenomixError(f"{sae} does not record its model; pass --model")
+    loaded = load_model(name, device=device, trust_remote_code=trust_remote_code)
+    trained.check_matches(loaded)
+    metrics = evaluate_sae(trained, loaded, fasta, regions, windows=windows)
+    typer.echo(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()}, indent=1))

@@ -20,6 +20,11 @@ def demo_model_dir() -> Path:
     return demo_dir() / "model"
 
 
+def demo_sae_dir() -> Path:
+    """The demo SAE (SAELens folder), trained on the demo model's middle layer."""
+    return demo_dir() / "sae"
+
+
 def variants_dir() -> Path:
     """The shipped `variants/` folder (installed as the `genomix.variants` package)."""
     return Path(str(files("genomix.variants")))

@@ -1,6 +1,7 @@
 """The demo world, built small through the same builder as the shipped one: composition, planted sites
 checked against JASPAR directly, a truth set that bcftools accepts, and a model folder that loads."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from pysam import bcftools
 
 import genomix as gx
 from genomix.demo.world import build_demo, build_world, markov_background
+from genomix.sae import TrainingPlan
 
 TINY = {"chr1": 40_000, "chr2": 25_000, "chr3": 25_000}
 COMPLEMENT = str.maketrans("ACGT", "TGCA")
@@ -20,7 +22,8 @@ COMPLEMENT = str.maketrans("ACGT", "TGCA")
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("world")
-    world = build_demo(root / "data", root / "variants", steps=2, contigs=TINY)
+    sae_plan = TrainingPlan(layer="blocks.3", d_sae=64, k=4, tokens=2 * 512, batch_size=512, window=128)
+    world = build_demo(root / "data", root / "variants", steps=2, contigs=TINY, sae_plan=sae_plan)
     return world, root / "data", root / "variants" / "demo.vcf.gz"
 
 
@@ -143,6 +146,9 @@ def test_the_trained_model_folder_loads_and_scores_the_truth_set(tiny):
     table = gx.score(vcf, data / "genome.fa.gz", model, window=128)
     assert model.kind == "mlm" and (table.status == "ok").all()
     assert {"annotations.bed", "genes.gff3", "motifs.tsv", "genome.fa.gz", "genome.fa.gz.fai"} <= {p.name for p in data.iterdir()}
+    sae = gx.load_sae(data / "sae", model, "blocks.3")
+    metrics = json.loads((data / "sae" / "metrics.json").read_text())
+    assert sae.d_sae == 64 and metrics["contig"] == "chr3" and 0 <= metrics["dead_fraction"] <= 1
 
 
 def test_shipped_data_stays_under_40_mb():

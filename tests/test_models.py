@@ -111,6 +111,14 @@ def test_shipped_demo_model_loads_by_name():
     model = gx.load_model("demo")
     assert model.kind == "mlm" and model.tokenizer.k == 1
     assert model.model.config.model_type == "genomix-convnet" and len(model.layers) == 6
+    assert model.name == "demo"  # not the folder it is installed in
+
+
+def test_shipped_demo_sae_belongs_to_the_demo_model():
+    model = gx.load_model("demo")
+    sae = gx.load_sae("demo", model)
+    assert (sae.d_in, sae.d_sae, sae.k, sae.architecture) == (96, 768, 32, "batchtopk")
+    assert sae.metadata["hook_name"] == "blocks.3" and sae.metadata["model_name"] == "demo"
 
 
 def test_every_kmer_has_a_token(kmer_mlm_dir):
