@@ -2,8 +2,10 @@
 """SAE training throughput: the inner loop of `genomix sae train` against a plain PyTorch TopK loop.
 
 Both train on the same activations, already in memory (capturing them from a model is the same
-cost for both and is left out): genomix's `Trainer.step` (TopK or BatchTopK with AuxK, decoder
-gradient projection, clipping, unit-norm decoder, dead-latent counts and metrics) and the
+cost for both and is left out): genomix's `Trainer.step` (TopK or BatchTopK, geometric-median
+decoder bias at step 0, decoder gradient projection, clipping, unit-norm decoder, dead-latent
+counts and metrics; AuxK costs more once latents are dead, which the first steps of a 10 M-token
+run, timed here, do not reach) and the
 reference loop a user writes from the TopK paper: encode with a per-row top-k, decode, MSE,
 Adam, renormalise the decoder. Activations/s of each, interleaved over repeats (medians).
 
@@ -78,8 +80,10 @@ def main() -> None:
             if name == "reference topk":
                 seconds = reference_loop(x_batches, d_in, d_sae, k, lr=2e-4 / (d_sae / 2**14) ** 0.5)
             else:
+                # timed: the first steps of a 10 M-token run (latents count as dead after 500 k tokens,
+                # so AuxK and resampling, which only work on dead latents, are not triggered here)
                 plan = TrainingPlan(layer="blocks.0", d_sae=d_sae, k=k, architecture=name.split()[1],
-                                    tokens=steps * args.batch_size, batch_size=args.batch_size)
+                                    tokens=10_000_000, batch_size=args.batch_size)
                 seconds = genomix_loop(x_batches, plan, d_in)
             times[name].append(seconds)
         print(f"  repeat {repeat + 1}: " + "  ".join(f"{n} {t[-1]:.2f} s" for n, t in times.items()), flush=True)

@@ -269,7 +269,7 @@ def sae_train(
 
 @sae_app.command("eval")
 def sae_eval(
-    sae: str = typer.Argument(..., help="SAE folder (or file to import), or `demo`."),
+    sae: str = typer.Argument("demo", help="SAE folder (or file to import), or `demo` (the default)."),
     fasta: Path = typer.Option(..., "--fasta", "-f", help="Genome to evaluate on."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model (default: the one in the SAE's cfg.json)."),
     regions: Optional[Path] = typer.Option(None, help="BED file: evaluate on windows from these regions only."),

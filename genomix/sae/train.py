@@ -57,8 +57,9 @@ class TrainingPlan:
 
     @property
     def dead_after(self) -> int:
-        """Tokens without firing after which a latent counts as dead (10 M, or a twentieth of the run)."""
-        return self.dead_after_tokens or min(10_000_000, max(self.batch_size, self.tokens // 20))
+        """Tokens without firing after which a latent counts as dead: 10 M, or a twentieth of a shorter
+        run, and never fewer than ten batches."""
+        return self.dead_after_tokens or min(10_000_000, max(10 * self.batch_size, self.tokens // 20))
 
     @property
     def resample_steps(self) -> list[int]:
