@@ -46,8 +46,9 @@ def test_topk_keeps_the_k_largest_of_each_position_on_its_own():
 def test_batchtopk_trains_on_k_per_position_of_the_batch_and_encodes_with_its_threshold():
     sae = random_sae(BatchTopKSAE)
     x = torch.randn(12, D_IN, generator=torch.Generator().manual_seed(3))
-    codes, _ = sae.encode_for_training(x)
+    codes, pre_relu = (t.detach() for t in sae.encode_for_training(x))
     assert int((codes > 0).sum()) == K * len(x)
+    assert float(pre_relu[codes > 0].min()) >= float(pre_relu[codes == 0].max())  # the batch's largest
     pre = torch.relu((x - sae.b_dec) @ sae.W_enc + sae.b_enc)
     assert torch.allclose(sae.encode(x), torch.where(pre > 0.3, pre, torch.zeros_like(pre)), atol=1e-6)
     assert torch.allclose(sae.encode(x), torch.cat([sae.encode(x[i:i + 1]) for i in range(len(x))]), atol=1e-6)
@@ -67,6 +68,36 @@ def test_saved_as_saelens_files_and_loaded_back(tmp_path, cls, saved_as):
     loaded = load_sae(tmp_path / "sae")
     x = torch.randn(5, D_IN)
     assert type(loaded) is cls and torch.allclose(loaded(x), sae(x), atol=1e-6)
+
+
+def test_a_saelens_jumprelu_folder_encodes_like_jumprelu(tmp_path):
+    from safetensors.torch import save_file
+
+    generator = torch.Generator().manual_seed(6)
+    weights = {"W_enc": torch.randn(D_IN, D_SAE, generator=generator), "W_dec": torch.randn(D_SAE, D_IN, generator=generator),
+               "b_enc": torch.randn(D_SAE, generator=generator), "b_dec": torch.randn(D_IN, generator=generator),
+               "threshold": torch.rand(D_SAE, generator=generator)}
+    (tmp_path / "sae").mkdir()
+    save_file(weights, tmp_path / "sae" / "sae_weights.safetensors")
+    (tmp_path / "sae" / "cfg.json").write_text(json.dumps({
+        "architecture": "jumprelu", "d_in": D_IN, "d_sae": D_SAE, "apply_b_dec_to_input": False,
+        "normalize_activations": "none", "metadata": {"model_name": "m", "hook_name": "blocks.0"}}))
+    x = torch.randn(5, D_IN, generator=generator)
+    hidden_pre = x @ weights["W_enc"] + weights["b_enc"]  # SAELens' JumpReLU encode
+    expected = torch.relu(hidden_pre) * (hidden_pre > weights["threshold"])
+    assert torch.allclose(load_sae(tmp_path / "sae").encode(x), expected, atol=1e-5)
+
+
+def test_folding_the_input_scale_makes_the_sae_read_raw_activations():
+    import copy
+
+    for cls in (TopKSAE, BatchTopKSAE):
+        sae = random_sae(cls)
+        folded = copy.deepcopy(sae)
+        folded.fold_input_scale(3.0)
+        x = torch.randn(6, D_IN, generator=torch.Generator().manual_seed(7)) / 3.0
+        assert torch.allclose(folded.encode(x), sae.encode(x * 3.0), atol=1e-5)
+        assert torch.allclose(folded(x), sae(x * 3.0) / 3.0, atol=1e-5)
 
 
 def test_dictionary_learning_topk_and_batchtopk_import_like_their_formula(tmp_path):
@@ -91,6 +122,21 @@ def test_dictionary_learning_topk_and_batchtopk_import_like_their_formula(tmp_pa
         assert torch.allclose(sae.encode(x), expected, atol=1e-5)
         assert torch.allclose(sae.decode(expected), expected @ decoder_w.T + b_dec, atol=1e-5)
         assert sae.metadata["hook_name"] == "blocks.2" and sae.metadata["model_name"] == "some/model"
+
+
+def test_dictionary_learning_without_config_is_read_as_topk_and_other_classes_are_refused(tmp_path):
+    state = {"encoder.weight": torch.randn(D_SAE, D_IN), "encoder.bias": torch.zeros(D_SAE),
+             "decoder.weight": torch.randn(D_IN, D_SAE), "b_dec": torch.zeros(D_IN), "k": torch.tensor(K),
+             "threshold": torch.tensor(-1.0)}  # AutoEncoderTopK carries an unused threshold buffer
+    (tmp_path / "bare").mkdir()
+    torch.save(state, tmp_path / "bare" / "ae.pt")
+    sae = load_sae(tmp_path / "bare")
+    assert type(sae) is TopKSAE and int(((sae.encode(torch.randn(3, D_IN))) > 0).sum(-1).max()) <= K
+    (tmp_path / "gated").mkdir()
+    torch.save(state, tmp_path / "gated" / "ae.pt")
+    (tmp_path / "gated" / "config.json").write_text(json.dumps({"trainer": {"dict_class": "GatedAutoEncoder"}}))
+    with pytest.raises(GenomixError, match="not a TopK SAE"):
+        load_sae(tmp_path / "gated")
 
 
 def test_goodfire_checkpoint_with_compile_prefixes_imports_like_its_formula_per_position(tmp_path):
@@ -156,26 +202,42 @@ def test_a_perfect_reconstruction_explains_everything_and_recovers_all_the_loss(
     assert metrics["l0"] == pytest.approx(16, abs=0.5) and metrics["dead_fraction"] == 0.0
 
 
+def test_an_sae_that_outputs_zeros_recovers_none_of_the_loss(convnet, small_fasta):
+    sae = TopKSAE(16, 32, 4, {"hook_name": "blocks.1"})
+    sae.set_weights({"W_enc": torch.randn(16, 32), "W_dec": torch.zeros(32, 16), "b_enc": torch.zeros(32),
+                     "b_dec": torch.zeros(16)})
+    metrics = evaluate_sae(sae, convnet, small_fasta, windows=8, window=200)
+    assert metrics["ce_sae"] == pytest.approx(metrics["ce_zero"], abs=1e-6)
+    assert metrics["loss_recovered"] == pytest.approx(0.0, abs=1e-5) and metrics["variance_explained"] < 0
+
+
 PLAN = TrainingPlan(layer="blocks.1", d_sae=32, k=4, tokens=12 * 256, batch_size=256, window=100, windows_per_batch=4)
 
 
-def test_an_interrupted_training_resumes_and_ends_where_an_uninterrupted_one_does(tmp_path, convnet, small_fasta):
-    whole = train_sae(convnet, small_fasta, tmp_path / "whole", PLAN, checkpoint_every=5)
+def test_an_interrupted_training_resumes_and_ends_where_an_uninterrupted_one_does(tmp_path, convnet, small_fasta, caplog):
+    # latents count as dead after one batch and are resampled every 2 steps; the BatchTopK threshold
+    # is tracked from step 6: the checkpoint at step 8 must carry all of it
+    plan = TrainingPlan(**{**PLAN.__dict__, "d_sae": 128, "k": 2, "tokens": 12 * 64, "batch_size": 64,
+                           "dead_after_tokens": 64, "resample_every": 2})
+    with caplog.at_level("INFO", logger="genomix"):
+        whole = train_sae(convnet, small_fasta, tmp_path / "whole", plan, checkpoint_every=8)
+    assert any("resampled" in r.getMessage() for r in caplog.records)
 
     class Stop(Exception):
         pass
 
-    def stop_at_7(step, metrics):
-        if step == 7:
+    def stop_at_10(step, metrics):
+        if step == 10:
             raise Stop
 
     with pytest.raises(Stop):
-        train_sae(convnet, small_fasta, tmp_path / "resumed", PLAN, checkpoint_every=5, progress=stop_at_7)
+        train_sae(convnet, small_fasta, tmp_path / "resumed", plan, checkpoint_every=8, progress=stop_at_10)
     assert (tmp_path / "resumed" / "training_checkpoint.pt").exists()
     steps = []
-    resumed = train_sae(convnet, small_fasta, tmp_path / "resumed", PLAN, checkpoint_every=5,
+    resumed = train_sae(convnet, small_fasta, tmp_path / "resumed", plan, checkpoint_every=8,
                         progress=lambda step, metrics: steps.append(step))
-    assert steps[0] == 6 and steps[-1] == PLAN.steps  # went on from the checkpoint at step 5
+    assert steps[0] == 9 and steps[-1] == plan.steps  # went on from the checkpoint at step 8
+    assert float(whole.threshold[0]) > 0
     assert not (tmp_path / "resumed" / "training_checkpoint.pt").exists()
     for name, tensor in whole.weights().items():
         assert torch.allclose(tensor, resumed.weights()[name], atol=1e-6), name

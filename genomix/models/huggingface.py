@@ -133,6 +133,9 @@ class HuggingFaceModel:
                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         captured: dict[str, torch.Tensor] = {}
         handles = []
+        unknown = [layer for layer in (*layers, *(edits or {})) if layer not in self.layers]
+        if unknown:
+            raise GenomixError(f"{self.name} has no layer {unknown[0]!r}; it has {self.layers[0]} .. {self.layers[-1]}")
         for layer in layers:
             block = self._blocks[self.layers.index(layer)]
 

@@ -75,25 +75,32 @@ def base_positions(tokens) -> torch.Tensor:
 
 
 def activation_batch(model, genome: Genome, layer: str, regions: Regions, seed: int, index: int, length: int,
-                     n_windows: int, per_window: int) -> torch.Tensor:
-    """Batch `index` of the stream: `[n_windows * per_window, d_model]` activations (fewer if windows are short)."""
+                     n_windows: int, size: int) -> torch.Tensor:
+    """Batch `index` of the stream: `[size, d_model]` activations, `ceil(size / n_windows)` positions
+    sampled from each of `n_windows` random windows; windows with fewer tokens (k-mer tokens, N runs)
+    give all of theirs, and more windows are drawn until the batch is full."""
     rng = np.random.default_rng([seed, index])
-    _, tokens = window_batch(model, genome, regions, length, n_windows, rng)
-    _, captured = model.forward(tokens, layers=(layer,))
-    acts = captured[layer].float().cpu()
-    keep = base_positions(tokens)
-    rows = []
-    for row in range(len(tokens)):
-        positions = torch.nonzero(keep[row]).squeeze(1).numpy()
-        chosen = rng.choice(positions, size=min(per_window, len(positions)), replace=False)
-        rows.append(acts[row, torch.from_numpy(np.sort(chosen))])
-    return torch.cat(rows)
+    per_window = -(-size // n_windows)
+    rows, total = [], 0
+    while total < size:
+        _, tokens = window_batch(model, genome, regions, length, n_windows, rng)
+        _, captured = model.forward(tokens, layers=(layer,))
+        acts = captured[layer].float().cpu()
+        keep = base_positions(tokens)
+        for row in range(len(tokens)):
+            positions = torch.nonzero(keep[row]).squeeze(1).numpy()
+            chosen = rng.choice(positions, size=min(per_window, len(positions)), replace=False)
+            rows.append(acts[row, torch.from_numpy(np.sort(chosen))])
+            total += len(chosen)
+        if not total:
+            raise GenomixError(f"windows of {length} bp give {model.name} no base tokens; use longer windows")
+    return torch.cat(rows)[:size]
 
 
 def activation_stream(model, genome: Genome, layer: str, regions: Regions, seed: int = 0, start: int = 0,
-                      length: int = 512, n_windows: int = 32, per_window: int = 128) -> Iterator[torch.Tensor]:
+                      length: int = 512, n_windows: int = 16, size: int = 4096) -> Iterator[torch.Tensor]:
     """Batches `start`, `start + 1`, ... of the stream (see `activation_batch`), without end."""
     index = start
     while True:
-        yield activation_batch(model, genome, layer, regions, seed, index, length, n_windows, per_window)
+        yield activation_batch(model, genome, layer, regions, seed, index, length, n_windows, size)
         index += 1

@@ -30,11 +30,13 @@ def register_architecture(cls: type["SAE"]) -> type["SAE"]:
 
 
 def model_fingerprint(model) -> str:
-    """Short hash of a GenomicModel's first and last weight tensors: the same weights give the same print."""
-    parameters = list(model.model.parameters())
+    """Short hash of a GenomicModel's weights: name, shape, norm and first values of every tensor, so
+    a model that differs in any block prints differently."""
     digest = hashlib.sha256()
-    for tensor in (parameters[0], parameters[-1]):
-        digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    for name, tensor in model.model.named_parameters():
+        values = tensor.detach().float().flatten()
+        digest.update(f"{name}{tuple(tensor.shape)}{float(values.norm()):.4g}".encode())
+        digest.update(values[:64].cpu().numpy().tobytes())
     return digest.hexdigest()[:16]
 
 
@@ -143,6 +145,9 @@ class SAE(nn.Module):
         for key in ("model_name", "hook_name"):  # older SAELens files keep these at the top level
             if key in cfg and key not in metadata:
                 metadata[key] = cfg[key]
+        if cfg.get("normalize_activations", "none") not in ("none", None) or cfg.get("rescale_acts_by_decoder_norm"):
+            raise GenomixError(f"{folder}: SAEs that normalise their inputs or rescale by decoder norm "
+                               "(normalize_activations, rescale_acts_by_decoder_norm) are not supported")
         name = metadata.pop("genomix_architecture", None) or cfg["architecture"]
         if name not in ARCHITECTURES:
             raise GenomixError(f"{folder}: unknown SAE architecture {name!r}; genomix reads {', '.join(sorted(ARCHITECTURES))}")

@@ -42,7 +42,11 @@ def import_dictionary_learning(folder: str | Path, model_name: str | None = None
     state = _state_dict(folder / "ae.pt")
     config = json.loads((folder / "config.json").read_text()) if (folder / "config.json").exists() else {}
     trainer = config.get("trainer", config)
-    dict_class = trainer.get("dict_class", "BatchTopKSAE" if "threshold" in state else "AutoEncoderTopK")
+    # Without a config the class is unknown; AutoEncoderTopK also carries a (unused) threshold buffer.
+    dict_class = trainer.get("dict_class", "AutoEncoderTopK")
+    if dict_class not in ("AutoEncoderTopK", "BatchTopKSAE"):
+        raise GenomixError(f"{folder}: dictionary_learning {dict_class} is not a TopK SAE; genomix imports "
+                           "AutoEncoderTopK and BatchTopKSAE")
     missing = {"encoder.weight", "encoder.bias", "decoder.weight", "b_dec"} - set(state)
     if missing:
         raise GenomixError(f"{folder / 'ae.pt'} lacks {', '.join(sorted(missing))}: not a dictionary_learning TopK SAE")

@@ -4,7 +4,7 @@
 - L0: mean number of active features per position;
 - dead fraction: features that never fire over the evaluation positions;
 - loss recovered: 1 - (CE_sae - CE_clean) / (CE_zero - CE_clean), with the reconstruction
-  (or zeros) spliced into the model at the SAE's layer. CE is the masked-token cross-entropy
+  (or zeros) spliced into the model at the SAE's layer, at base positions only. CE is the masked-token cross-entropy
   (15 % of bases masked, the same masks in all three runs) for masked LMs and next-token
   cross-entropy for causal LMs.
 """
@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from genomix.errors import GenomixError
 from genomix.io.genome import Genome
 from genomix.sae.activations import Regions, base_positions, window_batch
 from genomix.sae.base import SAE
@@ -39,22 +40,25 @@ def evaluate_sae(sae: SAE, model, genome: Genome | str | Path, regions: Regions 
         regions = Regions.whole_genome(genome)
     elif not isinstance(regions, Regions):
         regions = Regions.from_bed(regions, genome)
-    layer = sae.metadata["hook_name"]
+    layer = sae.metadata.get("hook_name")
+    if layer is None:
+        raise GenomixError("this SAE does not record the layer it reads; set its metadata['hook_name'] (blocks.i)")
+    sae.check_matches(model, layer)
     window = min(window or sae.metadata.get("context_size") or 512, model.context_bp)
+    device = sae.W_enc.device
     rng = np.random.default_rng(seed)
-    fired = torch.zeros(sae.d_sae, dtype=torch.bool)
-    error = total = l0 = 0.0
-    sums, squares, count = torch.zeros(sae.d_in, dtype=torch.float64), 0.0, 0
+    fired = torch.zeros(sae.d_sae, dtype=torch.bool, device=device)
+    error = l0 = 0.0
+    sums, squares, count = torch.zeros(sae.d_in, dtype=torch.float64, device=device), 0.0, 0
     ce = {"clean": 0.0, "sae": 0.0, "zero": 0.0}
     ce_count = 0
     for first in range(0, windows, batch):
         _, tokens = window_batch(model, genome, regions, window, min(batch, windows - first), rng)
         keep = base_positions(tokens)
         _, captured = model.forward(tokens, layers=(layer,))
-        x = captured[layer].float().cpu()[keep]
+        x = captured[layer].float().to(device)[keep.to(device)]
         codes = sae.encode(x)
-        reconstruction = sae.decode(codes)
-        error += float((x - reconstruction).pow(2).sum())
+        error += float((x - sae.decode(codes)).pow(2).sum())
         sums += x.double().sum(0)
         squares += float(x.double().pow(2).sum())
         count += len(x)
@@ -67,10 +71,19 @@ def evaluate_sae(sae: SAE, model, genome: Genome | str | Path, regions: Regions 
         else:
             where = keep
 
-        def splice(acts: torch.Tensor) -> torch.Tensor:
-            return sae(acts.float().cpu()).to(acts.dtype).to(acts.device)
+        # Only base positions are replaced: special tokens and padding keep their own activations,
+        # as the SAE never saw them.
+        def splice(acts: torch.Tensor, keep=keep) -> torch.Tensor:
+            out, at = acts.clone(), keep.to(acts.device)
+            out[at] = sae(acts[at].float().to(device)).to(acts.dtype).to(acts.device)
+            return out
 
-        for name, edits in (("clean", None), ("sae", {layer: splice}), ("zero", {layer: torch.zeros_like})):
+        def ablate(acts: torch.Tensor, keep=keep) -> torch.Tensor:
+            out = acts.clone()
+            out[keep.to(acts.device)] = 0
+            return out
+
+        for name, edits in (("clean", None), ("sae", {layer: splice}), ("zero", {layer: ablate})):
             loss, n = _cross_entropy(model, tokens, targets, where, edits)
             ce[name] += loss
         ce_count += n

@@ -12,9 +12,10 @@ same arguments, continue where it stopped.
 
 from __future__ import annotations
 
-import json
+import hashlib
 import logging
 import math
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -59,7 +60,7 @@ class TrainingPlan:
     def dead_after(self) -> int:
         """Tokens without firing after which a latent counts as dead: 10 M, or a twentieth of a shorter
         run, and never fewer than ten batches."""
-        return self.dead_after_tokens or min(10_000_000, max(10 * self.batch_size, self.tokens // 20))
+        return self.dead_after_tokens or max(10 * self.batch_size, min(10_000_000, self.tokens // 20))
 
     @property
     def resample_steps(self) -> list[int]:
@@ -94,7 +95,7 @@ class Trainer:
         self.optimizer = torch.optim.Adam(sae.parameters(), lr=plan.learning_rate, betas=(0.9, 0.999))
         self.schedule = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: learning_rate_factor(s, plan.steps))
-        self.since_fired = torch.zeros(sae.d_sae, dtype=torch.long)
+        self.since_fired = torch.zeros(sae.d_sae, dtype=torch.long, device=sae.W_enc.device)
         self.step_index = 0
         self.input_scale: float | None = None
 
@@ -145,14 +146,16 @@ class Trainer:
         dead = torch.nonzero(self.since_fired >= self.plan.dead_after).squeeze(1)
         if len(dead) == 0:
             return 0
-        error = (x - sae(x)).pow(2).sum(-1)
+        codes, _ = sae.encode_for_training(x)  # the sparse code training sees (BatchTopK's threshold may be unset)
+        error = (x - sae.decode(codes)).pow(2).sum(-1)
         generator = torch.Generator().manual_seed(self.plan.seed * 1_000_003 + self.step_index)
-        picks = torch.multinomial(error / error.sum(), len(dead), replacement=len(dead) > len(x), generator=generator)
+        picks = torch.multinomial((error / error.sum()).cpu(), len(dead), replacement=len(dead) > len(x),
+                                  generator=generator).to(x.device)
         directions = x[picks] - sae.b_dec
         directions /= directions.norm(dim=1, keepdim=True).clamp_min(1e-8)
-        alive = torch.ones(sae.d_sae, dtype=torch.bool)
+        alive = torch.ones(sae.d_sae, dtype=torch.bool, device=x.device)
         alive[dead] = False
-        scale = sae.W_enc[:, alive].norm(dim=0).mean() if alive.any() else torch.tensor(1.0)
+        scale = sae.W_enc[:, alive].norm(dim=0).mean() if alive.any() else 1.0
         sae.W_dec[dead] = directions
         sae.W_enc[:, dead] = directions.T * scale * 0.2
         sae.b_enc[dead] = 0.0
@@ -182,6 +185,14 @@ class Trainer:
         self.input_scale = state["input_scale"]
 
 
+def _inputs_digest(genome: Genome, regions: Regions) -> str:
+    """What the activations are drawn from: contig names and lengths, and the regions."""
+    digest = hashlib.sha256(repr(sorted(genome.lengths.items())).encode())
+    digest.update(repr(regions.contigs).encode())
+    digest.update(regions.starts.tobytes() + regions.ends.tobytes())
+    return digest.hexdigest()[:16]
+
+
 def train_sae(model, genome: Genome | str | Path, out: str | Path, plan: TrainingPlan,
               regions: Regions | str | Path | None = None, model_name: str | None = None,
               checkpoint_every: int = 100, progress: Callable[[int, dict], None] | None = None) -> SAE:
@@ -209,34 +220,42 @@ def train_sae(model, genome: Genome | str | Path, out: str | Path, plan: Trainin
     metadata = {"model_name": model_name or model.name, "hook_name": plan.layer, "d_model": model.d_model,
                 "model_fingerprint": model_fingerprint(model), "context_size": plan.window,
                 "training": asdict(plan)}
-    sae = ARCHITECTURES[plan.architecture](model.d_model, plan.d_sae, plan.k, metadata, seed=plan.seed)
+    device = model.device
+    sae = ARCHITECTURES[plan.architecture](model.d_model, plan.d_sae, plan.k, metadata, seed=plan.seed).to(device)
     trainer = Trainer(sae, plan)
     checkpoint = out / "training_checkpoint.pt"
+    run = {"plan": asdict(plan), "fingerprint": metadata["model_fingerprint"], "inputs": _inputs_digest(genome, regions)}
     if checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
-        if state["plan"] == asdict(plan) and state["fingerprint"] == metadata["model_fingerprint"]:
+        try:
+            state = torch.load(checkpoint, map_location=device, weights_only=False)
+        except Exception as error:  # a checkpoint cut short by a crash: start over rather than fail
+            log.warning("cannot read %s (%s); starting over", checkpoint, error)
+            state = {}
+        if all(state.get(key) == value for key, value in run.items()):
             trainer.load_state(state["trainer"])
             log.info("resuming SAE training at step %d of %d", trainer.step_index, plan.steps)
-        else:
-            log.warning("%s holds a checkpoint of a different run; starting over", checkpoint)
-    per_window = math.ceil(plan.batch_size / plan.windows_per_batch)
+        elif state:
+            log.warning("%s holds a checkpoint of a different run (plan, model, genome or regions); starting over",
+                        checkpoint)
     stream = activation_stream(model, genome, plan.layer, regions, plan.seed, start=trainer.step_index,
-                               length=plan.window, n_windows=plan.windows_per_batch, per_window=per_window)
+                               length=plan.window, n_windows=plan.windows_per_batch, size=plan.batch_size)
     sae.train()
     metrics: dict[str, float] = {}
     while trainer.step_index < plan.steps:
-        x = next(stream)[: plan.batch_size]
+        x = next(stream).to(device)
         if trainer.input_scale is None:  # inputs scaled to a mean norm of sqrt(d_in), folded back at the end
             trainer.input_scale = math.sqrt(sae.d_in) / float(x.norm(dim=1).mean())
         metrics = trainer.step(x * trainer.input_scale)
         if progress:
             progress(trainer.step_index, metrics)
         if trainer.step_index % checkpoint_every == 0 and trainer.step_index < plan.steps:
-            torch.save({"plan": asdict(plan), "fingerprint": metadata["model_fingerprint"],
-                        "trainer": trainer.state()}, checkpoint)
+            partial = checkpoint.with_name(checkpoint.name + ".partial")
+            torch.save(run | {"trainer": trainer.state()}, partial)
+            os.replace(partial, checkpoint)  # a crash mid-write leaves the previous checkpoint whole
     sae.eval()
     sae.fold_input_scale(trainer.input_scale)
-    sae.metadata["training_final"] = {k: round(v, 5) for k, v in metrics.items()}
+    sae.metadata["training_final"] = {k: round(v, 5) for k, v in metrics.items()}  # mse on inputs * input_scale
+    sae.metadata["input_scale"] = trainer.input_scale
     sae.save(out)
     checkpoint.unlink(missing_ok=True)
     return sae
