@@ -1,0 +1,1 @@
+"""The feature atlas: what SAE features fire on, and the motifs and annotations they match."""

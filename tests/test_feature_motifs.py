@@ -1,0 +1,94 @@
+"""Naming features by motifs: top examples checked against a direct run, seqlet PPMs, trimming, BH
+q-values (scipy as the oracle) and TOMTOM matches of seqlets drawn from real JASPAR matrices, against
+uniform noise that must stay unnamed."""
+
+import numpy as np
+import pytest
+from scipy.stats import false_discovery_control
+
+import genomix as gx
+from genomix.features.examples import top_examples
+from genomix.features.motifs import benjamini_hochberg, information, match_motifs, seqlet_ppm, trim
+from genomix.io.genome import Genome
+from genomix.motifs.jaspar import load_jaspar
+from genomix.sae import TopKSAE
+from genomix.sae.activations import Regions
+from tiny_models import save_convnet
+
+
+@pytest.fixture(scope="module")
+def jaspar():
+    return load_jaspar()
+
+
+def sample_seqlets(ppm, n, flank, rng):
+    bases = np.array(list("ACGT"))
+    seqlets = []
+    for _ in range(n):
+        core = "".join(bases[rng.choice(4, p=column)] for column in ppm)
+        seqlets.append("".join(rng.choice(bases, flank)) + core + "".join(rng.choice(bases, flank)))
+    return seqlets
+
+
+def test_seqlet_ppm_counts_bases_per_column_and_ignores_n():
+    ppm = seqlet_ppm(["ACGN", "AAGT"], pseudocount=0.0)
+    assert ppm.tolist() == [[1, 0, 0, 0], [0.5, 0.5, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
+
+
+def test_trim_keeps_the_informative_core_and_refuses_a_flat_stack():
+    flat = np.full((5, 4), 0.25)
+    core = np.eye(4)[[0, 1, 2, 3, 0, 1]] * 0.97 + 0.0075
+    trimmed, offset = trim(np.concatenate([flat, core, flat]))
+    assert offset == 5 and np.allclose(trimmed, core)
+    assert trim(np.concatenate([flat, core[:3], flat]))[0] is None  # fewer than 4 informative columns
+    assert information(np.full((1, 4), 0.25))[0] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_benjamini_hochberg_agrees_with_scipy():
+    p = np.random.default_rng(0).random(200) ** 3
+    assert np.allclose(benjamini_hochberg(p), false_discovery_control(p, method="bh"))
+
+
+def test_seqlets_of_a_jaspar_site_find_their_matrix_and_noise_is_not_compared(jaspar):
+    rng = np.random.default_rng(1)
+    by_id = {m.matrix_id: m for m in jaspar}
+    ppms = {}
+    for feature, matrix_id in enumerate(["MA0139.2", "MA0035.5", "MA0106.3"]):  # CTCF, GATA1, TP53
+        trimmed, _ = trim(seqlet_ppm(sample_seqlets(by_id[matrix_id].ppm, 60, 6, rng)))
+        ppms[feature] = trimmed
+    noise = ["".join(rng.choice(list("ACGT"), 25)) for _ in range(60)]
+    assert trim(seqlet_ppm(noise))[0] is None
+    table = match_motifs(ppms, jaspar).set_index("feature")
+    assert table.loc[0, "tf_name"] == "CTCF" and table.loc[1, "tf_name"].startswith("GATA")
+    assert table.loc[2, "tf_name"] in ("TP53", "TP63", "TP73")  # p53 or its paralogs: the same matrix
+    assert table.labelled.all() and (table.q < 0.05).all()
+
+
+def test_a_reverse_complemented_site_matches_on_the_minus_strand(jaspar):
+    rng = np.random.default_rng(2)
+    ctcf = next(m for m in jaspar if m.matrix_id == "MA0139.2")
+    reverse = ctcf.ppm[::-1, ::-1]  # ALPHABET order A C G T: reversing the columns complements
+    trimmed, _ = trim(seqlet_ppm(sample_seqlets(reverse, 60, 4, rng)))
+    row = match_motifs({7: trimmed}, jaspar).iloc[0]
+    assert row.feature == 7 and row.tf_name == "CTCF" and row.strand == "-"
+
+
+def test_top_examples_are_each_features_strongest_positions(small_fasta, tmp_path):
+    model = gx.load_model(str(save_convnet(tmp_path / "model")))
+    sae = TopKSAE(16, 24, 3, {"hook_name": "blocks.2"}, seed=3)
+    genome = Genome(small_fasta)
+    regions = Regions.whole_genome(genome)
+    examples = top_examples(sae, model, genome, regions, windows=1, window=150, n_top=5, flank=4, seed=9)
+    # the same window, run directly
+    contig, start = regions.draw(np.random.default_rng(9), 1, 150)[0]
+    seq = genome.fetch(contig, start, start + 150)
+    _, captured = model.forward(model.tokenize([seq]), layers=("blocks.2",))
+    codes = sae.encode(captured["blocks.2"][0]).detach()
+    for feature in range(24):
+        value, index = codes[:, feature].max(0)
+        assert examples.activation[feature, 0] == pytest.approx(float(value), abs=1e-5)
+        assert examples.max_activation[feature] == pytest.approx(float(value), abs=1e-5)
+        if value > 0:
+            assert examples.position[feature, 0] == start + int(index)
+            assert examples.seqlets[feature][0] == genome.fetch(contig, start + int(index) - 4, start + int(index) + 5)
+        assert examples.frequency[feature] == pytest.approx(float((codes[:, feature] > 0).float().mean()))
