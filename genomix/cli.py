@@ -292,3 +292,70 @@ def sae_eval(
     trained.check_matches(loaded)
     metrics = evaluate_sae(trained, loaded, fasta, regions, windows=windows)
     typer.echo(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()}, indent=1))
+
+
+features_app = typer.Typer(no_args_is_help=True, help="The feature atlas: SAE features named by motifs and annotations.")
+app.add_typer(features_app, name="features")
+
+
+@features_app.command("annotate")
+def features_annotate(
+    fasta: Path = typer.Option(..., "--fasta", "-f", help="Genome to scan (best: regions the SAE was not trained on)."),
+    sae: str = typer.Option("demo", "--sae", help="SAE folder, or `demo`."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model (default: the one in the SAE's cfg.json)."),
+    regions: Optional[Path] = typer.Option(None, help="BED file: scan windows from these regions only."),
+    annotations: Optional[Path] = typer.Option(None, help="BED (class = name column) or GFF3 (class = type) to label by."),
+    jaspar_release: str = typer.Option("JASPAR2024", help="JASPAR release (CORE vertebrates, offline via pyjaspar)."),
+    motifs: Optional[Path] = typer.Option(None, "--motifs", help="A MEME file of motifs to use instead of JASPAR."),
+    q: float = typer.Option(0.05, help="TOMTOM q-value under which a feature takes a motif's name."),
+    windows: int = typer.Option(512, help="Random windows to scan."),
+    out: Optional[Path] = typer.Option(None, "--output", "-o", help="Atlas Parquet file (default: atlas.parquet in the SAE folder)."),
+    device: Optional[str] = typer.Option(None, help="cpu, cuda, ..."),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow the model's own code to run."),
+) -> None:
+    """Name every feature of an SAE by the JASPAR motif or the annotation it matches."""
+    from genomix.features.annotations import read_annotations
+    from genomix.features.atlas import ATLAS_NAME, build_atlas
+    from genomix.io.genome import Genome
+    from genomix.models.registry import load_model
+    from genomix.motifs.jaspar import load_jaspar, read_meme_motifs
+    from genomix.sae.activations import Regions
+    from genomix.sae.formats import load_sae
+
+    trained = load_sae(sae)
+    name = model or trained.metadata.get("model_name")
+    if not name:
+        raise GenomixError(f"{sae} does not record its model; pass --model")
+    loaded = load_model(name, device=device, trust_remote_code=trust_remote_code)
+    trained.check_matches(loaded)
+    genome = Genome(fasta)
+    where = Regions.from_bed(regions, genome) if regions else None
+    table = read_annotations(annotations, genome) if annotations else None
+    library = read_meme_motifs(motifs) if motifs else load_jaspar(jaspar_release)
+    atlas = build_atlas(trained, loaded, genome, where, table, library, windows=windows, q_threshold=q,
+                        progress=lambda stage: log.info("atlas: %s done", stage))
+    atlas.metadata["motif_source"] = str(motifs) if motifs else jaspar_release
+    if out is None:
+        from genomix.paths import demo_sae_dir
+
+        folder = demo_sae_dir() if sae == "demo" else Path(sae)
+        out = (folder if folder.is_dir() else folder.parent) / ATLAS_NAME
+    atlas.save(out)
+    counts = atlas.table.label_kind.value_counts()
+    typer.echo(f"{len(atlas.table)} features: {counts.get('motif', 0)} named by a motif, "
+               f"{counts.get('annotation', 0)} by an annotation, {counts.get('unlabelled', 0)} unlabelled; "
+               f"{atlas.table[atlas.table.label_kind != 'unlabelled'].label.nunique()} distinct labels. Atlas: {out}")
+
+
+@features_app.command("show")
+def features_show(
+    feature: int = typer.Argument(..., help="Feature number."),
+    sae: str = typer.Option("demo", "--sae", help="SAE folder holding atlas.parquet, an atlas file, or `demo`."),
+) -> None:
+    """A feature's card: label, statistics, a text logo of its seqlets, and its top examples."""
+    from genomix.features.atlas import FeatureAtlas, feature_card
+
+    atlas = FeatureAtlas.load(sae)
+    if not 0 <= feature < len(atlas.table):
+        raise GenomixError(f"the atlas has features 0 .. {len(atlas.table) - 1}; there is no feature {feature}")
+    typer.echo(feature_card(atlas, feature))

@@ -38,7 +38,7 @@ class FeatureExamples:
 def top_examples(sae: SAE, model, genome: Genome | str | Path, regions: Regions | None = None, windows: int = 512,
                  window: int = 512, n_top: int = 100, flank: int = 10, batch: int = 16, seed: int = 2) -> FeatureExamples:
     """Scan `windows` random windows of `regions` and keep each feature's `n_top` strongest positions
-    (one per window and feature, so a feature's examples come from distinct places)."""
+    (one per window and feature, and one per position when windows overlap)."""
     genome = genome if isinstance(genome, Genome) else Genome(genome)
     regions = regions or Regions.whole_genome(genome)
     layer = sae.metadata["hook_name"]
@@ -68,12 +68,21 @@ def top_examples(sae: SAE, model, genome: Genome | str | Path, regions: Regions 
             best = np.concatenate([best, values[row].numpy()[:, None]], axis=1)
             where = np.concatenate([where, found[:, None]], axis=1)
         if best.shape[1] > n_top:
-            order = np.argsort(-best, axis=1)[:, :n_top]
-            best = np.take_along_axis(best, order, axis=1)
-            where = np.take_along_axis(where, order[..., None], axis=1)
-    order = np.argsort(-best, axis=1)
-    best = np.take_along_axis(best, order, axis=1)
-    where = np.take_along_axis(where, order[..., None], axis=1)
+            best, where = _keep_top(best, where, n_top)
+    best, where = _keep_top(best, where, n_top)
     seqlets = [[genome.fetch(contigs[c], p - flank, p + flank + 1) for (c, p), a in zip(where[f], best[f]) if a > 0]
                for f in range(sae.d_sae)]
     return FeatureExamples(fired / max(seen, 1), peak, best, where[..., 0], where[..., 1], seqlets, contigs, seen)
+
+
+def _keep_top(best: np.ndarray, where: np.ndarray, n_top: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per feature, the `n_top` largest activations at distinct positions, largest first (zero-padded)."""
+    kept_best = np.zeros((len(best), n_top))
+    kept_where = np.zeros((len(best), n_top, 2), dtype=np.int64)
+    for feature in range(len(best)):
+        order = np.argsort(-best[feature], kind="stable")
+        _, first = np.unique(where[feature, order], axis=0, return_index=True)
+        chosen = order[np.sort(first)][:n_top]
+        kept_best[feature, : len(chosen)] = best[feature, chosen]
+        kept_where[feature, : len(chosen)] = where[feature, chosen]
+    return kept_best, kept_where

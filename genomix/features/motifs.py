@@ -54,16 +54,19 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     return result
 
 
-def match_motifs(ppms: dict[int, np.ndarray], motifs: list[Motif], q_threshold: float = 0.05) -> pd.DataFrame:
+def match_motifs(ppms: dict[int, np.ndarray], motifs: list[Motif], q_threshold: float = 0.05,
+                 n_matches: int = 5) -> pd.DataFrame:
     """Best JASPAR match of each (trimmed) PPM by TOMTOM.
 
     q-values are Benjamini-Hochberg over every query x target comparison. One row per query:
     feature, motif_id, tf_name, p, q, strand ('+' when the PPM matches the motif as given),
-    offset, overlap, and `labelled` (q < q_threshold).
+    offset, overlap, `labelled` (q < q_threshold), and `matches`: the TF names of the best
+    `n_matches` targets under q_threshold (paralogs share near-identical matrices, so the best
+    match alone may name a sibling of the TF that binds).
     """
     from memelite import tomtom
 
-    columns = ["feature", "motif_id", "tf_name", "p", "q", "strand", "offset", "overlap", "labelled"]
+    columns = ["feature", "motif_id", "tf_name", "p", "q", "strand", "offset", "overlap", "labelled", "matches"]
     if not ppms:
         return pd.DataFrame(columns=columns)
     features = list(ppms)
@@ -75,7 +78,8 @@ def match_motifs(ppms: dict[int, np.ndarray], motifs: list[Motif], q_threshold: 
     rows = []
     for i, feature in enumerate(features):
         j = best[i]
+        significant = [k for k in np.argsort(p[i])[:n_matches] if q[i, k] < q_threshold]
         rows.append((feature, motifs[j].matrix_id, motifs[j].tf_name, float(p[i, j]), float(q[i, j]),
                      "+" if strands[i, j] == 0 else "-", int(offsets[i, j]), int(overlaps[i, j]),
-                     bool(q[i, j] < q_threshold)))
+                     bool(q[i, j] < q_threshold), [motifs[k].tf_name for k in significant]))
     return pd.DataFrame(rows, columns=columns)

@@ -53,3 +53,23 @@ def _from_biopython(motif, pseudocount: float) -> Motif:
     counts += pseudocount / 4
     family = motif.tf_family[0] if isinstance(motif.tf_family, list) and motif.tf_family else str(motif.tf_family or "")
     return Motif(motif.matrix_id, motif.name, family, counts / counts.sum(axis=1, keepdims=True))
+
+
+def read_meme_motifs(path) -> list[Motif]:
+    """The motifs of a MEME-format file (`MOTIF id name` lines and letter-probability matrices)."""
+    from memelite.io import read_meme
+
+    from genomix.errors import GenomixError
+
+    try:
+        matrices = read_meme(str(path))
+    except (OSError, ValueError, IndexError) as error:
+        raise GenomixError(f"cannot read {path} as a MEME motif file: {error}") from error
+    if not matrices:
+        raise GenomixError(f"{path} holds no MEME motifs")
+    motifs = []
+    for header, matrix in matrices.items():
+        matrix_id, _, name = header.partition(" ")
+        ppm = np.asarray(matrix, dtype=float).T  # memelite gives [4, length]
+        motifs.append(Motif(matrix_id, name or matrix_id, "", ppm / ppm.sum(axis=1, keepdims=True)))
+    return motifs

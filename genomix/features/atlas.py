@@ -1,0 +1,158 @@
+"""The feature atlas: one row per SAE feature with what it fires on and the name it earned.
+
+A feature is labelled by a motif when its trimmed seqlet PPM matches a JASPAR matrix at
+q < `q_threshold` (TOMTOM, BH across all comparisons); otherwise by an annotation class when its
+held-out F1 exceeds `min_f1`; otherwise it stays unlabelled. Saved as Parquet next to the SAE,
+with the atlas' provenance in the file's metadata.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from genomix.errors import GenomixError
+from genomix.io.genome import Genome
+from genomix.sae.activations import Regions
+from genomix.sae.base import SAE
+
+ATLAS_NAME = "atlas.parquet"
+
+
+@dataclass
+class FeatureAtlas:
+    table: pd.DataFrame
+    metadata: dict = field(default_factory=dict)
+
+    def label(self, feature: int) -> str:
+        """The feature's label, or `unlabelled`."""
+        return str(self.table.loc[self.table.feature == feature, "label"].iloc[0])
+
+    def save(self, path: str | Path) -> Path:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = Path(path)
+        table = pa.Table.from_pandas(self.table, preserve_index=False)
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                               b"genomix_atlas": json.dumps(self.metadata).encode()})
+        pq.write_table(table, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "FeatureAtlas":
+        """An atlas file, or the SAE folder that holds one (`demo` for the demo SAE's)."""
+        import pyarrow.parquet as pq
+
+        if str(path) == "demo":
+            from genomix.paths import demo_sae_dir
+
+            path = demo_sae_dir()
+        path = Path(path)
+        if path.is_dir():
+            path = path / ATLAS_NAME
+        if not path.is_file():
+            raise GenomixError(f"no feature atlas at {path}; build one with `genomix features annotate`")
+        table = pq.read_table(path)
+        metadata = json.loads((table.schema.metadata or {}).get(b"genomix_atlas", b"{}"))
+        return cls(table.to_pandas(), metadata)
+
+
+def build_atlas(sae: SAE, model, genome: Genome | str | Path, regions: Regions | None = None,
+                annotations: pd.DataFrame | None = None, motifs: list | None = None, windows: int = 512,
+                window: int = 512, q_threshold: float = 0.05, min_f1: float = 0.5, n_top: int = 100,
+                flank: int = 10, min_examples: int = 20, progress=None) -> FeatureAtlas:
+    """Scan the genome (best on regions the SAE was not trained on), then name every feature."""
+    from genomix.features.annotations import annotation_f1, best_annotation
+    from genomix.features.examples import top_examples
+    from genomix.features.motifs import match_motifs, seqlet_ppm, trim
+    from genomix.motifs.jaspar import DEFAULT_RELEASE, load_jaspar
+
+    genome = genome if isinstance(genome, Genome) else Genome(genome)
+    regions = regions or Regions.whole_genome(genome)
+    motifs = motifs if motifs is not None else load_jaspar()
+    examples = top_examples(sae, model, genome, regions, windows=windows, window=window, n_top=n_top, flank=flank)
+    if progress:
+        progress("examples")
+    ppms, trimmed = {}, {}
+    for feature in range(sae.d_sae):
+        if len(examples.seqlets[feature]) >= min_examples:
+            ppms[feature] = seqlet_ppm(examples.seqlets[feature])
+            core, _ = trim(ppms[feature])
+            if core is not None:
+                trimmed[feature] = core
+    matches = match_motifs(trimmed, motifs, q_threshold).set_index("feature")
+    if progress:
+        progress("motifs")
+    table = pd.DataFrame({"feature": np.arange(sae.d_sae), "frequency": examples.frequency,
+                          "max_activation": examples.max_activation})
+    table = table.join(matches.rename(columns={"p": "tomtom_p", "q": "tomtom_q", "strand": "motif_strand",
+                                               "offset": "motif_offset", "overlap": "motif_overlap",
+                                               "labelled": "motif_labelled", "matches": "motif_matches"}),
+                       on="feature")
+    if annotations is not None and len(annotations):
+        scores = best_annotation(annotation_f1(sae, model, genome, annotations, examples.max_activation, regions,
+                                               windows=windows, window=window))
+        table = table.merge(scores.rename(columns={"f1": "annotation_f1", "precision": "annotation_precision",
+                                                   "recall": "annotation_recall", "threshold": "annotation_threshold"})
+                            .drop(columns="f1_selection"), on="feature", how="left")
+        if progress:
+            progress("annotations")
+    else:
+        table["annotation"], table["annotation_f1"] = None, np.nan
+    motif_ok = table.motif_labelled.fillna(False).astype(bool)
+    annotation_ok = ~motif_ok & (table.annotation_f1.fillna(0) > min_f1)
+    table["label"] = np.where(motif_ok, table.tf_name, np.where(annotation_ok, table.annotation, "unlabelled"))
+    table["label_kind"] = np.where(motif_ok, "motif", np.where(annotation_ok, "annotation", "unlabelled"))
+    table["motif_labelled"] = motif_ok
+    table["ppm"] = [ppms[f].round(4).tolist() if f in ppms else None for f in table.feature]
+    table["top_examples"] = [[f"{examples.contigs[c]}:{p + 1}" for c, p, a in zip(examples.contig[f], examples.position[f],
+                                                                                 examples.activation[f]) if a > 0][:10]
+                             for f in table.feature]
+    table["top_activations"] = [[round(float(a), 4) for a in examples.activation[f] if a > 0][:10] for f in table.feature]
+    metadata = {"sae": sae.metadata.get("model_name"), "hook_name": sae.metadata.get("hook_name"),
+                "model_fingerprint": sae.metadata.get("model_fingerprint"), "jaspar_release": DEFAULT_RELEASE,
+                "motifs": len(motifs), "q_threshold": q_threshold, "min_f1": min_f1, "windows": windows,
+                "window": window, "positions": examples.positions_seen, "flank": flank,
+                "regions": sorted(set(regions.contigs))}
+    return FeatureAtlas(table, metadata)
+
+
+def text_logo(ppm, height: int = 4) -> list[str]:
+    """A logo in text: per column, the bases above 1/4 stacked by probability (top line = most
+    likely), upper case where the column carries at least one bit."""
+    from genomix.features.motifs import information
+    from genomix.sequence import ALPHABET
+
+    ppm = np.asarray(ppm)
+    bits = information(ppm)
+    lines = [[" "] * len(ppm) for _ in range(height)]
+    for column, probabilities in enumerate(ppm):
+        order = [i for i in np.argsort(-probabilities) if probabilities[i] > 0.25][:height]
+        for row, base in enumerate(order):
+            letter = ALPHABET[base]
+            lines[row][column] = letter if bits[column] >= 1 else letter.lower()
+    return ["".join(line).rstrip() for line in lines if any(c != " " for c in line)]
+
+
+def feature_card(atlas: FeatureAtlas, feature: int) -> str:
+    """What `genomix features show` prints."""
+    row = atlas.table.loc[atlas.table.feature == feature].iloc[0]
+    lines = [f"feature {feature}: {row.label} ({row.label_kind})",
+             f"  fires at {row.frequency:.3%} of positions; max activation {row.max_activation:.3f}"]
+    if isinstance(row.get("tf_name"), str):
+        lines.append(f"  best motif match: {row.tf_name} {row.motif_id} (TOMTOM p {row.tomtom_p:.2e}, q {row.tomtom_q:.2e}, "
+                     f"strand {row.motif_strand}); significant: {', '.join(row.motif_matches) or 'none'}")
+    if isinstance(row.get("annotation"), str):
+        lines.append(f"  best annotation: {row.annotation} (held-out F1 {row.annotation_f1:.3f}, precision "
+                     f"{row.annotation_precision:.3f}, recall {row.annotation_recall:.3f})")
+    if row.ppm is not None:
+        lines.append("  seqlet logo (centre = the peak):")
+        lines += ["    " + line for line in text_logo(np.array([list(c) for c in row.ppm]))]
+    examples = ", ".join(f"{where} ({value:.2f})" for where, value in zip(row.top_examples, row.top_activations))
+    lines.append(f"  top examples: {examples or 'none'}")
+    return "\n".join(lines)
