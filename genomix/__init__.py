@@ -28,6 +28,8 @@ _EXPORTS = {
     "train_sae": "genomix.sae.train",
     "TrainingPlan": "genomix.sae.train",
     "evaluate_sae": "genomix.sae.metrics",
+    "FeatureAtlas": "genomix.features.atlas",
+    "build_atlas": "genomix.features.atlas",
 }
 
 __all__ = ["__version__", *_EXPORTS]

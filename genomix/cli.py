@@ -213,6 +213,17 @@ def demo(
     typer.echo(f"  variance explained {metrics['variance_explained']:.3f}   L0 {metrics['l0']:.1f}   "
                f"dead {metrics['dead_fraction']:.1%}   loss recovered {metrics['loss_recovered']:.3f}")
 
+    from genomix.demo.evaluate import atlas_truth
+    from genomix.features.atlas import FeatureAtlas
+
+    atlas = FeatureAtlas.load("demo")
+    truth = atlas_truth(atlas, demo_dir() / "annotations.bed", demo_dir() / "motifs.tsv")
+    kinds = atlas.table.label_kind.value_counts()
+    typer.echo(f"demo atlas: {kinds.get('motif', 0)} features named by a JASPAR motif, {kinds.get('annotation', 0)} by "
+               f"an annotation, {kinds.get('unlabelled', 0)} unlabelled; {truth['tfs_matched']} of "
+               f"{truth['planted_tfs']} planted TFs found by a feature whose peaks lie in their sites "
+               f"(median truth share {truth['median_truth_share']:.2f})")
+
 
 @demo_app.command("build")
 def demo_build(

@@ -61,6 +61,46 @@ def score_auroc(scores: pd.DataFrame, truth: pd.DataFrame, held_out: str) -> dic
     return result
 
 
+def atlas_truth(atlas, annotations: Path, planted: Path, margin: int = 5, min_share: float = 0.5) -> dict:
+    """Check motif labels against the planted truth.
+
+    A motif-labelled feature names a planted TF when that TF is its best TOMTOM match or one of its
+    significant ones (paralogs share near-identical matrices). Its truth share is the fraction of its
+    top-example peaks that lie in a planted site of that TF (or within `margin` bp of one). A planted
+    TF counts as matched when some feature names it at q < 0.05 and has a truth share >= `min_share`.
+    """
+    tfs = pd.read_csv(planted, sep="\t")
+    planted_names = list(tfs.tf_name)
+    bed = pd.read_csv(annotations, sep="\t")
+    sites = bed[bed.kind.isin(["motif", "ctcf_site", "tata_box"])]
+    by_tf = {tf: {c: (g.start.to_numpy() - margin, g.end.to_numpy() + margin) for c, g in rows.groupby("#chrom")}
+             for tf, rows in sites.groupby("tf_name")}
+    table = atlas.table[atlas.table.label_kind == "motif"]
+    shares, matched = [], {}
+    for row in table.itertuples(index=False):
+        candidates = [row.tf_name, *row.motif_matches]
+        tf = next((name for name in candidates if name in planted_names), None)
+        if tf is None:
+            shares.append(0.0)
+            continue
+        hits = []
+        for example in row.top_examples:
+            contig, position = example.rsplit(":", 1)
+            starts, ends = by_tf.get(tf, {}).get(contig, (np.array([]), np.array([])))
+            hits.append(bool(((starts <= int(position) - 1) & (ends > int(position) - 1)).any()))
+        share = float(np.mean(hits)) if hits else 0.0
+        shares.append(share)
+        matched[tf] = max(matched.get(tf, 0.0), share)
+    passed = sorted(tf for tf, share in matched.items() if share >= min_share)
+    labelled = atlas.table[atlas.table.label_kind != "unlabelled"]
+    return {"planted_tfs": len(planted_names), "tfs_matched": len(passed),
+            "tfs_matched_fraction": len(passed) / len(planted_names),
+            "tfs_missed": sorted(set(planted_names) - set(passed)),
+            "median_truth_share": float(np.median(shares)) if shares else float("nan"),
+            "motif_labelled_features": len(table), "labelled_features": len(labelled),
+            "distinct_labels": int(labelled.label.nunique())}
+
+
 def site_information(annotations: Path, contig: str, length: int) -> tuple[np.ndarray, np.ndarray]:
     """Per position of `contig`: information (bits) of the planted motif column there (0 outside sites),
     and whether the position is background (at least 20 bp from any planted element)."""

@@ -1,6 +1,7 @@
-"""The demo SAE: a BatchTopK SAE on the demo model's middle layer, trained on the training contigs.
+"""The demo SAE: a BatchTopK SAE on the demo model's middle layer, trained on the training contigs,
+and its feature atlas, built on the held-out contig with the demo annotations.
 
-    python -m genomix.demo.sae [--data data/demo]
+    python -m genomix.demo.sae [--data data/demo] [--atlas-only]
 """
 
 from __future__ import annotations
@@ -36,6 +37,24 @@ def train_demo_sae(data: Path, held_out: str = "chr3", plan: TrainingPlan = DEMO
     return sae, metrics
 
 
+def build_demo_atlas(data: Path, held_out: str = "chr3", windows: int = 512):
+    """Name the demo SAE's features on `held_out`; saves `data/sae/atlas.parquet` and returns the atlas."""
+    from genomix.features.annotations import read_annotations
+    from genomix.features.atlas import ATLAS_NAME, build_atlas
+    from genomix.io.genome import Genome
+    from genomix.models.registry import load_model
+    from genomix.sae.activations import Regions
+    from genomix.sae.formats import load_sae
+
+    model = load_model(str(data / "model"))
+    sae = load_sae(data / "sae", model)
+    genome = Genome(data / "genome.fa.gz")
+    annotations = read_annotations(data / "annotations.bed", genome)
+    atlas = build_atlas(sae, model, genome, Regions.whole_genome(genome, [held_out]), annotations, windows=windows)
+    atlas.save(data / "sae" / ATLAS_NAME)
+    return atlas
+
+
 def _log_every(n: int):
     log = logging.getLogger("genomix")
 
@@ -49,10 +68,14 @@ def _log_every(n: int):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("data/demo"))
+    parser.add_argument("--atlas-only", action="store_true", help="keep the SAE, rebuild its atlas")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="genomix: %(message)s")
-    _, metrics = train_demo_sae(args.data)
-    print(json.dumps(metrics, indent=1))
+    if not args.atlas_only:
+        _, metrics = train_demo_sae(args.data)
+        print(json.dumps(metrics, indent=1))
+    atlas = build_demo_atlas(args.data)
+    print(atlas.table.label_kind.value_counts().to_string())
 
 
 if __name__ == "__main__":

@@ -226,7 +226,7 @@ def build_demo(data: Path, variants: Path, steps: int = 2400, seed: int = SEED,
     """Build the whole demo world into `data` (genome, annotations, model/, sae/) and `variants/demo.vcf.gz`.
 
     `sae_plan` replaces the demo SAE's training plan (a tiny world trains a tiny SAE)."""
-    from genomix.demo.sae import DEMO_SAE_PLAN, train_demo_sae
+    from genomix.demo.sae import DEMO_SAE_PLAN, build_demo_atlas, train_demo_sae
     from genomix.demo.train import train_demo_model
 
     world = build_world(seed, contigs)
@@ -235,6 +235,7 @@ def build_demo(data: Path, variants: Path, steps: int = 2400, seed: int = SEED,
     write_truth_vcf(world, truth_variants(world, seed), variants / "demo.vcf.gz")
     train_demo_model(data / "genome.fa.gz", data / "model", HELD_OUT, steps=steps)
     train_demo_sae(data, HELD_OUT, sae_plan or DEMO_SAE_PLAN)
+    build_demo_atlas(data, HELD_OUT, windows=512 if sae_plan is None else 16)
     return world
 
 

@@ -44,12 +44,14 @@ def read_annotations(path: str | Path, genome: Genome) -> pd.DataFrame:
 @dataclass
 class _Counts:
     """Per half: active positions [T, F], active positions in class [T, C, F], elements hit [T, C, F],
-    elements seen [C]."""
+    elements seen [C], positions in each class [C] and positions in all."""
 
     active: np.ndarray
     inside: np.ndarray
     hit: np.ndarray
     elements: np.ndarray
+    in_class: np.ndarray
+    positions: int = 0
 
 
 @torch.no_grad()
@@ -57,13 +59,14 @@ def annotation_f1(sae: SAE, model, genome: Genome, annotations: pd.DataFrame, ma
                   regions: Regions | None = None, windows: int = 256, window: int = 512, batch: int = 16,
                   seed: int = 3, classes: list[str] | None = None) -> pd.DataFrame:
     """One row per feature and class: the threshold chosen on the first half (`f1_selection` its F1
-    there) and the precision, recall and F1 it gives on the second half."""
+    there), the precision, recall and F1 it gives on the second half, and the class's share of the
+    second half's positions (`base_rate`)."""
     regions = regions or Regions.whole_genome(genome)
     classes = classes or sorted(annotations.cls.unique())
     layer = sae.metadata["hook_name"]
     n_t, n_c, n_f = len(THRESHOLDS), len(classes), sae.d_sae
-    halves = [_Counts(np.zeros((n_t, n_f)), np.zeros((n_t, n_c, n_f)), np.zeros((n_t, n_c, n_f)), np.zeros(n_c))
-              for _ in range(2)]
+    halves = [_Counts(np.zeros((n_t, n_f)), np.zeros((n_t, n_c, n_f)), np.zeros((n_t, n_c, n_f)), np.zeros(n_c),
+                      np.zeros(n_c)) for _ in range(2)]
     cutoffs = torch.tensor(THRESHOLDS)[:, None] * torch.as_tensor(np.maximum(max_activation, 1e-12), dtype=torch.float32)
     by_contig = {c: t for c, t in annotations[annotations.cls.isin(classes)].groupby("chrom")}
     class_index = {c: i for i, c in enumerate(classes)}
@@ -84,6 +87,7 @@ def annotation_f1(sae: SAE, model, genome: Genome, annotations: pd.DataFrame, ma
             centre = start + spans[rows.numpy()].mean(axis=1).astype(np.int64)  # base under each token
             active = codes[row, rows][None] > cutoffs[:, None]  # [T, positions, F]
             counts.active += active.sum(1).numpy()
+            counts.positions += len(rows)
             local = by_contig.get(contig)
             if local is None:
                 continue
@@ -94,6 +98,7 @@ def annotation_f1(sae: SAE, model, genome: Genome, annotations: pd.DataFrame, ma
                 if not inside.any():
                     continue
                 counts.elements[c] += 1
+                counts.in_class[c] += inside.sum()
                 hit = active[:, torch.from_numpy(inside)]  # [T, positions in element, F]
                 counts.inside[:, c] += hit.sum(1).numpy()
                 counts.hit[:, c] += hit.any(1).numpy()
@@ -105,12 +110,21 @@ def annotation_f1(sae: SAE, model, genome: Genome, annotations: pd.DataFrame, ma
         "feature": f_index.ravel(), "annotation": np.array(classes, dtype=object)[c_index.ravel()],
         "threshold": np.array(THRESHOLDS)[best.ravel()], "precision": precision[pick].ravel(),
         "recall": recall[pick].ravel(), "f1": f1[pick].ravel(), "f1_selection": chosen[pick].ravel(),
+        "base_rate": (halves[1].in_class / max(halves[1].positions, 1))[c_index.ravel()],
     })
 
 
-def best_annotation(table: pd.DataFrame) -> pd.DataFrame:
-    """Each feature's annotation class with the highest held-out F1."""
-    return table.sort_values(["feature", "f1"], ascending=[True, False]).groupby("feature").head(1).reset_index(drop=True)
+def best_annotation(table: pd.DataFrame, min_enrichment: float = 2.0) -> pd.DataFrame:
+    """Each feature's annotation class with the highest held-out F1 among the classes where its precision
+    is at least `min_enrichment` times the class's share of positions: a feature that fires everywhere
+    has the base rate as precision and full recall, which on a broad class (genes) is a high F1 that
+    says nothing. Features with no such class get an empty row (annotation None, F1 0)."""
+    enriched = table[table.precision >= min_enrichment * table.base_rate]
+    best = enriched.sort_values(["feature", "f1"], ascending=[True, False]).groupby("feature").head(1)
+    every = pd.DataFrame({"feature": sorted(table.feature.unique())})
+    best = every.merge(best, on="feature", how="left")
+    best["f1"] = best.f1.fillna(0.0)
+    return best.reset_index(drop=True)
 
 
 def _f1(counts: _Counts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

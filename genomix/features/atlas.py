@@ -2,7 +2,8 @@
 
 A feature is labelled by a motif when its trimmed seqlet PPM matches a JASPAR matrix at
 q < `q_threshold` (TOMTOM, BH across all comparisons); otherwise by an annotation class when its
-held-out F1 exceeds `min_f1`; otherwise it stays unlabelled. Saved as Parquet next to the SAE,
+held-out F1 exceeds `min_f1` with a precision at least twice the class's share of positions;
+otherwise it stays unlabelled. Saved as Parquet next to the SAE,
 with the atlas' provenance in the file's metadata.
 """
 
@@ -99,7 +100,7 @@ def build_atlas(sae: SAE, model, genome: Genome | str | Path, regions: Regions |
                                                windows=windows, window=window))
         table = table.merge(scores.rename(columns={"f1": "annotation_f1", "precision": "annotation_precision",
                                                    "recall": "annotation_recall", "threshold": "annotation_threshold"})
-                            .drop(columns="f1_selection"), on="feature", how="left")
+                            .drop(columns=["f1_selection", "base_rate"]), on="feature", how="left")
         if progress:
             progress("annotations")
     else:
@@ -111,9 +112,9 @@ def build_atlas(sae: SAE, model, genome: Genome | str | Path, regions: Regions |
     table["motif_labelled"] = motif_ok
     table["ppm"] = [ppms[f].round(4).tolist() if f in ppms else None for f in table.feature]
     table["top_examples"] = [[f"{examples.contigs[c]}:{p + 1}" for c, p, a in zip(examples.contig[f], examples.position[f],
-                                                                                 examples.activation[f]) if a > 0][:10]
+                                                                                 examples.activation[f]) if a > 0]
                              for f in table.feature]
-    table["top_activations"] = [[round(float(a), 4) for a in examples.activation[f] if a > 0][:10] for f in table.feature]
+    table["top_activations"] = [[round(float(a), 4) for a in examples.activation[f] if a > 0] for f in table.feature]
     metadata = {"sae": sae.metadata.get("model_name"), "hook_name": sae.metadata.get("hook_name"),
                 "model_fingerprint": sae.metadata.get("model_fingerprint"), "jaspar_release": DEFAULT_RELEASE,
                 "motifs": len(motifs), "q_threshold": q_threshold, "min_f1": min_f1, "windows": windows,
@@ -153,6 +154,6 @@ def feature_card(atlas: FeatureAtlas, feature: int) -> str:
     if row.ppm is not None:
         lines.append("  seqlet logo (centre = the peak):")
         lines += ["    " + line for line in text_logo(np.array([list(c) for c in row.ppm]))]
-    examples = ", ".join(f"{where} ({value:.2f})" for where, value in zip(row.top_examples, row.top_activations))
-    lines.append(f"  top examples: {examples or 'none'}")
+    examples = ", ".join(f"{where} ({value:.2f})" for where, value in zip(row.top_examples[:10], row.top_activations[:10]))
+    lines.append(f"  top examples ({len(row.top_examples)} kept): {examples or 'none'}")
     return "\n".join(lines)
