@@ -343,14 +343,14 @@ def features_annotate(
     where = Regions.from_bed(regions, genome) if regions else None
     table = read_annotations(annotations, genome) if annotations else None
     library = read_meme_motifs(motifs) if motifs else load_jaspar(jaspar_release)
-    atlas = build_atlas(trained, loaded, genome, where, table, library, windows=windows, q_threshold=q,
-                        progress=lambda stage: log.info("atlas: %s done", stage))
-    atlas.metadata["motif_source"] = str(motifs) if motifs else jaspar_release
     if out is None:
-        from genomix.paths import demo_sae_dir
-
-        folder = demo_sae_dir() if sae == "demo" else Path(sae)
-        out = (folder if folder.is_dir() else folder.parent) / ATLAS_NAME
+        if sae == "demo":
+            raise GenomixError("pass -o for an atlas of the demo SAE; the shipped one is rebuilt by "
+                               "`python -m genomix.demo.sae --atlas-only`")
+        out = (Path(sae) if Path(sae).is_dir() else Path(sae).parent) / ATLAS_NAME
+    atlas = build_atlas(trained, loaded, genome, where, table, library, windows=windows, q_threshold=q,
+                        motif_source=str(motifs) if motifs else jaspar_release,
+                        progress=lambda stage: log.info("atlas: %s done", stage))
     atlas.save(out)
     counts = atlas.table.label_kind.value_counts()
     typer.echo(f"{len(atlas.table)} features: {counts.get('motif', 0)} named by a motif, "

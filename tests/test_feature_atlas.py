@@ -45,7 +45,7 @@ def test_every_feature_has_a_row_and_labels_follow_the_rules(world, small_fasta)
     assert ((table.frequency >= 0) & (table.frequency <= 1)).all()
     atlas.save(folder / "atlas.parquet")
     loaded = FeatureAtlas.load(folder)
-    assert loaded.metadata["hook_name"] == "blocks.1" and loaded.metadata["jaspar_release"] == "JASPAR2024"
+    assert loaded.metadata["hook_name"] == "blocks.1" and loaded.metadata["motif_source"] == "given"
     assert loaded.label(3) == table.label[3]
     assert [list(x) for x in loaded.table.top_examples] == [list(x) for x in table.top_examples]
 

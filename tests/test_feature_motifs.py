@@ -62,6 +62,7 @@ def test_seqlets_of_a_jaspar_site_find_their_matrix_and_noise_is_not_compared(ja
     assert table.loc[0, "tf_name"] == "CTCF" and table.loc[1, "tf_name"].startswith("GATA")
     assert table.loc[2, "tf_name"] in ("TP53", "TP63", "TP73")  # p53 or its paralogs: the same matrix
     assert table.labelled.all() and (table.q < 0.05).all()
+    assert table.loc[0, "strand"] == "+"  # CTCF seqlets drawn as the matrix is given
 
 
 def test_a_reverse_complemented_site_matches_on_the_minus_strand(jaspar):

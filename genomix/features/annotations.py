@@ -9,6 +9,7 @@ the F1 reported on the second, so a label is not scored on the data that picked 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from genomix.sae.activations import Regions, base_positions
 from genomix.sae.base import SAE
 
 THRESHOLDS = (0.0, 0.15, 0.5, 0.6, 0.8)
+log = logging.getLogger("genomix")
 
 
 def read_annotations(path: str | Path, genome: Genome) -> pd.DataFrame:
@@ -38,6 +40,11 @@ def read_annotations(path: str | Path, genome: Genome) -> pd.DataFrame:
     except (OSError, ValueError) as error:
         raise GenomixError(f"cannot read the annotations {path} (BED with a name column, or GFF3): {error}") from error
     table["chrom"] = [resolve_contig(c, genome.contigs) for c in table.chrom]
+    dropped = int(table.chrom.isna().sum())
+    if dropped == len(table):
+        raise GenomixError(f"none of the contigs of {path} are in the reference ({', '.join(genome.contigs[:3])}, ...)")
+    if dropped:
+        log.warning("%d annotations of %s lie on contigs the reference lacks; left out", dropped, path)
     return table.dropna(subset=["chrom"]).reset_index(drop=True)
 
 
@@ -58,9 +65,10 @@ class _Counts:
 def annotation_f1(sae: SAE, model, genome: Genome, annotations: pd.DataFrame, max_activation: np.ndarray,
                   regions: Regions | None = None, windows: int = 256, window: int = 512, batch: int = 16,
                   seed: int = 3, classes: list[str] | None = None) -> pd.DataFrame:
-    """One row per feature and class: the threshold chosen on the first half (`f1_selection` its F1
-    there), the precision, recall and F1 it gives on the second half, and the class's share of the
-    second half's positions (`base_rate`)."""
+    """One row per feature and class: the threshold chosen on the first half (`f1_selection`,
+    `precision_selection` and `base_rate_selection` are first-half figures), the precision, recall and
+    F1 it gives on the second half, and the class's share of the second half's positions (`base_rate`).
+    An element reaching several sampled windows counts once per window."""
     regions = regions or Regions.whole_genome(genome)
     classes = classes or sorted(annotations.cls.unique())
     layer = sae.metadata["hook_name"]
@@ -92,17 +100,19 @@ def annotation_f1(sae: SAE, model, genome: Genome, annotations: pd.DataFrame, ma
             if local is None:
                 continue
             local = local[(local.end > start) & (local.start < start + window)]
+            covered = np.zeros((n_c, len(centre)), dtype=bool)  # a position counts once per class
             for element in local.itertuples(index=False):
                 c = class_index[element.cls]
                 inside = (centre >= element.start) & (centre < element.end)
                 if not inside.any():
                     continue
-                counts.elements[c] += 1
-                counts.in_class[c] += inside.sum()
-                hit = active[:, torch.from_numpy(inside)]  # [T, positions in element, F]
-                counts.inside[:, c] += hit.sum(1).numpy()
-                counts.hit[:, c] += hit.any(1).numpy()
-    (_, _, chosen), (precision, recall, f1) = _f1(halves[0]), _f1(halves[1])
+                covered[c] |= inside
+                counts.elements[c] += 1  # recall: elements with an active position (per window they reach)
+                counts.hit[:, c] += active[:, torch.from_numpy(inside)].any(1).numpy()
+            for c in np.nonzero(covered.any(1))[0]:
+                counts.in_class[c] += covered[c].sum()
+                counts.inside[:, c] += active[:, torch.from_numpy(covered[c])].sum(1).numpy()
+    (precision_a, _, chosen), (precision, recall, f1) = _f1(halves[0]), _f1(halves[1])
     best = chosen.argmax(axis=0)  # [C, F]: threshold with the best F1 on the first half
     c_index, f_index = np.meshgrid(np.arange(n_c), np.arange(n_f), indexing="ij")
     pick = (best, c_index, f_index)
@@ -110,17 +120,21 @@ def annotation_f1(sae: SAE, model, genome: Genome, annotations: pd.DataFrame, ma
         "feature": f_index.ravel(), "annotation": np.array(classes, dtype=object)[c_index.ravel()],
         "threshold": np.array(THRESHOLDS)[best.ravel()], "precision": precision[pick].ravel(),
         "recall": recall[pick].ravel(), "f1": f1[pick].ravel(), "f1_selection": chosen[pick].ravel(),
+        "precision_selection": precision_a[pick].ravel(),
+        "base_rate_selection": (halves[0].in_class / max(halves[0].positions, 1))[c_index.ravel()],
         "base_rate": (halves[1].in_class / max(halves[1].positions, 1))[c_index.ravel()],
     })
 
 
 def best_annotation(table: pd.DataFrame, min_enrichment: float = 2.0) -> pd.DataFrame:
-    """Each feature's annotation class with the highest held-out F1 among the classes where its precision
-    is at least `min_enrichment` times the class's share of positions: a feature that fires everywhere
-    has the base rate as precision and full recall, which on a broad class (genes) is a high F1 that
-    says nothing. Features with no such class get an empty row (annotation None, F1 0)."""
-    enriched = table[table.precision >= min_enrichment * table.base_rate]
-    best = enriched.sort_values(["feature", "f1"], ascending=[True, False]).groupby("feature").head(1)
+    """Each feature's annotation class, picked on the first half like its threshold: the class with the
+    best first-half F1 among those where the first-half precision is at least `min_enrichment` times
+    the class's share of positions (a feature that fires everywhere has the base rate as precision and
+    full recall, a high F1 on a broad class such as genes that says nothing). Its precision, recall
+    and F1 are the second half's. Features with no such class get an empty row (annotation None, F1 0)."""
+    enriched = table[(table.base_rate_selection > 0) & (table.f1_selection > 0)
+                     & (table.precision_selection >= min_enrichment * table.base_rate_selection)]
+    best = enriched.sort_values(["feature", "f1_selection"], ascending=[True, False]).groupby("feature").head(1)
     every = pd.DataFrame({"feature": sorted(table.feature.unique())})
     best = every.merge(best, on="feature", how="left")
     best["f1"] = best.f1.fillna(0.0)

@@ -66,8 +66,12 @@ class FeatureAtlas:
 def build_atlas(sae: SAE, model, genome: Genome | str | Path, regions: Regions | None = None,
                 annotations: pd.DataFrame | None = None, motifs: list | None = None, windows: int = 512,
                 window: int = 512, q_threshold: float = 0.05, min_f1: float = 0.5, n_top: int = 100,
-                flank: int = 10, min_examples: int = 20, progress=None) -> FeatureAtlas:
-    """Scan the genome (best on regions the SAE was not trained on), then name every feature."""
+                flank: int = 10, min_examples: int = 20, motif_source: str | None = None,
+                progress=None) -> FeatureAtlas:
+    """Scan the genome (best on regions the SAE was not trained on), then name every feature.
+
+    `motifs` default to JASPAR's CORE vertebrates of the pinned release; `motif_source` names what
+    was passed instead (a release, a MEME file) for the atlas' provenance."""
     from genomix.features.annotations import annotation_f1, best_annotation
     from genomix.features.examples import top_examples
     from genomix.features.motifs import match_motifs, seqlet_ppm, trim
@@ -75,7 +79,7 @@ def build_atlas(sae: SAE, model, genome: Genome | str | Path, regions: Regions |
 
     genome = genome if isinstance(genome, Genome) else Genome(genome)
     regions = regions or Regions.whole_genome(genome)
-    motifs = motifs if motifs is not None else load_jaspar()
+    motifs_given, motifs = motifs, motifs if motifs is not None else load_jaspar()
     examples = top_examples(sae, model, genome, regions, windows=windows, window=window, n_top=n_top, flank=flank)
     if progress:
         progress("examples")
@@ -100,7 +104,8 @@ def build_atlas(sae: SAE, model, genome: Genome | str | Path, regions: Regions |
                                                windows=windows, window=window))
         table = table.merge(scores.rename(columns={"f1": "annotation_f1", "precision": "annotation_precision",
                                                    "recall": "annotation_recall", "threshold": "annotation_threshold"})
-                            .drop(columns=["f1_selection", "base_rate"]), on="feature", how="left")
+                            .drop(columns=["f1_selection", "precision_selection", "base_rate_selection", "base_rate"]),
+                            on="feature", how="left")
         if progress:
             progress("annotations")
     else:
@@ -116,7 +121,8 @@ def build_atlas(sae: SAE, model, genome: Genome | str | Path, regions: Regions |
                              for f in table.feature]
     table["top_activations"] = [[round(float(a), 4) for a in examples.activation[f] if a > 0] for f in table.feature]
     metadata = {"sae": sae.metadata.get("model_name"), "hook_name": sae.metadata.get("hook_name"),
-                "model_fingerprint": sae.metadata.get("model_fingerprint"), "jaspar_release": DEFAULT_RELEASE,
+                "model_fingerprint": sae.metadata.get("model_fingerprint"),
+                "motif_source": motif_source or (DEFAULT_RELEASE if motifs_given is None else "given"),
                 "motifs": len(motifs), "q_threshold": q_threshold, "min_f1": min_f1, "windows": windows,
                 "window": window, "positions": examples.positions_seen, "flank": flank,
                 "regions": sorted(set(regions.contigs))}

@@ -81,5 +81,5 @@ def match_motifs(ppms: dict[int, np.ndarray], motifs: list[Motif], q_threshold: 
         significant = [k for k in np.argsort(p[i])[:n_matches] if q[i, k] < q_threshold]
         rows.append((feature, motifs[j].matrix_id, motifs[j].tf_name, float(p[i, j]), float(q[i, j]),
                      "+" if strands[i, j] == 0 else "-", int(offsets[i, j]), int(overlaps[i, j]),
-                     bool(q[i, j] < q_threshold), [motifs[k].tf_name for k in significant]))
+                     bool(q[i, j] < q_threshold), list(dict.fromkeys(motifs[k].tf_name for k in significant))))
     return pd.DataFrame(rows, columns=columns)
