@@ -174,15 +174,22 @@ def demo(
     window: int = typer.Option(512, help="Window in bp (the demo model sees about 500 bp)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress."),
 ) -> None:
-    """Score the demo truth variants with the demo model and report how well it separates them."""
+    """Score the demo truth variants with the demo model and report how well it separates them; measure
+    the demo SAE on the held-out contig and check the demo atlas against the planted motifs."""
     if context.invoked_subcommand is not None:
         return
+    import pandas as pd
+
     import genomix
-    from genomix.demo.evaluate import read_truth, score_auroc
+    from genomix.demo.evaluate import atlas_truth, read_truth, score_auroc
     from genomix.demo.world import HELD_OUT
+    from genomix.features.atlas import FeatureAtlas
     from genomix.io.genome import Genome
     from genomix.models.registry import load_model
     from genomix.paths import demo_dir, demo_variants
+    from genomix.sae.activations import Regions
+    from genomix.sae.formats import load_sae
+    from genomix.sae.metrics import evaluate_sae
     from genomix.scoring import score_to_file
 
     out.mkdir(parents=True, exist_ok=True)
@@ -193,29 +200,18 @@ def demo(
     with _Progress("scoring the demo variants", quiet) as bar:
         score_to_file(vcf, genome, model, [out / "demo.scores.tsv", out / "demo.scored.vcf.gz"], meta=meta,
                       progress=bar.advance, window=window)
-    import pandas as pd
-
     figures = score_auroc(pd.read_csv(out / "demo.scores.tsv", sep="\t"), read_truth(vcf), HELD_OUT)
     typer.echo(f"demo variants: {vcf}\noutputs: {out}/demo.scores.tsv, {out}/demo.scored.vcf.gz")
     typer.echo("AUROC of |score|, functional vs neutral truth variants:")
     for name in ("all", "held_out"):
         parts = "  ".join(f"{c} {figures[f'auroc_{name}_{c}']:.3f}" for c in ("loss", "gain", "splice"))
         typer.echo(f"  {name:9s} {figures[f'auroc_{name}']:.3f}   ({parts})")
-
-    from genomix.sae.activations import Regions
-    from genomix.sae.formats import load_sae
-    from genomix.sae.metrics import evaluate_sae
-
     sae = load_sae("demo", model)
     metrics = evaluate_sae(sae, model, genome, Regions.whole_genome(genome, [HELD_OUT]), windows=256)
     typer.echo(f"demo SAE ({sae.d_sae} features at {sae.metadata['hook_name']}, {sae.architecture} k={sae.k}), "
                f"on {metrics['windows']} windows of held-out {HELD_OUT}:")
     typer.echo(f"  variance explained {metrics['variance_explained']:.3f}   L0 {metrics['l0']:.1f}   "
                f"dead {metrics['dead_fraction']:.1%}   loss recovered {metrics['loss_recovered']:.3f}")
-
-    from genomix.demo.evaluate import atlas_truth
-    from genomix.features.atlas import FeatureAtlas
-
     atlas = FeatureAtlas.load("demo")
     truth = atlas_truth(atlas, demo_dir() / "annotations.bed", demo_dir() / "motifs.tsv")
     kinds = atlas.table.label_kind.value_counts()
