@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -274,3 +275,22 @@ def test_cli_names_a_bad_architecture_in_one_line(tmp_path, small_fasta):
                    "-o", tmp_path / "sae")
     assert done.returncode == 2 and "unknown SAE architecture 'gated'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_regions_from_a_bed_match_contig_names_and_reject_what_the_reference_lacks(tmp_path, small_fasta):
+    from genomix.io.genome import Genome
+    from genomix.sae.activations import Regions
+
+    genome = Genome(small_fasta)
+    (tmp_path / "ok.bed").write_text("1\t10\t60\nchr2\t0\t50\n")
+    regions = Regions.from_bed(tmp_path / "ok.bed", genome)
+    assert regions.contigs == ["chr1", "chr2"] and regions.starts.tolist() == [10, 0] and regions.ends.tolist() == [60, 50]
+    draws = regions.draw(np.random.default_rng(0), 200, 20)
+    centres = [(contig, start + 10) for contig, start in draws]
+    assert all((c == "chr1" and 10 <= x < 60) or (c == "chr2" and 0 <= x < 50) for c, x in centres)
+    (tmp_path / "bad.bed").write_text("chr9\t0\t10\n")
+    with pytest.raises(GenomixError, match="chr9"):
+        Regions.from_bed(tmp_path / "bad.bed", genome)
+    (tmp_path / "empty.bed").write_text("chr1\t50\t50\n")
+    with pytest.raises(GenomixError, match="end > start"):
+        Regions.from_bed(tmp_path / "empty.bed", genome)
