@@ -366,3 +366,18 @@ def features_show(
     if not 0 <= feature < len(atlas.table):
         raise GenomixError(f"the atlas has features 0 .. {len(atlas.table) - 1}; there is no feature {feature}")
     typer.echo(feature_card(atlas, feature))
+
+
+@features_app.command("html")
+def features_html(
+    out: Path = typer.Option(..., "--output", "-o", help="The HTML page to write."),
+    sae: str = typer.Option("demo", "--sae", help="SAE folder holding atlas.parquet, an atlas file, or `demo`."),
+    limit: Optional[int] = typer.Option(None, help="At most this many labelled features (logos take a while)."),
+) -> None:
+    """A self-contained page with a card per labelled feature: logos (its seqlets, its JASPAR match), stats, examples."""
+    from genomix.features.atlas import FeatureAtlas
+    from genomix.features.html import write_atlas_html
+
+    atlas = FeatureAtlas.load(sae)
+    write_atlas_html(atlas, out, limit)
+    typer.echo(f"{out}: {min(limit or 10**9, int((atlas.table.label_kind != 'unlabelled').sum()))} feature cards")

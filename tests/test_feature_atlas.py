@@ -70,6 +70,9 @@ def test_cli_annotates_and_shows_a_feature(world, small_fasta):
     assert shown.stdout.startswith("feature 2: ")
     missing = genomix("features", "show", 99, "--sae", folder / "cli-atlas.parquet")
     assert missing.returncode == 2 and "no feature 99" in missing.stderr
+    page = genomix("features", "html", "--sae", folder / "cli-atlas.parquet", "-o", folder / "atlas.html")
+    assert page.returncode == 0, page.stderr
+    assert (folder / "atlas.html").read_text().count("class='card'") == int(page.stdout.split(": ")[1].split()[0])
 
 
 def test_meme_motifs_are_read_as_probability_rows(tmp_path):
@@ -82,3 +85,19 @@ def test_meme_motifs_are_read_as_probability_rows(tmp_path):
     motif = read_meme_motifs(meme)[0]
     assert (motif.matrix_id, motif.tf_name) == ("M1", "TOY")
     assert np.allclose(motif.ppm, [[0.7, 0.1, 0.1, 0.1], [0.1, 0.1, 0.1, 0.7], [0.25] * 4])
+
+
+def test_html_page_has_a_card_and_logos_per_labelled_feature(world, small_fasta, tmp_path):
+    from genomix.features.html import atlas_html
+
+    folder, model, sae = world
+    genome = Genome(small_fasta)
+    atlas = build_atlas(sae, model, genome, motifs=load_jaspar(), windows=8, window=100, min_examples=3)
+    labelled = atlas.table[atlas.table.label_kind != "unlabelled"]
+    page = atlas_html(atlas, {m.matrix_id: m for m in load_jaspar()})
+    assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
+    assert page.count("class='card'") == len(labelled)
+    for row in labelled.itertuples():
+        assert f"id='f{row.feature}'" in page
+    with_ppm = labelled.ppm.notna().sum() + (labelled.label_kind == "motif").sum()
+    assert page.count("data:image/png;base64,") == with_ppm
