@@ -274,6 +274,20 @@ def sae_train(
         log.info("SAE saved in %s (%d features at %s of %s)", out, d_sae, trained.metadata["hook_name"], model)
 
 
+def _sae_and_its_model(sae: str, model: str | None, device: str | None, trust_remote_code: bool):
+    """An SAE and the model it reads (named, or the one its cfg.json records), checked to match."""
+    from genomix.models.registry import load_model
+    from genomix.sae.formats import load_sae
+
+    trained = load_sae(sae)
+    name = model or trained.metadata.get("model_name")
+    if not name:
+        raise GenomixError(f"{sae} does not record its model; pass --model")
+    loaded = load_model(name, device=device, trust_remote_code=trust_remote_code)
+    trained.check_matches(loaded)
+    return trained, loaded
+
+
 @sae_app.command("eval")
 def sae_eval(
     sae: str = typer.Argument("demo", help="SAE folder (or file to import), or `demo` (the default)."),
@@ -287,16 +301,9 @@ def sae_eval(
     """Variance explained, L0, dead fraction and loss recovered of an SAE."""
     import json
 
-    from genomix.models.registry import load_model
-    from genomix.sae.formats import load_sae
     from genomix.sae.metrics import evaluate_sae
 
-    trained = load_sae(sae)
-    name = model or trained.metadata.get("model_name")
-    if not name:
-        raise GenomixError(f"{sae} does not record its model; pass --model")
-    loaded = load_model(name, device=device, trust_remote_code=trust_remote_code)
-    trained.check_matches(loaded)
+    trained, loaded = _sae_and_its_model(sae, model, device, trust_remote_code)
     metrics = evaluate_sae(trained, loaded, fasta, regions, windows=windows)
     typer.echo(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()}, indent=1))
 
@@ -324,17 +331,10 @@ def features_annotate(
     from genomix.features.annotations import read_annotations
     from genomix.features.atlas import ATLAS_NAME, build_atlas
     from genomix.io.genome import Genome
-    from genomix.models.registry import load_model
     from genomix.motifs.jaspar import load_jaspar, read_meme_motifs
     from genomix.sae.activations import Regions
-    from genomix.sae.formats import load_sae
 
-    trained = load_sae(sae)
-    name = model or trained.metadata.get("model_name")
-    if not name:
-        raise GenomixError(f"{sae} does not record its model; pass --model")
-    loaded = load_model(name, device=device, trust_remote_code=trust_remote_code)
-    trained.check_matches(loaded)
+    trained, loaded = _sae_and_its_model(sae, model, device, trust_remote_code)
     genome = Genome(fasta)
     where = Regions.from_bed(regions, genome) if regions else None
     table = read_annotations(annotations, genome) if annotations else None

@@ -19,7 +19,7 @@ import torch
 
 from genomix.errors import GenomixError
 from genomix.io.genome import Genome, resolve_contig
-from genomix.sae.activations import Regions, base_positions
+from genomix.sae.activations import Regions, base_positions, window_batch
 from genomix.sae.base import SAE
 
 THRESHOLDS = (0.0, 0.15, 0.5, 0.6, 0.8)
@@ -81,9 +81,7 @@ def annotation_f1(sae: SAE, model, genome: Genome, annotations: pd.DataFrame, ma
     rng = np.random.default_rng(seed)
     number = 0
     for first in range(0, windows, batch):
-        starts = regions.draw(rng, min(batch, windows - first), window)
-        seqs = [genome.fetch(contig, start, start + window) for contig, start in starts]
-        tokens = model.tokenize(seqs)
+        starts, tokens = window_batch(model, genome, regions, window, min(batch, windows - first), rng)
         keep = base_positions(tokens)
         _, captured = model.forward(tokens, layers=(layer,))
         codes = sae.encode(captured[layer].float().to(sae.W_enc.device)).cpu()

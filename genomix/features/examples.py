@@ -50,10 +50,7 @@ def top_examples(sae: SAE, model, genome: Genome | str | Path, regions: Regions 
     peak = np.zeros(sae.d_sae)
     seen = 0
     for first in range(0, windows, batch):
-        n = min(batch, windows - first)
-        starts = regions.draw(rng, n, window)
-        seqs = [genome.fetch(contig, start, start + window) for contig, start in starts]
-        tokens = model.tokenize(seqs)
+        starts, tokens = window_batch(model, genome, regions, window, min(batch, windows - first), rng)
         keep = base_positions(tokens)
         _, captured = model.forward(tokens, layers=(layer,))
         codes = sae.encode(captured[layer].float().to(sae.W_enc.device)).cpu()  # [n, tokens, d_sae]

@@ -7,7 +7,6 @@ unless a hub id is named, and remote code runs only with `trust_remote_code=True
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Callable
 

@@ -60,10 +60,10 @@ class Regions:
 
 
 def window_batch(model, genome: Genome, regions: Regions, length: int, n_windows: int,
-                 rng: np.random.Generator) -> tuple[list[str], object]:
-    """Sequences of `n_windows` random windows and their tokens."""
-    seqs = [genome.fetch(contig, start, start + length) for contig, start in regions.draw(rng, n_windows, length)]
-    return seqs, model.tokenize(seqs)
+                 rng: np.random.Generator) -> tuple[list[tuple[str, int]], object]:
+    """`n_windows` random windows: their (contig, start) and their tokens."""
+    starts = regions.draw(rng, n_windows, length)
+    return starts, model.tokenize([genome.fetch(contig, start, start + length) for contig, start in starts])
 
 
 def base_positions(tokens) -> torch.Tensor:
