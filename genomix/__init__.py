@@ -30,6 +30,9 @@ _EXPORTS = {
     "evaluate_sae": "genomix.sae.metrics",
     "FeatureAtlas": "genomix.features.atlas",
     "build_atlas": "genomix.features.atlas",
+    "explain": "genomix.hypotheses",
+    "Explainer": "genomix.hypotheses",
+    "concepts": "genomix.features.concepts",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -145,6 +145,63 @@ def score(
         log.info("%d ALTs scored into %s (%s)", sum(counts.values()), ", ".join(out), summary or "none")
 
 
+@app.command()
+def explain(
+    vcf: Path = typer.Argument(..., help="Variants: VCF or BCF, plain or bgzipped."),
+    fasta: Path = typer.Option(..., "--fasta", "-f", help="Reference FASTA (plain or bgzipped) matching the VCF."),
+    out: Optional[Path] = typer.Option(None, "--output", "-o", help="Hypotheses table: .tsv or .parquet."),
+    sae: Optional[str] = typer.Option(None, help="SAE folder (its cfg.json names the model); default: the demo SAE."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model (default: the SAE's; `demo` brings the demo SAE and atlas)."),
+    atlas: Optional[Path] = typer.Option(None, help="Feature atlas (default: atlas.parquet in the SAE folder)."),
+    top: int = typer.Option(3, help="Hypotheses per ALT."),
+    vcf_out: Optional[Path] = typer.Option(None, help="The input VCF with INFO/GMX_SCORE and INFO/GMX: .vcf, .vcf.gz or .bcf."),
+    report: Optional[Path] = typer.Option(None, help="Self-contained HTML report."),
+    followup: Optional[Path] = typer.Option(None, help="Lab follow-up designs (MPRA oligos, EMSA probes): .tsv."),
+    report_limit: int = typer.Option(100, help="Variant cards in the report (smallest p first)."),
+    group: str = typer.Option("concept", help="Rank concepts (fractured features put together) or single features."),
+    unlabelled: bool = typer.Option(False, "--unlabelled", help="Let unlabelled features make hypotheses too."),
+    window: Optional[int] = typer.Option(None, help="Window in bp (default: the SAE's training window)."),
+    radius: int = typer.Option(20, help="bp either side of the allele where feature changes count."),
+    null_size: int = typer.Option(500, help="Shuffled-context null variants per kind, for the p-values."),
+    method: str = typer.Option("auto", help="Score: auto, llr, delta_ll or embedding."),
+    batch_size: int = typer.Option(16, help="Windows per forward pass."),
+    device: Optional[str] = typer.Option(None, help="cpu, cuda, ... (default: cuda when available)."),
+    ref_check: str = typer.Option("error", help="When REF differs from the FASTA: error, warn (skip and log) or skip."),
+    region: Optional[str] = typer.Option(None, help="Only this region, e.g. chr1:100-200 (needs an indexed VCF)."),
+    seed: int = typer.Option(0, help="Seed of the null variants and of the scrambled controls."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary."),
+) -> None:
+    """Explain every ALT of a VCF: ranked hypotheses from SAE features, with their evidence."""
+    from genomix.hypotheses import explain_to_file, load_explainer, sae_model_name
+    from genomix.models.registry import load_model
+
+    if sae is None and model not in (None, "demo"):
+        raise GenomixError("--model other than demo needs its --sae (train one with `genomix sae train`)")
+    sae_path = sae or "demo"
+    loaded = load_model(model or ("demo" if sae_path == "demo" else sae_model_name(sae_path)), device=device)
+    explainer = load_explainer(fasta, sae_path, atlas, loaded, window=window, radius=radius, top=top,
+                               null_size=null_size, method=method, batch_size=batch_size, seed=seed, group=group,
+                               unlabelled=unlabelled)
+    meta = _explain_meta(explainer, sae_path)
+    with _Progress("explaining", quiet) as bar:
+        counts = explain_to_file(vcf, explainer, out, vcf_out, report, followup, meta=meta, region=region,
+                                 ref_check=ref_check, report_limit=report_limit, progress=bar.advance)
+    if not quiet:
+        written = ", ".join(str(p) for p in (out, vcf_out, report, followup) if p is not None)
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        log.info("%d ALTs explained into %s (%s)", sum(counts.values()), written, summary or "none")
+
+
+def _explain_meta(explainer, sae_path) -> dict:
+    import genomix
+
+    return {"genomix_version": genomix.__version__, "genomix_model": explainer.model.name,
+            "genomix_layer": explainer.sae.metadata.get("hook_name"), "genomix_sae": str(sae_path),
+            "genomix_motifs": explainer.atlas.metadata.get("motif_source", "."), "genomix_window": explainer.window,
+            "genomix_grouping": "concepts" if len(explainer.units) and len(explainer.units[0].members) > 1 else "features",
+            "genomix_command": shlex.join(["genomix"] + sys.argv[1:])}
+
+
 @models_app.command("info")
 def models_info(
     model: str = typer.Argument("demo", help="Hub id, local model folder, or `demo`."),
@@ -322,7 +379,7 @@ def features_annotate(
     jaspar_release: str = typer.Option("JASPAR2024", help="JASPAR release (CORE vertebrates, offline via pyjaspar)."),
     motifs: Optional[Path] = typer.Option(None, "--motifs", help="A MEME file of motifs to use instead of JASPAR."),
     q: float = typer.Option(0.05, help="TOMTOM q-value under which a feature takes a motif's name."),
-    windows: int = typer.Option(512, help="Random windows to scan."),
+    windows: int = typer.Option(2048, help="Random windows to scan (2048 x 512 bp: about 1 Mb)."),
     out: Optional[Path] = typer.Option(None, "--output", "-o", help="Atlas Parquet file (default: atlas.parquet in the SAE folder)."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda, ..."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow the model's own code to run."),

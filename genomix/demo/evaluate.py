@@ -101,6 +101,47 @@ def atlas_truth(atlas, annotations: Path, planted: Path, margin: int = 5, min_sh
             "distinct_labels": int(labelled.label.nunique())}
 
 
+SPLICE_LABELS = ("splice_donor", "splice_acceptor")
+SPLICE_REGION_LABELS = SPLICE_LABELS + ("polypyrimidine_tract", "branch_point", "intron", "exon")
+
+
+def explain_truth(table: pd.DataFrame, truth: pd.DataFrame, atlas, held_out: str) -> dict:
+    """How often explain's top hypothesis is right on the demo truth set.
+
+    The top hypothesis names the planted TF when it is a motif hypothesis and the TF is the best or a
+    significant JASPAR match of one of its member features (the concept's fragments, or the single
+    feature). Direction: its effect (loss / gain) equals the truth class. Neutral variants: the share
+    whose top hypothesis has p < 0.01, and the KS test of their top p-values against uniform (a neutral
+    variant without any hypothesis counts as p = 1). Splice variants: the share whose top hypothesis is
+    labelled splice donor or acceptor, and the share labelled with any splice-region class."""
+    from scipy.stats import kstest
+
+    features = atlas.table.set_index("feature")
+    names = {f: {row.tf_name, *(row.motif_matches if row.motif_matches is not None else [])}
+             for f, row in features.iterrows() if row.label_kind == "motif"}
+    top = table[table["rank"] <= 1].merge(truth, on=["chrom", "pos", "id"])
+    members = [[int(m) for m in str(ms).split(",")] if kind == "motif" else []
+               for ms, kind in zip(top.members, top.label_kind)]
+    top = top.assign(tf_correct=[tf in set().union(*[names.get(m, set()) for m in ms]) if ms else False
+                                 for tf, ms in zip(top.truth_tf, members)],
+                     direction_correct=top.effect == top.truth_class)
+    result = {}
+    for name, subset in (("all", top), ("held_out", top[top.chrom == held_out])):
+        sites = subset[subset.truth_class.isin(["loss", "gain"])]
+        result[f"top1_tf_{name}"] = float(sites.tf_correct.mean())
+        result[f"direction_{name}"] = float(sites.direction_correct.mean())
+        for truth_class in ("loss", "gain"):
+            result[f"top1_tf_{name}_{truth_class}"] = float(sites[sites.truth_class == truth_class].tf_correct.mean())
+    neutral = top[top.truth_class == "neutral"].p_value.fillna(1.0)
+    result["neutral_p_below_0.01"] = float((neutral < 0.01).mean())
+    result["neutral_ks_p"] = float(kstest(neutral, "uniform").pvalue)
+    splice = top[top.truth_class == "splice"]
+    result["splice_top_is_splice_site"] = float(splice.label.isin(SPLICE_LABELS).mean())
+    result["splice_top_is_splice_region"] = float(splice.label.isin(SPLICE_REGION_LABELS).mean())
+    result["variants"] = int(len(top))
+    return result
+
+
 def site_information(annotations: Path, contig: str, length: int) -> tuple[np.ndarray, np.ndarray]:
     """Per position of `contig`: information (bits) of the planted motif column there (0 outside sites),
     and whether the position is background (at least 20 bp from any planted element)."""

@@ -37,7 +37,7 @@ def train_demo_sae(data: Path, held_out: str = "chr3", plan: TrainingPlan = DEMO
     return sae, metrics
 
 
-def build_demo_atlas(data: Path, held_out: str = "chr3", windows: int = 512):
+def build_demo_atlas(data: Path, held_out: str = "chr3", windows: int = 2048):
     """Name the demo SAE's features on `held_out`; saves `data/sae/atlas.parquet` and returns the atlas."""
     from genomix.features.annotations import read_annotations
     from genomix.features.atlas import ATLAS_NAME, build_atlas

@@ -64,7 +64,7 @@ class FeatureAtlas:
 
 
 def build_atlas(sae: SAE, model, genome: Genome | str | Path, regions: Regions | None = None,
-                annotations: pd.DataFrame | None = None, motifs: list | None = None, windows: int = 512,
+                annotations: pd.DataFrame | None = None, motifs: list | None = None, windows: int = 2048,
                 window: int = 512, q_threshold: float = 0.05, min_f1: float = 0.5, n_top: int = 100,
                 flank: int = 10, min_examples: int = 20, motif_source: str | None = None,
                 progress=None) -> FeatureAtlas:
@@ -99,6 +99,8 @@ def build_atlas(sae: SAE, model, genome: Genome | str | Path, regions: Regions |
                                                "offset": "motif_offset", "overlap": "motif_overlap",
                                                "labelled": "motif_labelled", "matches": "motif_matches"}),
                        on="feature")
+    families = {m.matrix_id: m.family or None for m in motifs}
+    table.insert(table.columns.get_loc("tf_name") + 1, "motif_family", table.motif_id.map(families))
     if annotations is not None and len(annotations):
         scores = best_annotation(annotation_f1(sae, model, genome, annotations, examples.max_activation, regions,
                                                windows=windows, window=window))

@@ -1,0 +1,114 @@
+"""The empirical null of explain's statistic: what a variant does to SAE features in a context
+with the genome's local composition but no grammar.
+
+Background windows are drawn at random from the genome (seeded), dinucleotide-shuffled
+(Altschul-Erickson: a random Eulerian walk through the window's dinucleotide graph keeps every
+dinucleotide count, the first and the last base), and given a variant of the same kind at their
+centre: an SNV, or a deletion / insertion of the same length (lengths above 10 bp use 10). Motifs,
+splice sites and other grammar do not survive the shuffle, so the statistic of these variants is
+what chance alone gives; a hypothesis' p-value is the share of null variants whose top statistic
+reaches its own (with the usual +1 in numerator and denominator).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from genomix.io.genome import Genome
+from genomix.io.variants import Variant
+from genomix.io.windows import make_window
+from genomix.sequence import ALPHABET
+
+MAX_NULL_LENGTH = 10
+KINDS = ("snv", "mnv", "del", "ins")
+
+
+def dinucleotide_shuffle(seq: str, rng: np.random.Generator) -> str:
+    """A random sequence with the same dinucleotide counts, first and last base as `seq`."""
+    if len(seq) < 3:
+        return seq
+    edges: dict[str, list[str]] = defaultdict(list)
+    for a, b in zip(seq, seq[1:]):
+        edges[a].append(b)
+    last = seq[-1]
+    while True:  # a random last exit edge per vertex, forming a tree that leads to the last base
+        exits = {v: int(rng.integers(len(outs))) for v, outs in edges.items() if v != last}
+        if all(_reaches(v, last, edges, exits) for v in exits):
+            break
+    order = {}
+    for v, outs in edges.items():
+        rest = list(outs)
+        tail = [rest.pop(exits[v])] if v in exits else []
+        rng.shuffle(rest)
+        order[v] = rest + tail
+    walked, used, here = [seq[0]], defaultdict(int), seq[0]
+    for _ in range(len(seq) - 1):
+        step = order[here][used[here]]
+        used[here] += 1
+        walked.append(step)
+        here = step
+    return "".join(walked)
+
+
+def _reaches(v: str, last: str, edges: dict, exits: dict) -> bool:
+    seen = set()
+    while v != last:
+        if v in seen:
+            return False
+        seen.add(v)
+        v = edges[v][exits[v]]
+    return True
+
+
+class _Sequence:
+    """A single shuffled window posing as a genome for `make_window`."""
+
+    def __init__(self, seq: str):
+        self.seq = seq
+
+    def fetch(self, contig: str, start: int, end: int) -> str:
+        piece = self.seq[max(start, 0):max(end, 0)]
+        return "N" * max(0, -start) + piece + "N" * max(0, end - max(start, 0) - len(piece))
+
+
+def null_kind(variant: Variant) -> tuple[str, int]:
+    """The null a variant is compared with: ('snv', 1), ('mnv', n), ('del', n) or ('ins', n)."""
+    ref, alt = len(variant.ref), len(variant.alt)
+    if ref == alt:
+        return ("snv", 1) if ref == 1 else ("mnv", min(ref, MAX_NULL_LENGTH))
+    if ref > alt:
+        return "del", min(ref - alt, MAX_NULL_LENGTH)
+    return "ins", min(alt - ref, MAX_NULL_LENGTH)
+
+
+def null_windows(genome: Genome, kind: tuple[str, int], n: int, width: int, seed: int = 0) -> list:
+    """`n` shuffled background windows with a variant of `kind` at their centre."""
+    rng = np.random.default_rng([seed, KINDS.index(kind[0]), kind[1]])
+    lengths = np.array([genome.lengths[c] for c in genome.contigs], dtype=float)
+    contigs = [c for c, size in zip(genome.contigs, lengths) if size > width + 2 * MAX_NULL_LENGTH]
+    weights = np.array([genome.lengths[c] for c in contigs], dtype=float)
+    span = width + 2 * MAX_NULL_LENGTH
+    windows = []
+    while len(windows) < n:
+        contig = contigs[rng.choice(len(contigs), p=weights / weights.sum())]
+        start = int(rng.integers(0, genome.lengths[contig] - span))
+        seq = genome.fetch(contig, start, start + span)
+        if seq.count("N") > span // 10:
+            continue
+        seq = dinucleotide_shuffle(seq.replace("N", ""), rng) if "N" in seq else dinucleotide_shuffle(seq, rng)
+        seq = seq.ljust(span, "A")
+        centre = width // 2
+        what, size = kind
+        ref = seq[centre:centre + (size + 1 if what in ("del", "ins") else size)]
+        if what == "del":
+            alt = ref[0]
+        elif what == "ins":
+            ref = ref[0]
+            alt = ref + "".join(rng.choice(list(ALPHABET), size))
+        else:
+            alt = "".join(rng.choice([b for b in ALPHABET if b != r]) for r in ref)
+        variant = Variant("null", centre, ref, alt, contig="null")
+        windows.append(make_window(_Sequence(seq), variant, width))
+    return windows

@@ -1,0 +1,260 @@
+"""Ranked mechanistic hypotheses per variant, with their evidence.
+
+Each feature's change near the variant (see `decompose`) is scored as
+`s = delta / typical * min(1, max(ref, alt) / typical)`, where `typical` is the median of the
+feature's top activations in the atlas: a change counts in units of the feature's usual strength,
+and only as much as the feature is really on in the ref or the alt window (a weak feature wobbling
+near zero is not a lost site). Features are then put back together into concepts (see
+`genomix.features.concepts`: one concept per JASPAR family or annotation class), and a concept's
+statistic is the sum of its members' `s` divided by the square root of its size, so a concept
+with many fragments is not favoured for its size alone. Hypotheses are the concepts with the
+largest |statistic|; unlabelled features compete, each on its own, only with `unlabelled=True`,
+and `group="feature"` ranks labelled features one by one instead of concepts.
+
+Each hypothesis carries its name (the concept's), its lead feature (the member that changed most)
+with the lead's atlas label, effect (loss when the statistic is negative, gain otherwise), ref and
+alt activation, delta and offset, the PWM log-odds change of the lead's motif at the site
+(`motif_delta`), the share of the model's effect that patching all members back restores
+(`mediated_fraction`, see `decompose`), and a p-value against shuffled-context null variants of the
+same kind (see `null`: the null statistic is the top |statistic| of each null variant). A variant
+without a hypothesis keeps one row of rank 0 whose status says why.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from genomix.errors import GenomixError
+from genomix.hypotheses.decompose import Pass, base_tracks, feature_change, mediated_fractions, run_passes
+from genomix.hypotheses.null import null_kind, null_windows
+from genomix.features.atlas import FeatureAtlas
+from genomix.io.genome import Genome
+from genomix.io.variants import Variant
+from genomix.io.windows import check_window_fits, make_window
+from genomix.motifs.pwm import best_site, log_odds
+from genomix.scoring import Scored, score_variants
+
+log = logging.getLogger("genomix")
+
+EXPLAIN_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "score", "method", "rank", "feature", "label", "label_kind",
+                   "motif_id", "tf_name", "effect", "ref_act", "alt_act", "delta", "offset", "motif_delta",
+                   "mediated_fraction", "p_value", "hypothesis", "status", "statistic", "concept", "members"]
+GROUPS = ("concept", "feature")
+MEMBER_MIN = 0.05  # a member is listed as evidence when its own |s| reaches this
+
+
+@dataclass
+class Explained:
+    """One ALT: its score, its hypotheses (rows of EXPLAIN_COLUMNS as dicts, best first), and for the
+    report the window and the activation tracks of the lead features (ref, alt on ref bases)."""
+
+    scored: Scored
+    rows: list[dict]
+    window: object = None
+    tracks: dict = field(default_factory=dict)
+
+
+@dataclass
+class _Unit:
+    """What a hypothesis is about: a concept, or one feature."""
+
+    name: str
+    kind: str
+    members: np.ndarray
+    concept: str
+
+
+class Explainer:
+    """Explains variants with one model, SAE and atlas; holds the null distributions it has drawn.
+
+    `window` defaults to the SAE's training context (or 512 bp); `radius`: bp either side of the allele
+    where feature changes count; `top`: hypotheses per ALT; `min_change`: smallest |statistic| that
+    makes a candidate; `null_size`: null variants per kind; `group`, `unlabelled`: see the module.
+    """
+
+    def __init__(self, model, sae, atlas: FeatureAtlas, genome: Genome, window: int | None = None, radius: int = 20,
+                 top: int = 3, min_change: float = 0.1, null_size: int = 500, method: str = "auto", rc: bool = True,
+                 batch_size: int = 16, seed: int = 0, group: str = "concept", unlabelled: bool = False,
+                 motifs: dict | None = None):
+        from genomix.features.concepts import concepts
+
+        if len(atlas.table) != sae.d_sae:
+            raise GenomixError(f"the atlas has {len(atlas.table)} features but the SAE has {sae.d_sae}; "
+                               "use the atlas built for this SAE (`genomix features annotate`)")
+        if atlas.metadata.get("model_fingerprint") not in (None, sae.metadata.get("model_fingerprint")):
+            raise GenomixError("the atlas was built for another model than this SAE's; rebuild it with `genomix features annotate`")
+        if group not in GROUPS:
+            raise GenomixError(f"unknown grouping {group!r}; choose one of {', '.join(GROUPS)}")
+        self.model, self.sae, self.atlas, self.genome = model, sae, atlas, genome
+        self.window = window or int(sae.metadata.get("context_size") or 512)
+        self.radius, self.top, self.min_change, self.null_size = radius, top, min_change, null_size
+        self.method, self.rc, self.batch_size, self.seed = method, rc, batch_size, seed
+        self.table = atlas.table.set_index("feature").sort_index()
+        typical = np.array([np.median(a) if a is not None and len(a) else np.nan for a in self.table.top_activations])
+        self.typical = np.where(typical > 0, typical, np.inf)
+        self.motifs = motifs if motifs is not None else atlas_motifs(atlas)
+        self.pwms = {motif_id: log_odds(m.ppm) for motif_id, m in self.motifs.items()}
+        concept_of, table = concepts(atlas)
+        self.concepts = table
+        self.units: list[_Unit] = []
+        for row in table.itertuples(index=False):
+            members = np.asarray(row.members)
+            if group == "concept":
+                self.units.append(_Unit(row.name, row.kind, members, row.name))
+            else:
+                self.units += [_Unit(str(self.table.label.iloc[f]), row.kind, np.array([f]), row.name) for f in members]
+        if unlabelled:
+            self.units += [_Unit("unlabelled", "unlabelled", np.array([f]), ".") for f in np.nonzero(concept_of < 0)[0]]
+        self.weights = np.zeros((len(self.units), sae.d_sae))
+        for i, unit in enumerate(self.units):
+            self.weights[i, unit.members] = 1 / math.sqrt(len(unit.members))
+        self._null: dict[tuple, np.ndarray] = {}
+
+    # ------------------------------------------------------------------ statistic and null
+
+    def feature_statistic(self, change) -> np.ndarray:
+        """Each feature's signed `s` (see the module docstring)."""
+        active = np.minimum(1.0, np.maximum(change.ref_act, change.alt_act) / self.typical)
+        return change.delta / self.typical * active
+
+    def statistic(self, change) -> np.ndarray:
+        """Each unit's signed statistic."""
+        return self.weights @ self.feature_statistic(change)
+
+    def null(self, kind: tuple[str, int]) -> np.ndarray:
+        """Sorted top |statistic| of `null_size` shuffled-context variants of `kind` (drawn once)."""
+        if kind not in self._null:
+            windows = null_windows(self.genome, kind, self.null_size, self.window, self.seed)
+            passes = run_passes(self.model, self.sae, windows, self.batch_size)
+            tops = [np.abs(self.statistic(feature_change(p, self.radius))).max(initial=0.0) for p in passes]
+            self._null[kind] = np.sort(tops)
+        return self._null[kind]
+
+    def p_value(self, statistic: float, kind: tuple[str, int]) -> float:
+        null = self.null(kind)
+        return float((1 + len(null) - np.searchsorted(null, abs(statistic), side="left")) / (1 + len(null)))
+
+    # ------------------------------------------------------------------ explaining
+
+    def explain(self, variants: list[Variant]) -> list[Explained]:
+        """Hypotheses of each ALT, in input order."""
+        scored = score_variants(self.model, self.genome, variants, self.method, self.window, self.rc, self.batch_size)
+        todo = [i for i, s in enumerate(scored) if s.variant.ok and check_window_fits(s.variant, self.window) == "ok"]
+        windows = [make_window(self.genome, scored[i].variant, self.window) for i in todo]
+        passes = run_passes(self.model, self.sae, windows, self.batch_size)
+        changes = [feature_change(p, self.radius) for p in passes]
+        picks, patches = [], []
+        for change in changes:
+            stat = self.statistic(change)
+            order = [int(u) for u in np.argsort(-np.abs(stat), kind="stable")[: self.top]
+                     if abs(stat[u]) >= self.min_change]
+            picks.append(order)
+            patches.append([[int(f) for f in self.units[u].members] for u in order])
+        mediated = mediated_fractions(self.model, self.sae, passes, patches, self.batch_size)
+        results = [Explained(s, [_empty_row(s)]) for s in scored]
+        for i, p, change, units, fractions in zip(todo, passes, changes, picks, mediated):
+            if not units:
+                results[i].rows[0]["status"] = "no_feature_change"
+                continue
+            kind = null_kind(scored[i].variant)
+            stat, per_feature = self.statistic(change), self.feature_statistic(change)
+            rows, leads = [], []
+            for rank, (u, fraction) in enumerate(zip(units, fractions), start=1):
+                members = self.units[u].members
+                lead = int(members[np.argmax(np.abs(per_feature[members]))])
+                leads.append(lead)
+                rows.append(self._row(scored[i], p, change, self.units[u], lead, stat[u], per_feature, rank,
+                                      fraction, self.p_value(stat[u], kind)))
+            ref, alt = base_tracks(p, leads)
+            results[i] = Explained(scored[i], rows, p.window, {f: (ref[k], alt[k]) for k, f in enumerate(leads)})
+        return results
+
+    def _row(self, scored: Scored, p: Pass, change, unit: _Unit, lead: int, statistic: float, per_feature: np.ndarray,
+             rank: int, mediated: float, p_value: float) -> dict:
+        atlas = self.table.loc[lead]
+        motif_id = atlas.motif_id if unit.kind == "motif" and isinstance(atlas.motif_id, str) else None
+        ref_pwm = alt_pwm = motif_delta = math.nan
+        if motif_id in self.pwms:
+            w = p.window
+            pwm = self.pwms[motif_id]
+            ref_pwm = best_site(w.ref, pwm, *w.ref_span)[0]
+            indel = len(scored.variant.ref) != len(scored.variant.alt)
+            alt_pwm = best_site(w.alt, pwm, w.alt_span[0], w.alt_span[1] + indel)[0]
+            motif_delta = alt_pwm - ref_pwm
+        moved = [int(f) for f in unit.members[np.argsort(-np.abs(per_feature[unit.members]))]
+                 if abs(per_feature[f]) >= MEMBER_MIN]
+        row = _empty_row(scored)
+        row.update(rank=rank, feature=lead, label=unit.name, label_kind=unit.kind, motif_id=motif_id or ".",
+                   tf_name=str(atlas.tf_name) if motif_id else ".", effect="loss" if statistic < 0 else "gain",
+                   ref_act=float(change.ref_act[lead]), alt_act=float(change.alt_act[lead]),
+                   delta=float(change.delta[lead]), offset=int(change.offset[lead]), motif_delta=motif_delta,
+                   mediated_fraction=mediated, p_value=p_value, status="ok", statistic=float(statistic),
+                   concept=unit.concept, members=",".join(map(str, moved)) or str(lead))
+        row["hypothesis"] = sentence(row, ref_pwm, alt_pwm, atlas, len(moved))
+        return row
+
+
+def _empty_row(scored: Scored) -> dict:
+    v = scored.variant
+    return {"chrom": v.chrom, "pos": v.vcf_pos, "id": v.id, "ref": v.ref, "alt": v.alt, "score": scored.score,
+            "method": scored.method, "rank": 0, "feature": -1, "label": ".", "label_kind": ".", "motif_id": ".",
+            "tf_name": ".", "effect": ".", "ref_act": math.nan, "alt_act": math.nan, "delta": math.nan, "offset": 0,
+            "motif_delta": math.nan, "mediated_fraction": math.nan, "p_value": math.nan, "hypothesis": ".",
+            "status": v.status, "statistic": math.nan, "concept": ".", "members": "."}
+
+
+def sentence(row: dict, ref_pwm: float, alt_pwm: float, atlas, n_members: int) -> str:
+    """One plain sentence: the mechanism, then the evidence."""
+    where = f"{row['ref']}>{row['alt']} at {row['chrom']}:{row['pos']}"
+    moves = "falls" if row["delta"] < 0 else "rises"
+    lead = f"from {row['ref_act']:.2f} to {row['alt_act']:.2f} at {row['offset']:+d} bp"
+    others = f" with {n_members - 1} more of its features" if n_members > 1 else ""
+    if row["label_kind"] == "motif":
+        verb = "weakens" if row["effect"] == "loss" else "creates or strengthens"
+        text = (f"{where} {verb} a {row['label']} site: feature {row['feature']} (best match {row['tf_name']}, "
+                f"JASPAR {row['motif_id']}) {moves} {lead}{others}")
+        if not math.isnan(row["motif_delta"]):
+            agrees = (row["motif_delta"] < 0) == (row["effect"] == "loss") and abs(row["motif_delta"]) >= 1
+            text += (f"; the {row['tf_name']} PWM score goes from {ref_pwm:.1f} to {alt_pwm:.1f}"
+                     + ("" if agrees else " (no PWM support)"))
+    elif row["label_kind"] == "annotation":
+        verb = "disrupts" if row["effect"] == "loss" else "creates"
+        text = (f"{where} {verb} a {row['label']} signal: feature {row['feature']} (held-out F1 "
+                f"{atlas.annotation_f1:.2f} for {atlas.label}) {moves} {lead}{others}")
+    else:
+        text = f"{where} changes feature {row['feature']}, which no motif or annotation names: it {moves} {lead}"
+    if not math.isnan(row["mediated_fraction"]):
+        text += f"; patching {'them' if n_members > 1 else 'it'} back restores {max(row['mediated_fraction'], 0.0):.0%} of the model's effect"
+    return text + f"; p = {row['p_value']:.2g}."
+
+
+def atlas_motifs(atlas: FeatureAtlas) -> dict:
+    """The matrices (Motif, by id) of the atlas' motif labels, from the collection it was built with."""
+    from pathlib import Path
+
+    from genomix.motifs.jaspar import load_jaspar, read_meme_motifs
+
+    source = str(atlas.metadata.get("motif_source") or "")
+    wanted = set(atlas.table.loc[atlas.table.label_kind == "motif", "motif_id"].dropna())
+    if not wanted:
+        return {}
+    if source.startswith("JASPAR"):
+        motifs = load_jaspar(release=source)
+    elif source and Path(source).is_file():
+        motifs = read_meme_motifs(source)
+    else:
+        log.warning("the atlas does not say which motif collection it used (%r); motif_delta left out", source)
+        return {}
+    return {m.matrix_id: m for m in motifs if m.matrix_id in wanted}
+
+
+def explain_table(explained: list[Explained]) -> pd.DataFrame:
+    """One row per ALT and hypothesis (rank 0 where there is none), columns EXPLAIN_COLUMNS."""
+    rows = [row for item in explained for row in item.rows]
+    return pd.DataFrame(rows, columns=EXPLAIN_COLUMNS).astype({"pos": "int64", "rank": "int64", "feature": "int64",
+                                                                "offset": "int64"})

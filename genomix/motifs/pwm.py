@@ -1,0 +1,44 @@
+"""Position weight matrices: log-odds scores of a motif along a sequence, on both strands.
+
+`log_odds(ppm)` is log2(p / 0.25) against a uniform background; JASPAR PPMs from `load_jaspar`
+already carry a pseudocount, so no column is -inf. A window is scored on the reverse strand with the
+reverse-complemented matrix, so both strands' scores index the same forward positions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from genomix.sequence import one_hot
+
+
+def log_odds(ppm: np.ndarray, background: float = 0.25, floor: float = 1e-3) -> np.ndarray:
+    """`[length, 4]` log2-odds of a PPM."""
+    return np.log2(np.clip(np.asarray(ppm, dtype=float), floor, None) / background)
+
+
+def site_scores(seq: str, pwm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Score of the motif starting at each position of `seq` on the forward and on the reverse strand
+    (`[len(seq) - length + 1]` each); N bases score 0 in every column."""
+    x = one_hot(seq).astype(float)  # [L, 4], N = zeros
+    length = len(pwm)
+    if len(seq) < length:
+        return np.zeros(0), np.zeros(0)
+    windows = np.lib.stride_tricks.sliding_window_view(x, (length, 4))[:, 0]  # [n, length, 4]
+    forward = np.einsum("nlb,lb->n", windows, pwm)
+    reverse = np.einsum("nlb,lb->n", windows, pwm[::-1, ::-1])  # reverse complement: flip columns and bases
+    return forward, reverse
+
+
+def best_site(seq: str, pwm: np.ndarray, start: int, end: int) -> tuple[float, int, str]:
+    """The best-scoring placement of the motif that overlaps `seq[start:end]`, on either strand:
+    (score, first base of the placement, strand). (-inf, -1, '.') when none fits."""
+    forward, reverse = site_scores(seq, pwm)
+    length = len(pwm)
+    first, last = max(0, start - length + 1), min(len(forward) - 1, max(end - 1, start))
+    if last < first:
+        return float("-inf"), -1, "."
+    f, r = forward[first:last + 1], reverse[first:last + 1]
+    if f.max() >= r.max():
+        return float(f.max()), first + int(f.argmax()), "+"
+    return float(r.max()), first + int(r.argmax()), "-"

@@ -1,0 +1,130 @@
+"""The explain report: one self-contained HTML file.
+
+A summary table (every ALT's top hypothesis), then a card per reported variant: the activation
+tracks of its hypotheses' lead features along the window (ref vs alt, on the reference's bases),
+the lead feature's seqlet logo beside the JASPAR matrix it matched, the evidence numbers and the
+sentence. Every string that comes from the input (IDs, alleles, contig names, labels) is escaped;
+figures are inline PNGs.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from genomix.features.html import logo_img
+
+_STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:80em}
+table{border-collapse:collapse;font-size:.85em}th,td{padding:.15em .6em;border-bottom:1px solid #eee;text-align:left}
+.card{border:1px solid #ccc;border-radius:6px;padding:1em;margin:1.2em 0}.card h2{margin:0 0 .4em 0;font-size:1.05em}
+.row{display:flex;gap:1.5em;flex-wrap:wrap;align-items:flex-start}.sentence{margin:.4em 0;font-size:.95em}
+.meta{font-size:.8em;color:#555}.loss{color:#b22}.gain{color:#227}"""
+TRACK_FLANK = 60
+
+
+def _png(figure) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+    plt.close(figure)
+    return f"<img alt='activation tracks' src='data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}'>"
+
+
+def track_img(item) -> str:
+    """Activation tracks of the lead features of one explained ALT, ±TRACK_FLANK bp around it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [row for row in item.rows if row["rank"] > 0]
+    figure, axes = plt.subplots(len(rows), 1, figsize=(7, 1.3 * len(rows)), squeeze=False, sharex=True)
+    centre = item.window.ref_span[0]
+    lo, hi = max(0, centre - TRACK_FLANK), min(len(item.window), centre + TRACK_FLANK + 1)
+    x = np.arange(lo, hi) - centre
+    for axis, row in zip(axes[:, 0], rows):
+        ref, alt = item.tracks[row["feature"]]
+        axis.plot(x, ref[lo:hi], color="#555", label="ref", lw=1.2)
+        axis.plot(x, alt[lo:hi], color="#c33" if row["effect"] == "loss" else "#33c", label="alt", lw=1.2)
+        axis.axvline(0, color="#aaa", lw=0.6, ls=":")
+        axis.set_ylabel(f"f{row['feature']}", fontsize=8)
+        axis.set_title(f"#{row['rank']} {row['label']}", fontsize=8, loc="left")
+        axis.tick_params(labelsize=7)
+        for side in ("top", "right"):
+            axis.spines[side].set_visible(False)
+    axes[0, 0].legend(fontsize=7, frameon=False, loc="upper right")
+    axes[-1, 0].set_xlabel("bp from the variant", fontsize=8)
+    return _png(figure)
+
+
+def _number(value, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "NA"
+    return f"{value:.{digits}g}" if isinstance(value, float) else html.escape(str(value))
+
+
+def report_html(explained: list, table: pd.DataFrame, atlas, motifs: dict, meta: dict, limit: int = 100) -> str:
+    """The page: `explained` are the variants that get a card (best first), `table` the whole
+    explain table, `motifs` JASPAR Motif objects by id, `meta` provenance lines."""
+    esc = html.escape
+    atlas_rows = atlas.table.set_index("feature")
+    logos: dict = {}  # features and matrices recur across cards: draw each logo once
+    top = table[table["rank"] <= 1]
+    counts = top.status.value_counts()
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>genomix explain report</title>"
+             f"<style>{_STYLE}</style></head><body><h1>genomix: variant hypotheses</h1>",
+             f"<p>{len(top)} ALTs explained: {counts.get('ok', 0)} with a hypothesis; "
+             + ", ".join(f"{esc(str(k))}: {v}" for k, v in counts.items() if k != "ok") + ".</p>",
+             "<p class='meta'>" + "; ".join(f"{esc(str(k))}: {esc(str(v))}" for k, v in meta.items()) + "</p>",
+             "<h2>Summary (top hypothesis per ALT)</h2><table><tr>"
+             + "".join(f"<th>{c}</th>" for c in ("variant", "id", "score", "hypothesis", "effect", "statistic",
+                                                  "mediated", "p", "status")) + "</tr>"]
+    for row in top.sort_values("p_value", na_position="last").itertuples(index=False):
+        parts.append(f"<tr><td>{esc(str(row.chrom))}:{row.pos} {esc(row.ref)}&gt;{esc(row.alt)}</td><td>{esc(str(row.id))}</td>"
+                     f"<td>{_number(row.score)}</td><td>{esc(str(row.label))}</td><td class='{esc(str(row.effect))}'>"
+                     f"{esc(str(row.effect))}</td><td>{_number(row.statistic)}</td><td>{_number(row.mediated_fraction)}</td>"
+                     f"<td>{_number(row.p_value)}</td><td>{esc(str(row.status))}</td></tr>")
+    parts.append("</table>")
+    if len(explained) > limit:
+        parts.append(f"<p>Cards for the {limit} ALTs with the smallest p-values follow.</p>")
+    for item in explained[:limit]:
+        v = item.scored.variant
+        parts.append(f"<div class='card'><h2>{esc(v.chrom)}:{v.vcf_pos} {esc(v.ref)}&gt;{esc(v.alt)} "
+                     f"<span class='meta'>{esc(v.id)} · score {_number(item.scored.score)} ({esc(item.scored.method)})</span></h2>")
+        for row in item.rows:
+            parts.append(f"<p class='sentence'><b>#{row['rank']}</b> {esc(row['hypothesis'])}</p>")
+        parts.append(f"<div class='row'>{track_img(item)}<div>")
+        for row in item.rows:
+            feature = atlas_rows.loc[row["feature"]]
+            shown = []
+            if feature.ppm is not None:
+                if row["feature"] not in logos:
+                    logos[row["feature"]] = logo_img(np.array([list(c) for c in feature.ppm]), f"feature {row['feature']} seqlets")
+                shown.append(logos[row["feature"]])
+            motif = motifs.get(row["motif_id"])
+            if motif is not None:
+                if motif.matrix_id not in logos:
+                    logos[motif.matrix_id] = logo_img(motif.ppm, f"{motif.tf_name} {motif.matrix_id}")
+                shown.append(logos[motif.matrix_id])
+            evidence = (f"delta {_number(row['delta'])} at {row['offset']:+d} bp · motif_delta {_number(row['motif_delta'])}"
+                        f" · mediated {_number(row['mediated_fraction'])} · p {_number(row['p_value'])} · members "
+                        f"{esc(str(row['members']))}")
+            parts.append(f"<div><div class='meta'>#{row['rank']} {esc(str(row['label']))}: {evidence}</div>"
+                         f"<div class='row'>{''.join(shown)}</div></div>")
+        parts.append("</div></div></div>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(path: str | Path, explained: list, table: pd.DataFrame, atlas, motifs: dict, meta: dict,
+                 limit: int = 100) -> Path:
+    path = Path(path)
+    path.write_text(report_html(explained, table, atlas, motifs, meta, limit), encoding="utf-8")
+    return path

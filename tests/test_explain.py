@@ -1,0 +1,238 @@
+"""genomix explain: feature changes through the offset map, the null, PWM corroboration, follow-up
+designs, and the outputs (table, VCF read by bcftools +split-vep, escaped HTML report)."""
+
+from __future__ import annotations
+
+import collections
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import genomix as gx
+from genomix.hypotheses import explain_table, load_explainer
+from genomix.hypotheses.decompose import feature_change, mediated_fractions, run_passes
+from genomix.hypotheses.null import dinucleotide_shuffle, null_windows
+from genomix.io.genome import Genome
+from genomix.io.variants import Variant, read_variants
+from genomix.io.windows import make_window
+from genomix.motifs.pwm import best_site, log_odds, site_scores
+from genomix.paths import demo_dir, demo_variants
+
+ROOT = Path(__file__).resolve().parents[1]
+STARTER_FASTA = ROOT / "data" / "starter" / "genome.fa.gz"
+STARTER_VCF = ROOT / "variants" / "starter.vcf.gz"
+
+
+@pytest.fixture(scope="module")
+def explainer():
+    return load_explainer(demo_dir() / "genome.fa.gz", "demo", null_size=100)
+
+
+@pytest.fixture(scope="module")
+def demo_genome():
+    return Genome(demo_dir() / "genome.fa.gz")
+
+
+def test_dinucleotide_shuffle_keeps_every_dinucleotide_count_and_both_ends():
+    rng = np.random.default_rng(1)
+    seq = "".join(rng.choice(list("ACGT"), 300)) + "CGCGCGCG" + "AAAAAAAAAA"
+    shuffled = dinucleotide_shuffle(seq, np.random.default_rng(2))
+    pairs = lambda s: collections.Counter(s[i:i + 2] for i in range(len(s) - 1))  # noqa: E731
+    assert pairs(shuffled) == pairs(seq)
+    assert shuffled[0] == seq[0] and shuffled[-1] == seq[-1]
+    assert shuffled != seq
+
+
+def test_null_windows_are_shuffled_backgrounds_with_a_centred_variant_of_the_kind(demo_genome):
+    windows = null_windows(demo_genome, ("del", 2), 5, 128, seed=3)
+    assert len(windows) == 5
+    for window in windows:
+        assert len(window.ref) == len(window.alt) == 128
+        assert window.ref_span == (64, 67)  # anchor base + two deleted bases
+        assert window.alt[64] == window.ref[64] and window.alt[65:] == window.ref[67:] + window.alt[-2:]
+
+
+def test_pwm_best_site_equals_a_hand_loop_on_both_strands():
+    rng = np.random.default_rng(0)
+    ppm = rng.dirichlet(np.ones(4), size=6)
+    pwm = log_odds(ppm)
+    seq = "".join(rng.choice(list("ACGT"), 40))
+    index = {b: i for i, b in enumerate("ACGT")}
+    complement = {"A": "T", "C": "G", "G": "C", "T": "A"}
+    expected = []
+    for start in range(40 - 6 + 1):  # placements overlapping bases [15, 21)
+        if start + 6 <= 15 or start >= 21:
+            continue
+        site = seq[start:start + 6]
+        forward = sum(math.log2(max(ppm[i, index[b]], 1e-3) / 0.25) for i, b in enumerate(site))
+        reverse_site = "".join(complement[b] for b in reversed(site))
+        reverse = sum(math.log2(max(ppm[i, index[b]], 1e-3) / 0.25) for i, b in enumerate(reverse_site))
+        expected += [(forward, start, "+"), (reverse, start, "-")]
+    score, start, strand = best_site(seq, pwm, 15, 21)
+    best = max(expected, key=lambda e: e[0])
+    assert score == pytest.approx(best[0]) and start == best[1] and strand == best[2]
+
+
+def _codes(model, sae, seq):
+    tokens = model.tokenize([seq])
+    _, captured = model.forward(tokens, layers=(sae.metadata["hook_name"],))
+    codes = sae.encode(captured[sae.metadata["hook_name"]].float())[0]
+    spans = tokens.spans[0]
+    return codes[torch.from_numpy(spans[:, 0] >= 0)].detach().numpy()  # one row per base (1-base tokens)
+
+
+def test_feature_changes_compare_each_ref_base_with_the_base_it_became(explainer, demo_genome):
+    model, sae = explainer.model, explainer.sae
+    # a two-base deletion: ref bases after the deleted ones move two places left in the alt window
+    variant = Variant("chr1", 50_000, demo_genome.fetch("chr1", 50_000, 50_003), demo_genome.fetch("chr1", 50_000, 50_001),
+                      contig="chr1")
+    window = make_window(demo_genome, variant, 256)
+    ref, alt = _codes(model, sae, window.ref), _codes(model, sae, window.alt)
+    offset = 128
+    expected = {}
+    for i in range(offset - 20, offset + 3 + 20):
+        if offset + 1 <= i < offset + 3:
+            alt_value = np.zeros(sae.d_sae)  # deleted base
+        else:
+            alt_value = alt[i - 2] if i >= offset + 3 else alt[i]
+        expected[i - offset] = alt_value - ref[i]
+    deltas = np.stack(list(expected.values()))
+    best = np.abs(deltas).argmax(axis=0)
+    change = feature_change(run_passes(model, sae, [window])[0], radius=20)
+    columns = np.arange(sae.d_sae)
+    np.testing.assert_allclose(change.delta, deltas[best, columns], atol=1e-5)
+    np.testing.assert_array_equal(change.offset, np.array(list(expected))[best])
+
+
+def test_patching_nothing_or_an_unchanged_feature_mediates_nothing(explainer, demo_genome):
+    model, sae = explainer.model, explainer.sae
+    variant = Variant("chr1", 60_000, demo_genome.fetch("chr1", 60_000, 60_001), "A" if demo_genome.fetch(
+        "chr1", 60_000, 60_001) != "A" else "C", contig="chr1")
+    p = run_passes(model, sae, [make_window(demo_genome, variant, 256)])[0]
+    aligned_ref = p.ref_codes[p.alt_to_ref_token.clip(0)] * torch.from_numpy(p.alt_to_ref_token >= 0)[:, None]
+    unchanged = int(np.nonzero(((aligned_ref - p.alt_codes).abs().max(0).values == 0).numpy())[0][0])
+    changed = int((aligned_ref - p.alt_codes).abs().max(0).values.argmax())
+    (nothing, still, moved), = mediated_fractions(model, sae, [p], [[[], [unchanged], [changed]]])
+    assert nothing == pytest.approx(0.0, abs=1e-6) and still == pytest.approx(0.0, abs=1e-6)
+    assert abs(moved) > 1e-4
+
+
+def test_p_value_counts_null_statistics_at_least_as_large(explainer):
+    explainer._null[("test", 1)] = np.sort(np.array([0.1, 0.2, 0.3, 0.4]))
+    assert explainer.p_value(0.35, ("test", 1)) == pytest.approx(2 / 5)
+    assert explainer.p_value(-0.2, ("test", 1)) == pytest.approx(4 / 5)
+    assert explainer.p_value(9.0, ("test", 1)) == pytest.approx(1 / 5)
+
+
+def test_every_alt_of_awkward_records_gets_a_row_and_a_status(tmp_path):
+    table = gx.explain(STARTER_VCF, STARTER_FASTA, "demo", null_size=50, window=128)
+    expected = []
+    for variant in read_variants(STARTER_VCF, Genome(STARTER_FASTA)):
+        expected.append((variant.chrom, variant.vcf_pos, variant.ref, variant.alt))
+    top = table[table["rank"] <= 1]
+    assert list(zip(top.chrom, top.pos, top.ref, top.alt)) == expected
+    assert list(table.columns[:23]) == ["chrom", "pos", "id", "ref", "alt", "score", "method", "rank", "feature", "label",
+                                        "label_kind", "motif_id", "tf_name", "effect", "ref_act", "alt_act", "delta",
+                                        "offset", "motif_delta", "mediated_fraction", "p_value", "hypothesis", "status"]
+    skipped = top[top.status.str.startswith("skipped")]
+    assert set(skipped.alt) >= {"<DEL>", "*"} and (skipped["rank"] == 0).all()
+    ok = table[table.status == "ok"]
+    assert (ok["rank"] >= 1).all() and ok.hypothesis.str.endswith(".").all()
+    assert ((ok.p_value > 0) & (ok.p_value <= 1)).all()
+    assert set(ok.effect) <= {"loss", "gain"} and (np.sign(ok.statistic) == np.where(ok.effect == "loss", -1, 1)).all()
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    """Ten loss variants of the truth set on held-out chr3, explained by the CLI with every output."""
+    from genomix.demo.evaluate import read_truth
+
+    truth = read_truth(demo_variants())
+    chosen = truth[(truth.truth_class == "loss") & (truth.chrom == "chr3")].head(10)
+    folder = tmp_path_factory.mktemp("explain")
+    lines = [line for line in pysam_text(demo_variants()) if line.startswith("#")]
+    keep = set(chosen.id)
+    lines += [line for line in pysam_text(demo_variants()) if not line.startswith("#") and line.split("\t")[2] in keep]
+    lines = [line.replace("gmx", "<b>gmx</b>", 1) if not line.startswith("#") else line for line in lines]
+    vcf = folder / "loss.vcf"
+    vcf.write_text("".join(lines))
+    outputs = {"vcf_in": vcf, "out": folder / "h.tsv", "vcf": folder / "a.vcf.gz", "report": folder / "r.html", "followup": folder / "f.tsv"}
+    done = subprocess.run([sys.executable, "-m", "genomix", "explain", vcf, "--fasta", demo_dir() / "genome.fa.gz",
+                           "-o", outputs["out"], "--vcf-out", outputs["vcf"], "--report", outputs["report"],
+                           "--followup", outputs["followup"], "--null-size", "100", "--quiet"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return chosen, outputs
+
+
+def pysam_text(path) -> list[str]:
+    import gzip
+
+    with gzip.open(path, "rt") as handle:
+        return handle.readlines()
+
+
+def test_cli_table_equals_the_python_api_and_losses_read_as_losses(planted):
+    chosen, outputs = planted
+    table = pd.read_csv(outputs["out"], sep="\t", keep_default_na=False, na_values=["NA"])
+    again = gx.explain(outputs["vcf_in"], demo_dir() / "genome.fa.gz", "demo", null_size=100)
+    pd.testing.assert_frame_equal(table, again, check_dtype=False, atol=1e-6)
+    top = table[table["rank"] == 1]
+    assert len(top) == len(chosen)
+    assert (top.effect == "loss").mean() > 0.5  # planted losses; accuracy itself: benchmarks/explain_accuracy.py
+    assert top[top.label_kind == "motif"].motif_delta.notna().all()  # PWM corroboration of motif hypotheses
+
+
+@pytest.mark.skipif(shutil.which("bcftools") is None, reason="bcftools (Debian) with +split-vep is not installed")
+def test_bcftools_split_vep_reads_the_gmx_entries(planted):
+    _, outputs = planted
+    done = subprocess.run(["bcftools", "+split-vep", "-a", "GMX", "-d", "-f",
+                           "%ID\t%Allele\t%Feature\t%Label\t%Effect\t%P\t%Consequence\n", outputs["vcf"]],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    parsed = pd.read_csv(pd.io.common.StringIO(done.stdout), sep="\t", header=None,
+                         names=["id", "alt", "feature", "label", "effect", "p", "consequence"])
+    table = pd.read_csv(outputs["out"], sep="\t")
+    assert list(parsed.feature) == list(table.feature)
+    assert list(parsed.label) == [label.replace(" ", "_") for label in table.label]
+    np.testing.assert_allclose(parsed.p.astype(float), table.p_value, rtol=1e-3)
+    assert list(parsed.consequence) == [f"{a}_{b}" for a, b in zip(parsed.label, parsed.effect)]
+
+
+def test_report_is_one_escaped_self_contained_page(planted):
+    _, outputs = planted
+    page = outputs["report"].read_text()
+    assert page.startswith("<!doctype html>") and "<b>gmx" not in page and "&lt;b&gt;gmx" in page
+    assert "src='http" not in page and 'src="http' not in page
+    assert page.count("class='card'") == 10 and "data:image/png;base64" in page
+
+
+def test_followup_designs_test_the_site(planted, demo_genome):
+    _, outputs = planted
+    designs = pd.read_csv(outputs["followup"], sep="\t")
+    table = pd.read_csv(outputs["out"], sep="\t")
+    assert set(designs.design) == {"mpra_ref", "mpra_alt", "mpra_scrambled", "emsa_ref", "emsa_alt"}
+    for (chrom, pos, ref, alt), group in designs.groupby(["chrom", "pos", "ref", "alt"]):
+        by = group.set_index("design").sequence
+        assert len(by.mpra_ref) == 150 and by.mpra_ref == demo_genome.fetch(chrom, pos - 1 - 75, pos - 1 + 75)
+        assert by.mpra_alt != by.mpra_ref and by.mpra_scrambled != by.mpra_ref
+        carrier = by.mpra_ref if group.effect.iloc[0] == "loss" else by.mpra_alt  # the allele with the site
+        assert sorted(by.mpra_scrambled) == sorted(carrier)  # a shuffle inside the site keeps the bases
+        site_start, site_end = int(group.site_start.iloc[0]), int(group.site_end.iloc[0])
+        assert by.emsa_ref == demo_genome.fetch(chrom, site_start - 1 - 15, site_end + 15)
+        hypothesis = table[(table.pos == pos) & (table["rank"] == 1)].iloc[0]
+        if hypothesis.motif_id != ".":
+            from genomix.motifs.jaspar import load_jaspar
+
+            pwm = log_odds(next(m.ppm for m in load_jaspar() if m.matrix_id == hypothesis.motif_id))
+            site = slice(75 - (pos - site_start), 75 - (pos - site_start) + (site_end - site_start + 1))
+            exact = lambda seq: max(score.max() for score in site_scores(seq[site], pwm))  # noqa: E731
+            if exact(carrier) > 0:  # a real site: the scramble takes it apart
+                assert exact(by.mpra_scrambled) < exact(carrier)
