@@ -220,6 +220,98 @@ def models_info(
     )
 
 
+concepts_app = typer.Typer(no_args_is_help=True, help="Concepts: an SAE's fractured features put back together.")
+app.add_typer(concepts_app, name="concepts")
+
+
+def _concept_inputs(sae: str, annotations: Optional[Path], fasta: Optional[Path]):
+    """The SAE (no model needed), its atlas, and the annotations with contig lengths for entanglement
+    (the demo's own for the demo SAE)."""
+    from genomix.features.annotations import read_annotations
+    from genomix.features.atlas import FeatureAtlas
+    from genomix.io.genome import Genome
+    from genomix.paths import demo_dir
+    from genomix.sae.formats import load_sae
+
+    trained, atlas = load_sae(sae), FeatureAtlas.load(sae)
+    if sae == "demo" and annotations is None:
+        annotations, fasta = demo_dir() / "annotations.bed", fasta or demo_dir() / "genome.fa.gz"
+    if annotations is not None and fasta is None:
+        raise GenomixError("--annotations needs --fasta (its contig lengths give the classes' base rates)")
+    if annotations is None:
+        return trained, atlas, None, None
+    genome = Genome(fasta)
+    return trained, atlas, read_annotations(annotations, genome), dict(genome.lengths)
+
+
+@concepts_app.command("summary")
+def concepts_summary(
+    sae: str = typer.Option("demo", "--sae", help="SAE folder holding its atlas, or `demo`."),
+    annotations: Optional[Path] = typer.Option(None, help="BED or GFF3 classes for entanglement (demo: its own)."),
+    fasta: Optional[Path] = typer.Option(None, "--fasta", "-f", help="The genome the atlas was built on (contig lengths)."),
+) -> None:
+    """Fracture (features per concept), entanglement (features enriched in unrelated classes) and the concept table."""
+    from genomix.features.concepts import concepts, summarize
+
+    trained, atlas, table, lengths = _concept_inputs(sae, annotations, fasta)
+    figures = summarize(trained, atlas, table, lengths)
+    f = figures["fracture"]
+    typer.echo(f"{figures['model']} {figures['layer']}: {figures['features']} features, {figures['labelled']} labelled, "
+               f"{figures['concepts']} concepts")
+    typer.echo(f"fracture: {f['mean']:.2f} features per concept (median {f['median']:.0f}, max {f['max']}); most "
+               f"fractured: {', '.join(f['most_fractured'])}")
+    if "entanglement" in figures:
+        e = figures["entanglement"]
+        typer.echo(f"entanglement: {e['entangled']} of {e['labelled_features']} labelled features ({e['fraction']:.1%}) "
+                   f"are enriched in two unrelated classes" + (": " + "; ".join(e["examples"][:3]) if e["examples"] else ""))
+    shown = concepts(trained, atlas)[["concept", "name", "kind", "size", "labelled", "joined", "mean_cosine"]]
+    typer.echo(shown.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+
+
+@concepts_app.command("compare")
+def concepts_compare(
+    saes: list[str] = typer.Argument(..., help="SAE folders (layers of one model, or different models), each with its atlas."),
+    annotations: Optional[Path] = typer.Option(None, help="BED or GFF3 classes for entanglement."),
+    fasta: Optional[Path] = typer.Option(None, "--fasta", "-f", help="The genome the atlases were built on."),
+    out: Optional[Path] = typer.Option(None, "--output", "-o", help="The comparison table: .tsv."),
+    plot: Optional[Path] = typer.Option(None, help="A PNG: features per concept and entanglement, SAE by SAE."),
+) -> None:
+    """Fracture and entanglement of several SAEs side by side."""
+    import pandas as pd
+
+    from genomix.features.concepts import summarize
+
+    rows = []
+    for sae in saes:
+        trained, atlas, table, lengths = _concept_inputs(sae, annotations, fasta)
+        figures = summarize(trained, atlas, table, lengths)
+        rows.append({"sae": sae, "model": figures["model"], "layer": figures["layer"], "features": figures["features"],
+                     "labelled": figures["labelled"], "concepts": figures["concepts"],
+                     "features_per_concept": figures["fracture"]["mean"], "max_features_per_concept": figures["fracture"]["max"],
+                     "entangled_fraction": figures.get("entanglement", {}).get("fraction", float("nan"))})
+    frame = pd.DataFrame(rows)
+    typer.echo(frame.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    if out is not None:
+        frame.to_csv(out, sep="\t", index=False)
+    if plot is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        names = [f"{r.model} {r.layer}" for r in frame.itertuples()]
+        figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
+        left.bar(names, frame.features_per_concept, color="#4a7")
+        left.set_ylabel("features per concept")
+        right.bar(names, frame.entangled_fraction, color="#a47")
+        right.set_ylabel("entangled fraction of labelled features")
+        for axis in (left, right):
+            axis.tick_params(axis="x", labelrotation=30, labelsize=8)
+        figure.tight_layout()
+        figure.savefig(plot, dpi=100)
+        plt.close(figure)
+
+
 demo_app = typer.Typer(help="The demo world: a synthetic genome planted with JASPAR motifs, and a model trained on it.")
 app.add_typer(demo_app, name="demo")
 
@@ -232,15 +324,17 @@ def demo(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress."),
 ) -> None:
     """Score the demo truth variants with the demo model and report how well it separates them; measure
-    the demo SAE on the held-out contig and check the demo atlas against the planted motifs."""
+    the demo SAE on the held-out contig, check the demo atlas against the planted motifs, and explain
+    the variants into hypotheses, an annotated VCF, an HTML report and lab designs."""
     if context.invoked_subcommand is not None:
         return
     import pandas as pd
 
     import genomix
-    from genomix.demo.evaluate import atlas_truth, read_truth, score_auroc
+    from genomix.demo.evaluate import atlas_truth, explain_truth, read_truth, score_auroc
     from genomix.demo.world import HELD_OUT
     from genomix.features.atlas import FeatureAtlas
+    from genomix.hypotheses import Explainer, explain_to_file
     from genomix.io.genome import Genome
     from genomix.models.registry import load_model
     from genomix.paths import demo_dir, demo_variants
@@ -276,6 +370,19 @@ def demo(
                f"an annotation, {kinds.get('unlabelled', 0)} unlabelled; {truth['tfs_matched']} of "
                f"{truth['planted_tfs']} planted TFs found by a feature whose peaks lie in their sites "
                f"(median truth share {truth['median_truth_share']:.2f})")
+    explainer = Explainer(model, sae, atlas, genome, window=window)
+    outputs = {"out": out / "demo.hypotheses.tsv", "vcf_out": out / "demo.explained.vcf.gz",
+               "report": out / "demo.report.html", "followup": out / "demo.followup.tsv"}
+    with _Progress("explaining the demo variants", quiet) as bar:
+        explain_to_file(vcf, explainer, **outputs, meta=_explain_meta(explainer, "demo"), progress=bar.advance,
+                        report_limit=50)
+    hypotheses = pd.read_csv(outputs["out"], sep="\t", keep_default_na=False, na_values=["NA"])
+    figures = explain_truth(hypotheses, read_truth(vcf), atlas, HELD_OUT)
+    typer.echo(f"explain: top hypothesis names the planted TF for {figures['top1_tf_all']:.1%} of loss/gain variants "
+               f"({figures['top1_tf_held_out']:.1%} held out), direction right for {figures['direction_all']:.1%}; "
+               f"neutral variants with p < 0.01: {figures['neutral_p_below_0.01']:.1%}")
+    typer.echo(f"report: {outputs['report']}\nhypotheses: {outputs['out']}, {outputs['vcf_out']}; lab designs: "
+               f"{outputs['followup']}")
 
 
 @demo_app.command("build")

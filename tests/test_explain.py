@@ -125,7 +125,9 @@ def test_patching_nothing_or_an_unchanged_feature_mediates_nothing(explainer, de
 
 
 def test_p_value_counts_null_statistics_at_least_as_large(explainer):
-    explainer._null[("test", 1)] = np.sort(np.array([0.1, 0.2, 0.3, 0.4]))
+    from genomix.hypotheses.rank import _Null
+
+    explainer._null[("test", 1)] = _Null(np.ones(len(explainer.units)), np.sort(np.array([0.1, 0.2, 0.3, 0.4])))
     assert explainer.p_value(0.35, ("test", 1)) == pytest.approx(2 / 5)
     assert explainer.p_value(-0.2, ("test", 1)) == pytest.approx(4 / 5)
     assert explainer.p_value(9.0, ("test", 1)) == pytest.approx(1 / 5)

@@ -142,6 +142,46 @@ def explain_truth(table: pd.DataFrame, truth: pd.DataFrame, atlas, held_out: str
     return result
 
 
+def planted_tf_of_features(atlas, annotations: Path, margin: int = 5) -> pd.DataFrame:
+    """Per motif-labelled feature: the planted TF whose sites (± `margin` bp) hold most of its top-example
+    peaks, and that share."""
+    bed = pd.read_csv(annotations, sep="\t")
+    sites = {c: g for c, g in bed[bed.kind.isin(["motif", "ctcf_site", "tata_box"])].groupby("#chrom")}
+    rows = []
+    for row in atlas.table[atlas.table.label_kind == "motif"].itertuples(index=False):
+        counts: dict[str, int] = {}
+        for example in row.top_examples:
+            contig, position = example.rsplit(":", 1)
+            local = sites.get(contig)
+            if local is None:
+                continue
+            p = int(position) - 1
+            for tf in set(local.tf_name[(local.start - margin <= p) & (local.end + margin > p)]):
+                counts[tf] = counts.get(tf, 0) + 1
+        tf = max(counts, key=counts.get) if counts else None
+        rows.append((row.feature, tf, counts.get(tf, 0) / max(len(row.top_examples), 1)))
+    return pd.DataFrame(rows, columns=["feature", "planted_tf", "share"])
+
+
+def concept_truth(atlas, concepts: pd.DataFrame, annotations: Path, min_share: float = 0.5) -> dict:
+    """How well concepts group motif-labelled features by the TF actually planted where they fire:
+    adjusted Rand index, purity (share of a concept's features that belong to its most common TF) and
+    completeness (share of a TF's features in its most common concept), over the features whose
+    peaks lie at least `min_share` in one TF's sites; the ARI over every feature with any planted
+    peak is given too."""
+    from genomix.features.concepts import adjusted_rand_index, concept_ids
+
+    truth = planted_tf_of_features(atlas, annotations)
+    truth["concept"] = concept_ids(concepts, len(atlas.table))[truth.feature.to_numpy()]
+    strict = truth[(truth.share >= min_share) & truth.planted_tf.notna()]
+    table = pd.crosstab(strict.concept, strict.planted_tf)
+    return {"features": int(len(strict)), "ari": adjusted_rand_index(strict.planted_tf, strict.concept),
+            "purity": float(table.max(axis=1).sum() / table.to_numpy().sum()),
+            "completeness": float(table.max(axis=0).sum() / table.to_numpy().sum()),
+            "features_any_planted_peak": int(truth.planted_tf.notna().sum()),
+            "ari_any_planted_peak": adjusted_rand_index(*truth[truth.planted_tf.notna()][["planted_tf", "concept"]].T.values)}
+
+
 def site_information(annotations: Path, contig: str, length: int) -> tuple[np.ndarray, np.ndarray]:
     """Per position of `contig`: information (bits) of the planted motif column there (0 outside sites),
     and whether the position is background (at least 20 bp from any planted element)."""

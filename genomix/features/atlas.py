@@ -22,12 +22,17 @@ from genomix.sae.activations import Regions
 from genomix.sae.base import SAE
 
 ATLAS_NAME = "atlas.parquet"
+CONCEPTS_NAME = "concepts.parquet"
 
 
 @dataclass
 class FeatureAtlas:
+    """`table`: one row per feature; `metadata`: provenance; `concepts`: the concept table stored
+    beside the atlas (`concepts.parquet`, see `genomix.features.concepts`), when there is one."""
+
     table: pd.DataFrame
     metadata: dict = field(default_factory=dict)
+    concepts: pd.DataFrame | None = None
 
     def label(self, feature: int) -> str:
         """The feature's label, or `unlabelled`."""
@@ -42,6 +47,11 @@ class FeatureAtlas:
         table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                                b"genomix_atlas": json.dumps(self.metadata).encode()})
         pq.write_table(table, path)
+        beside = path.with_name(CONCEPTS_NAME)
+        if self.concepts is not None:
+            self.concepts.to_parquet(beside, index=False)
+        elif beside.exists():
+            beside.unlink()  # it belonged to the atlas this one replaces
         return path
 
     @classmethod
@@ -60,18 +70,20 @@ class FeatureAtlas:
             raise GenomixError(f"no feature atlas at {path}; build one with `genomix features annotate`")
         table = pq.read_table(path)
         metadata = json.loads((table.schema.metadata or {}).get(b"genomix_atlas", b"{}"))
-        return cls(table.to_pandas(), metadata)
+        concepts = path.with_name(CONCEPTS_NAME)
+        return cls(table.to_pandas(), metadata, pd.read_parquet(concepts) if concepts.is_file() else None)
 
 
 def build_atlas(sae: SAE, model, genome: Genome | str | Path, regions: Regions | None = None,
                 annotations: pd.DataFrame | None = None, motifs: list | None = None, windows: int = 2048,
                 window: int = 512, q_threshold: float = 0.05, min_f1: float = 0.5, n_top: int = 100,
                 flank: int = 10, min_examples: int = 20, motif_source: str | None = None,
-                progress=None) -> FeatureAtlas:
+                grouping=None, progress=None) -> FeatureAtlas:
     """Scan the genome (best on regions the SAE was not trained on), then name every feature.
 
     `motifs` default to JASPAR's CORE vertebrates of the pinned release; `motif_source` names what
-    was passed instead (a release, a MEME file) for the atlas' provenance."""
+    was passed instead (a release, a MEME file) for the atlas' provenance. Features are then grouped
+    into concepts (`grouping`: `genomix.features.concepts.GroupingOptions`)."""
     from genomix.features.annotations import annotation_f1, best_annotation
     from genomix.features.examples import top_examples
     from genomix.features.motifs import match_motifs, seqlet_ppm, trim
@@ -128,7 +140,13 @@ def build_atlas(sae: SAE, model, genome: Genome | str | Path, regions: Regions |
                 "motifs": len(motifs), "q_threshold": q_threshold, "min_f1": min_f1, "windows": windows,
                 "window": window, "positions": examples.positions_seen, "flank": flank,
                 "regions": sorted(set(regions.contigs))}
-    return FeatureAtlas(table, metadata)
+    from genomix.features.concepts import GroupingOptions, concept_ids, group_features
+
+    atlas = FeatureAtlas(table, metadata)
+    atlas.concepts = group_features(sae, atlas, grouping or GroupingOptions())
+    atlas.table["concept"] = concept_ids(atlas.concepts, sae.d_sae)
+    atlas.metadata["grouping"] = (grouping or GroupingOptions()).__dict__
+    return atlas
 
 
 def text_logo(ppm, height: int = 4) -> list[str]:

@@ -1,19 +1,41 @@
-"""Concepts: the atlas' labelled features put back together.
+"""Concepts: the SAE's fractured features put back together, and how fractured and entangled it is.
 
-An SAE fractures one concept ("a HNF1A site") into several features (one per strand, offset or
+An SAE splits one concept ("a HNF1A site") over several features (one per strand, offset or
 context), and paralogs share near-identical matrices, so the best JASPAR match of each fragment may
-name a different member of the family (HNF1A, HNF1B). Features are grouped here by what their labels
-agree on: motif-labelled features by the JASPAR family of their best match (the TF name where the
-collection gives no family), annotation-labelled features by their class. Unlabelled features
-belong to no concept. A concept is named by its members' most common label.
+name a different member of the family (HNF1A, HNF1B). Grouping, in three steps:
+
+1. Motif-labelled features are grouped by the JASPAR family of their best match (the TF name where
+   the collection gives no family): features whose seqlets match the same family of matrices.
+2. Annotation-labelled features are grouped by their class.
+3. An unlabelled feature joins the concept of the labelled feature it is closest to when both agree:
+   decoder cosine >= `min_cosine` and co-activation >= `min_coactivation` (the share of its top
+   examples within `margin` bp of that feature's top examples: they fire at the same genome
+   positions), or its own seqlet PPM matches that feature's under TOMTOM (q < `ppm_q`, either
+   strand; only with 25 labelled PPMs or more, TOMTOM's background being its targets' columns)
+   with decoder cosine >= `min_cosine`.
+
+A concept is named by its members' most common label. Each keeps its evidence: how its members were
+grouped, their mean pairwise decoder cosine, and how many joined by similarity.
+
+Measures: fracture (labelled features per concept) and entanglement (features whose top examples
+are enriched, each at least `min_share` of the examples and `min_enrichment` times the base rate,
+in two or more annotation classes that do not nest in each other).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+@dataclass(frozen=True)
+class GroupingOptions:
+    min_cosine: float = 0.5
+    min_coactivation: float = 0.3
+    ppm_q: float = 0.01
+    margin: int = 10
 
 
 def motif_families(atlas) -> dict[str, str]:
@@ -21,7 +43,8 @@ def motif_families(atlas) -> dict[str, str]:
     one, else from the pinned JASPAR release)."""
     table = atlas.table
     if "motif_family" in table:
-        return dict(zip(table.motif_id.dropna(), table.motif_family.dropna()))
+        known = table.dropna(subset=["motif_id", "motif_family"])
+        return dict(zip(known.motif_id, known.motif_family))
     from genomix.motifs.jaspar import load_jaspar
 
     source = str(atlas.metadata.get("motif_source") or "")
@@ -30,30 +53,241 @@ def motif_families(atlas) -> dict[str, str]:
     return {m.matrix_id: m.family for m in load_jaspar(release=source) if m.family}
 
 
-def concepts(atlas) -> tuple[np.ndarray, pd.DataFrame]:
-    """(concept id of each feature, -1 for unlabelled; the concept table: concept, name, kind, key,
-    members, size, evidence)."""
-    table = atlas.table.sort_values("feature")
+def _positions(examples) -> dict[str, np.ndarray]:
+    where: dict[str, list[int]] = {}
+    for example in examples if examples is not None else []:
+        contig, position = example.rsplit(":", 1)
+        where.setdefault(contig, []).append(int(position))
+    return {c: np.sort(np.array(p)) for c, p in where.items()}
+
+
+def coactivation(a, b, margin: int = 10) -> float:
+    """Share of the top examples `a` (["chr:pos", ...]) within `margin` bp of one of `b`'s."""
+    if a is None or not len(a):
+        return 0.0
+    others = _positions(b)
+    near = 0
+    for contig, positions in _positions(a).items():
+        if contig in others:
+            theirs = others[contig]
+            first = np.minimum(np.searchsorted(theirs, positions - margin), len(theirs) - 1)  # first >= p - margin
+            near += int((np.abs(theirs[first] - positions) <= margin).sum())
+    return near / len(a)
+
+
+def group_features(sae, atlas, options: GroupingOptions = GroupingOptions()) -> pd.DataFrame:
+    """The concept table: concept, name, kind, key, members, size, labelled, joined, mean_cosine,
+    evidence. Members are feature ids; `labelled` of them carry the concept's label kind."""
+    table = atlas.table.set_index("feature").sort_index()
     families = motif_families(atlas)
-    keys = []
-    for row in table.itertuples(index=False):
+    keys: dict[int, tuple[str, str]] = {}
+    for feature, row in table.iterrows():
         if row.label_kind == "motif":
-            family = families.get(row.motif_id)
-            keys.append(("motif", family) if family else ("motif", row.tf_name))
+            keys[feature] = ("motif", families.get(row.motif_id) or row.tf_name)
         elif row.label_kind == "annotation":
-            keys.append(("annotation", row.label))
-        else:
-            keys.append(None)
-    ordered = sorted({k for k in keys if k is not None})
-    index = {k: i for i, k in enumerate(ordered)}
-    concept_of = np.array([index[k] if k is not None else -1 for k in keys], dtype=np.int64)
-    labels = table.label.to_numpy()
-    features = table.feature.to_numpy()
+            keys[feature] = ("annotation", row.label)
+    decoder = sae.W_dec.detach().float().cpu().numpy()
+    decoder = decoder / np.maximum(np.linalg.norm(decoder, axis=1, keepdims=True), 1e-12)
+    labelled = np.array(sorted(keys))
+    joined: dict[int, tuple[int, str]] = {}
+    if len(labelled):
+        unlabelled = np.array([f for f in table.index if f not in keys])
+        cosine = decoder[unlabelled] @ decoder[labelled].T if len(unlabelled) else np.zeros((0, len(labelled)))
+        ppm_matches = _ppm_matches(table, unlabelled, labelled, options.ppm_q)
+        for i, feature in enumerate(unlabelled):
+            for j in np.argsort(-cosine[i])[:5]:
+                if cosine[i, j] < options.min_cosine:
+                    break
+                other = int(labelled[j])
+                if (feature, other) in ppm_matches:
+                    joined[int(feature)] = (other, f"seqlet PPM matches feature {other}'s")
+                    break
+                share = coactivation(table.top_examples.loc[feature], table.top_examples.loc[other], options.margin)
+                if share >= options.min_coactivation:
+                    joined[int(feature)] = (other, f"fires with feature {other} ({share:.0%} of its top examples)")
+                    break
+    for feature, (other, _) in joined.items():
+        keys[feature] = keys[other]
+    ordered = sorted(set(keys.values()))
     rows = []
-    for i, (kind, key) in enumerate(ordered):
-        members = features[concept_of == i]
-        name = Counter(labels[concept_of == i]).most_common(1)[0][0]
-        evidence = (f"best JASPAR match in the family {key}" if kind == "motif" and key != name
-                    else f"labelled {key}")
-        rows.append((i, name, kind, key, [int(m) for m in members], len(members), evidence))
-    return concept_of, pd.DataFrame(rows, columns=["concept", "name", "kind", "key", "members", "size", "evidence"])
+    labels = table.label
+    for number, (kind, key) in enumerate(ordered):
+        members = sorted(f for f, k in keys.items() if k == (kind, key))
+        own = [f for f in members if f not in joined]
+        name = Counter(labels.loc[own]).most_common(1)[0][0]
+        vectors = decoder[members]
+        pairs = vectors @ vectors.T
+        mean_cosine = float((pairs.sum() - len(members)) / max(len(members) * (len(members) - 1), 1))
+        how = (f"best JASPAR match in the family {key}" if kind == "motif" else f"labelled {key}")
+        if len(members) > len(own):
+            how += f"; {len(members) - len(own)} unlabelled joined: " + "; ".join(
+                f"{f}: {joined[f][1]}" for f in members if f in joined)
+        rows.append((number, name, kind, key, members, len(members), len(own), len(members) - len(own), mean_cosine, how))
+    return pd.DataFrame(rows, columns=["concept", "name", "kind", "key", "members", "size", "labelled", "joined",
+                                       "mean_cosine", "evidence"])
+
+
+def _ppm_matches(table: pd.DataFrame, unlabelled: np.ndarray, labelled: np.ndarray, q: float) -> set[tuple[int, int]]:
+    """(unlabelled, labelled) feature pairs whose trimmed seqlet PPMs match under TOMTOM (either strand)."""
+    from memelite import tomtom
+
+    from genomix.features.motifs import benjamini_hochberg, trim
+
+    def trimmed(features):
+        kept = {}
+        for f in features:
+            ppm = table.ppm.loc[f]
+            if ppm is not None:
+                core, _ = trim(np.array([list(c) for c in ppm]))
+                if core is not None:
+                    kept[int(f)] = core
+        return kept
+
+    queries, targets = trimmed(unlabelled), trimmed(labelled)
+    if not queries or len(targets) < 25:  # TOMTOM's background is the targets' columns: too few, unreliable p
+        return set()
+    q_names, t_names = list(queries), list(targets)
+    p, *_ = tomtom([queries[f].T.astype(np.float64) for f in q_names], [targets[f].T.astype(np.float64) for f in t_names])
+    significant = benjamini_hochberg(p.ravel()).reshape(p.shape) < q
+    return {(q_names[i], t_names[j]) for i, j in zip(*np.nonzero(significant))}
+
+
+def concept_ids(table: pd.DataFrame, d_sae: int) -> np.ndarray:
+    """Concept id of each feature (-1 for none) from a concept table."""
+    ids = np.full(d_sae, -1, dtype=np.int64)
+    for row in table.itertuples(index=False):
+        ids[np.asarray(row.members, dtype=np.int64)] = row.concept
+    return ids
+
+
+def concepts(sae, atlas, options: GroupingOptions | None = None) -> pd.DataFrame:
+    """The concept table of an SAE and its atlas: the one stored beside the atlas (`concepts.parquet`,
+    written by `genomix features annotate`) unless `options` are given, else grouped now."""
+    if options is None and atlas.concepts is not None:
+        return atlas.concepts
+    return group_features(sae, atlas, options or GroupingOptions())
+
+
+# ---------------------------------------------------------------------------------------------- measures
+
+
+def fracture(table: pd.DataFrame) -> dict:
+    """Features per labelled concept: mean, median, max, the distribution and the most fractured."""
+    sizes = table["size"].to_numpy()
+    if not len(sizes):
+        return {"concepts": 0, "mean": float("nan"), "median": float("nan"), "max": 0, "distribution": {},
+                "most_fractured": []}
+    top = table.sort_values("size", ascending=False).head(5)
+    return {"concepts": int(len(sizes)), "mean": float(sizes.mean()), "median": float(np.median(sizes)),
+            "max": int(sizes.max()), "distribution": {int(k): int(v) for k, v in sorted(Counter(sizes).items())},
+            "most_fractured": [f"{r.name} ({r.size})" for r in top.itertuples(index=False)]}
+
+
+def class_shares(atlas, annotations: pd.DataFrame, margin: int = 5) -> pd.DataFrame:
+    """Per feature (rows) and annotation class (columns): the share of its top examples inside an element
+    of the class (± `margin` bp)."""
+    by_contig = {c: g for c, g in annotations.groupby("chrom")}
+    classes = sorted(annotations.cls.unique())
+    shares = np.zeros((len(atlas.table), len(classes)))
+    index = {c: i for i, c in enumerate(classes)}
+    for row_number, examples in enumerate(atlas.table.top_examples):
+        if examples is None or not len(examples):
+            continue
+        hits = np.zeros(len(classes))
+        for example in examples:
+            contig, position = example.rsplit(":", 1)
+            local = by_contig.get(contig)
+            if local is None:
+                continue
+            p = int(position) - 1
+            inside = local[(local.start - margin <= p) & (local.end + margin > p)]
+            for cls in set(inside.cls):
+                hits[index[cls]] += 1
+        shares[row_number] = hits / len(examples)
+    return pd.DataFrame(shares, columns=classes, index=atlas.table.feature.to_numpy())
+
+
+def base_rates(annotations: pd.DataFrame, lengths: dict[str, int], contigs: list[str]) -> pd.Series:
+    """Share of the positions of `contigs` inside each class (overlapping elements counted once)."""
+    rates = {}
+    total = sum(lengths[c] for c in contigs)
+    for cls, group in annotations[annotations.chrom.isin(contigs)].groupby("cls"):
+        covered = 0
+        for contig, rows in group.groupby("chrom"):
+            mask = np.zeros(lengths[contig], dtype=bool)
+            for start, end in zip(rows.start, rows.end):
+                mask[max(start, 0):end] = True
+            covered += int(mask.sum())
+        rates[cls] = covered / total
+    return pd.Series(rates)
+
+
+def nested(annotations: pd.DataFrame, lengths: dict[str, int], contigs: list[str], share: float = 0.5) -> set[tuple[str, str]]:
+    """Pairs of classes (a, b) where at least `share` of a's positions lie in b's elements (a nests in b)."""
+    masks = {}
+    for cls, group in annotations[annotations.chrom.isin(contigs)].groupby("cls"):
+        mask = {c: np.zeros(lengths[c], dtype=bool) for c in contigs}
+        for contig, start, end in zip(group.chrom, group.start, group.end):
+            mask[contig][max(start, 0):end] = True
+        masks[cls] = mask
+    pairs = set()
+    for a in masks:
+        size = sum(m.sum() for m in masks[a].values())
+        for b in masks:
+            if a != b and size and sum((masks[a][c] & masks[b][c]).sum() for c in contigs) / size >= share:
+                pairs.add((a, b))
+    return pairs
+
+
+def entanglement(atlas, annotations: pd.DataFrame, lengths: dict[str, int], min_share: float = 0.2,
+                 min_enrichment: float = 2.0, margin: int = 5) -> dict:
+    """Labelled features whose top examples are enriched in two or more annotation classes that do not
+    nest in each other (an enhancer and the TF sites inside it are one thing; a TF site and an
+    exon are two): their fraction of labelled features, and examples."""
+    contigs = atlas.metadata.get("regions") or sorted(lengths)
+    shares = class_shares(atlas, annotations, margin)
+    rates = base_rates(annotations, lengths, contigs).reindex(shares.columns).fillna(0)
+    related = nested(annotations, lengths, contigs)
+    enriched = (shares >= min_share) & (shares >= min_enrichment * rates.to_numpy()[None, :])
+    labelled = atlas.table.set_index("feature").label_kind != "unlabelled"
+    tangled = []
+    for feature, row in enriched.iterrows():
+        if not labelled.loc[feature]:
+            continue
+        classes = sorted(row[row].index, key=lambda c: -shares.loc[feature, c])
+        unrelated = [(a, b) for i, a in enumerate(classes) for b in classes[i + 1:]
+                     if (a, b) not in related and (b, a) not in related]
+        if unrelated:
+            a, b = unrelated[0]
+            tangled.append((int(feature), a, float(shares.loc[feature, a]), b, float(shares.loc[feature, b])))
+    n_labelled = int(labelled.sum())
+    return {"labelled_features": n_labelled, "entangled": len(tangled),
+            "fraction": len(tangled) / n_labelled if n_labelled else float("nan"),
+            "examples": [f"feature {f}: {a} ({sa:.0%} of top examples) and {b} ({sb:.0%})"
+                         for f, a, sa, b, sb in sorted(tangled, key=lambda t: -min(t[2], t[4]))[:5]]}
+
+
+def adjusted_rand_index(truth, predicted) -> float:
+    """Adjusted Rand index of two labelings of the same items (Hubert and Arabie)."""
+    from math import comb
+
+    table = pd.crosstab(pd.Series(list(truth)), pd.Series(list(predicted))).to_numpy()
+    n = int(table.sum())
+    pairs = sum(comb(int(x), 2) for x in table.ravel())
+    rows = sum(comb(int(x), 2) for x in table.sum(axis=1))
+    columns = sum(comb(int(x), 2) for x in table.sum(axis=0))
+    expected = rows * columns / comb(n, 2) if n > 1 else 0.0
+    largest = (rows + columns) / 2
+    return float((pairs - expected) / (largest - expected)) if largest != expected else 1.0
+
+
+def summarize(sae, atlas, annotations: pd.DataFrame | None = None, lengths: dict[str, int] | None = None) -> dict:
+    """One SAE's concept figures: its layer, features, labelled features, concepts, fracture and (with
+    annotations and contig lengths) entanglement."""
+    table = concepts(sae, atlas)
+    labelled = int((atlas.table.label_kind != "unlabelled").sum())
+    figures = {"model": sae.metadata.get("model_name"), "layer": sae.metadata.get("hook_name"), "features": sae.d_sae,
+               "labelled": labelled, "concepts": int(len(table)), "fracture": fracture(table)}
+    if annotations is not None and lengths is not None:
+        figures["entanglement"] = entanglement(atlas, annotations, lengths)
+    return figures

@@ -50,14 +50,24 @@ def logo_img(ppm: np.ndarray, title: str) -> str:
 def atlas_html(atlas: FeatureAtlas, motifs: dict | None = None, limit: int | None = None) -> str:
     """The page; `motifs` maps JASPAR ids to Motif objects for the matched logos (optional)."""
     table = atlas.table[atlas.table.label_kind != "unlabelled"]
-    table = table.sort_values(["label_kind", "label", "feature"]).head(limit)
+    concept_of, names = {}, {}
+    if atlas.concepts is not None:  # cards grouped by concept, the concept's own label first
+        for row in atlas.concepts.itertuples(index=False):
+            names[row.concept] = f"{row.name} ({row.size} features; {row.evidence})"
+            concept_of.update({int(m): row.concept for m in row.members})
+    table = table.assign(card_concept=[concept_of.get(f, -1) for f in table.feature])
+    table = table.sort_values(["card_concept", "label_kind", "label", "feature"]).head(limit)
     counts = atlas.table.label_kind.value_counts()
     meta = ", ".join(f"{k}: {html.escape(str(v))}" for k, v in atlas.metadata.items())
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>genomix feature atlas</title>"
              f"<style>{_STYLE}</style></head><body><h1>Feature atlas</h1>"
              f"<p>{len(atlas.table)} features: {counts.get('motif', 0)} named by a motif, {counts.get('annotation', 0)} "
              f"by an annotation, {counts.get('unlabelled', 0)} unlabelled.</p><p class='examples'>{meta}</p>"]
+    shown = None
     for row in table.itertuples(index=False):
+        if row.card_concept != shown and row.card_concept in names:
+            parts.append(f"<h2 class='concept' id='c{row.card_concept}'>Concept {row.card_concept}: {html.escape(names[row.card_concept])}</h2>")
+            shown = row.card_concept
         stats = [("kind", row.label_kind), ("fires at", f"{row.frequency:.3%} of positions"),
                  ("max activation", f"{row.max_activation:.3f}")]
         logos = []

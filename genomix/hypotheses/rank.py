@@ -5,18 +5,24 @@ Each feature's change near the variant (see `decompose`) is scored as
 feature's top activations in the atlas: a change counts in units of the feature's usual strength,
 and only as much as the feature is really on in the ref or the alt window (a weak feature wobbling
 near zero is not a lost site). Features are then put back together into concepts (see
-`genomix.features.concepts`: one concept per JASPAR family or annotation class), and a concept's
-statistic is the sum of its members' `s` divided by the square root of its size, so a concept
-with many fragments is not favoured for its size alone. Hypotheses are the concepts with the
-largest |statistic|; unlabelled features compete, each on its own, only with `unlabelled=True`,
-and `group="feature"` ranks labelled features one by one instead of concepts.
+`genomix.features.concepts`: one concept per JASPAR family or annotation class, with the unlabelled
+features that fire with its members), and a concept's
+raw statistic is the sum of its members' `s` divided by the square root of its size, so a concept
+with many fragments is not favoured for its size alone. Each concept's raw statistic is then put
+in units of its own spread under the null (`z`: divided by its standard deviation over the
+shuffled-context null variants of the same kind), so a concept that moves with any change of
+sequence (a broad class such as enhancer) does not outrank one that moves only when its site does.
+Hypotheses are the concepts with the largest |z| among those whose raw |statistic| reaches
+`min_change`; unlabelled features compete, each on its own, only with `unlabelled=True`, and
+`group="feature"` ranks labelled features one by one instead of concepts. The `statistic`
+column is z.
 
 Each hypothesis carries its name (the concept's), its lead feature (the member that changed most)
 with the lead's atlas label, effect (loss when the statistic is negative, gain otherwise), ref and
 alt activation, delta and offset, the PWM log-odds change of the lead's motif at the site
 (`motif_delta`), the share of the model's effect that patching all members back restores
 (`mediated_fraction`, see `decompose`), and a p-value against shuffled-context null variants of the
-same kind (see `null`: the null statistic is the top |statistic| of each null variant). A variant
+same kind (see `null`: the null statistic is the top |z| of each null variant). A variant
 without a hypothesis keeps one row of rank 0 whose status says why.
 """
 
@@ -46,6 +52,7 @@ EXPLAIN_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "score", "method", "rank"
                    "mediated_fraction", "p_value", "hypothesis", "status", "statistic", "concept", "members"]
 GROUPS = ("concept", "feature")
 MEMBER_MIN = 0.05  # a member is listed as evidence when its own |s| reaches this
+MIN_SCALE = 0.02  # floor of a unit's null standard deviation, for units that never move under the null
 
 
 @dataclass
@@ -57,6 +64,15 @@ class Explained:
     rows: list[dict]
     window: object = None
     tracks: dict = field(default_factory=dict)
+
+
+@dataclass
+class _Null:
+    """A null of one kind of variant: each unit's standard deviation (`scale`, at least MIN_SCALE) and
+    the sorted top |z| of each null variant (`tops`)."""
+
+    scale: np.ndarray
+    tops: np.ndarray
 
 
 @dataclass
@@ -73,15 +89,15 @@ class Explainer:
     """Explains variants with one model, SAE and atlas; holds the null distributions it has drawn.
 
     `window` defaults to the SAE's training context (or 512 bp); `radius`: bp either side of the allele
-    where feature changes count; `top`: hypotheses per ALT; `min_change`: smallest |statistic| that
-    makes a candidate; `null_size`: null variants per kind; `group`, `unlabelled`: see the module.
+    where feature changes count; `top`: hypotheses per ALT; `min_change`: smallest raw |statistic|
+    that makes a candidate; `null_size`: null variants per kind; `group`, `unlabelled`: see the module.
     """
 
     def __init__(self, model, sae, atlas: FeatureAtlas, genome: Genome, window: int | None = None, radius: int = 20,
                  top: int = 3, min_change: float = 0.1, null_size: int = 500, method: str = "auto", rc: bool = True,
                  batch_size: int = 16, seed: int = 0, group: str = "concept", unlabelled: bool = False,
                  motifs: dict | None = None):
-        from genomix.features.concepts import concepts
+        from genomix.features.concepts import concept_ids, concepts
 
         if len(atlas.table) != sae.d_sae:
             raise GenomixError(f"the atlas has {len(atlas.table)} features but the SAE has {sae.d_sae}; "
@@ -99,21 +115,23 @@ class Explainer:
         self.typical = np.where(typical > 0, typical, np.inf)
         self.motifs = motifs if motifs is not None else atlas_motifs(atlas)
         self.pwms = {motif_id: log_odds(m.ppm) for motif_id, m in self.motifs.items()}
-        concept_of, table = concepts(atlas)
+        table = concepts(sae, atlas)
+        concept_of = concept_ids(table, sae.d_sae)
         self.concepts = table
         self.units: list[_Unit] = []
         for row in table.itertuples(index=False):
             members = np.asarray(row.members)
             if group == "concept":
                 self.units.append(_Unit(row.name, row.kind, members, row.name))
-            else:
-                self.units += [_Unit(str(self.table.label.iloc[f]), row.kind, np.array([f]), row.name) for f in members]
+            else:  # each labelled member on its own
+                self.units += [_Unit(str(self.table.label.loc[f]), row.kind, np.array([f]), row.name) for f in members
+                               if self.table.label_kind.loc[f] == row.kind]
         if unlabelled:
             self.units += [_Unit("unlabelled", "unlabelled", np.array([f]), ".") for f in np.nonzero(concept_of < 0)[0]]
         self.weights = np.zeros((len(self.units), sae.d_sae))
         for i, unit in enumerate(self.units):
             self.weights[i, unit.members] = 1 / math.sqrt(len(unit.members))
-        self._null: dict[tuple, np.ndarray] = {}
+        self._null: dict[tuple, _Null] = {}
 
     # ------------------------------------------------------------------ statistic and null
 
@@ -122,22 +140,28 @@ class Explainer:
         active = np.minimum(1.0, np.maximum(change.ref_act, change.alt_act) / self.typical)
         return change.delta / self.typical * active
 
-    def statistic(self, change) -> np.ndarray:
-        """Each unit's signed statistic."""
+    def raw_statistic(self, change) -> np.ndarray:
+        """Each unit's signed sum of its members' `s` over the square root of its size."""
         return self.weights @ self.feature_statistic(change)
 
-    def null(self, kind: tuple[str, int]) -> np.ndarray:
-        """Sorted top |statistic| of `null_size` shuffled-context variants of `kind` (drawn once)."""
+    def statistic(self, change, kind: tuple[str, int]) -> np.ndarray:
+        """Each unit's z: its raw statistic in units of its standard deviation under the null of `kind`."""
+        return self.raw_statistic(change) / self.null(kind).scale
+
+    def null(self, kind: tuple[str, int]) -> "_Null":
+        """The null of `kind` (drawn once): each unit's spread, and the sorted top |z| of each null variant."""
         if kind not in self._null:
             windows = null_windows(self.genome, kind, self.null_size, self.window, self.seed)
             passes = run_passes(self.model, self.sae, windows, self.batch_size)
-            tops = [np.abs(self.statistic(feature_change(p, self.radius))).max(initial=0.0) for p in passes]
-            self._null[kind] = np.sort(tops)
+            raw = np.stack([self.raw_statistic(feature_change(p, self.radius)) for p in passes])
+            scale = np.maximum(raw.std(axis=0), MIN_SCALE)
+            self._null[kind] = _Null(scale, np.sort(np.abs(raw / scale).max(axis=1, initial=0.0)))
         return self._null[kind]
 
-    def p_value(self, statistic: float, kind: tuple[str, int]) -> float:
-        null = self.null(kind)
-        return float((1 + len(null) - np.searchsorted(null, abs(statistic), side="left")) / (1 + len(null)))
+    def p_value(self, z: float, kind: tuple[str, int]) -> float:
+        """Share of null variants of `kind` whose top |z| reaches |z| (+1 in both counts)."""
+        tops = self.null(kind).tops
+        return float((1 + len(tops) - np.searchsorted(tops, abs(z), side="left")) / (1 + len(tops)))
 
     # ------------------------------------------------------------------ explaining
 
@@ -148,35 +172,35 @@ class Explainer:
         windows = [make_window(self.genome, scored[i].variant, self.window) for i in todo]
         passes = run_passes(self.model, self.sae, windows, self.batch_size)
         changes = [feature_change(p, self.radius) for p in passes]
+        kinds = [null_kind(scored[i].variant) for i in todo]
         picks, patches = [], []
-        for change in changes:
-            stat = self.statistic(change)
-            order = [int(u) for u in np.argsort(-np.abs(stat), kind="stable")[: self.top]
-                     if abs(stat[u]) >= self.min_change]
+        for change, kind in zip(changes, kinds):
+            raw, z = self.raw_statistic(change), self.statistic(change, kind)
+            order = [int(u) for u in np.argsort(-np.abs(z), kind="stable") if abs(raw[u]) >= self.min_change][: self.top]
             picks.append(order)
             patches.append([[int(f) for f in self.units[u].members] for u in order])
         mediated = mediated_fractions(self.model, self.sae, passes, patches, self.batch_size)
         results = [Explained(s, [_empty_row(s)]) for s in scored]
-        for i, p, change, units, fractions in zip(todo, passes, changes, picks, mediated):
+        for i, p, change, kind, units, fractions in zip(todo, passes, changes, kinds, picks, mediated):
             if not units:
                 results[i].rows[0]["status"] = "no_feature_change"
                 continue
-            kind = null_kind(scored[i].variant)
-            stat, per_feature = self.statistic(change), self.feature_statistic(change)
+            z, per_feature = self.statistic(change, kind), self.feature_statistic(change)
             rows, leads = [], []
             for rank, (u, fraction) in enumerate(zip(units, fractions), start=1):
                 members = self.units[u].members
                 lead = int(members[np.argmax(np.abs(per_feature[members]))])
                 leads.append(lead)
-                rows.append(self._row(scored[i], p, change, self.units[u], lead, stat[u], per_feature, rank,
-                                      fraction, self.p_value(stat[u], kind)))
+                rows.append(self._row(scored[i], p, change, self.units[u], lead, z[u], per_feature, rank,
+                                      fraction, self.p_value(z[u], kind)))
             ref, alt = base_tracks(p, leads)
             results[i] = Explained(scored[i], rows, p.window, {f: (ref[k], alt[k]) for k, f in enumerate(leads)})
         return results
 
     def _row(self, scored: Scored, p: Pass, change, unit: _Unit, lead: int, statistic: float, per_feature: np.ndarray,
              rank: int, mediated: float, p_value: float) -> dict:
-        atlas = self.table.loc[lead]
+        named = [f for f in unit.members if self.table.label_kind.loc[f] == unit.kind]  # not joined unlabelled ones
+        atlas = self.table.loc[max(named, key=lambda f: abs(per_feature[f]))] if named else self.table.loc[lead]
         motif_id = atlas.motif_id if unit.kind == "motif" and isinstance(atlas.motif_id, str) else None
         ref_pwm = alt_pwm = motif_delta = math.nan
         if motif_id in self.pwms:
@@ -216,16 +240,15 @@ def sentence(row: dict, ref_pwm: float, alt_pwm: float, atlas, n_members: int) -
     others = f" with {n_members - 1} more of its features" if n_members > 1 else ""
     if row["label_kind"] == "motif":
         verb = "weakens" if row["effect"] == "loss" else "creates or strengthens"
-        text = (f"{where} {verb} a {row['label']} site: feature {row['feature']} (best match {row['tf_name']}, "
-                f"JASPAR {row['motif_id']}) {moves} {lead}{others}")
+        text = f"{where} {verb} a {row['label']} site: feature {row['feature']} {moves} {lead}{others}"
         if not math.isnan(row["motif_delta"]):
             agrees = (row["motif_delta"] < 0) == (row["effect"] == "loss") and abs(row["motif_delta"]) >= 1
-            text += (f"; the {row['tf_name']} PWM score goes from {ref_pwm:.1f} to {alt_pwm:.1f}"
-                     + ("" if agrees else " (no PWM support)"))
+            text += (f"; the {row['tf_name']} PWM (JASPAR {row['motif_id']}) scores the site {ref_pwm:.1f} in ref, "
+                     f"{alt_pwm:.1f} in alt" + ("" if agrees else " (no PWM support)"))
     elif row["label_kind"] == "annotation":
         verb = "disrupts" if row["effect"] == "loss" else "creates"
-        text = (f"{where} {verb} a {row['label']} signal: feature {row['feature']} (held-out F1 "
-                f"{atlas.annotation_f1:.2f} for {atlas.label}) {moves} {lead}{others}")
+        text = (f"{where} {verb} a {row['label']} signal: feature {row['feature']} {moves} {lead}{others} (held-out "
+                f"F1 {atlas.annotation_f1:.2f} of feature {atlas.name} for {atlas.label})")
     else:
         text = f"{where} changes feature {row['feature']}, which no motif or annotation names: it {moves} {lead}"
     if not math.isnan(row["mediated_fraction"]):
