@@ -48,7 +48,7 @@ def main() -> None:
     atlas = build_atlas(sae, model, genome, held_out, annotations)
     seconds = time.time() - start
     truth = atlas_truth(atlas, data / "annotations.bed", data / "motifs.tsv")
-    print(f"demo atlas built in {seconds:.1f} s (models loaded, 512 windows of chr3, TOMTOM, annotation F1)")
+    print(f"demo atlas built in {seconds:.1f} s (models loaded, {atlas.metadata['windows']} windows of chr3, TOMTOM, annotation F1, concepts)")
     print(json.dumps(truth, indent=1))
 
     scores = annotation_f1(sae, model, genome, annotations, atlas.table.max_activation.to_numpy(), held_out,

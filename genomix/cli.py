@@ -198,7 +198,7 @@ def _explain_meta(explainer, sae_path) -> dict:
     return {"genomix_version": genomix.__version__, "genomix_model": explainer.model.name,
             "genomix_layer": explainer.sae.metadata.get("hook_name"), "genomix_sae": str(sae_path),
             "genomix_motifs": explainer.atlas.metadata.get("motif_source", "."), "genomix_window": explainer.window,
-            "genomix_grouping": "concepts" if len(explainer.units) and len(explainer.units[0].members) > 1 else "features",
+            "genomix_grouping": explainer.group,
             "genomix_command": shlex.join(["genomix"] + sys.argv[1:])}
 
 
@@ -487,6 +487,8 @@ def features_annotate(
     motifs: Optional[Path] = typer.Option(None, "--motifs", help="A MEME file of motifs to use instead of JASPAR."),
     q: float = typer.Option(0.05, help="TOMTOM q-value under which a feature takes a motif's name."),
     windows: int = typer.Option(2048, help="Random windows to scan (2048 x 512 bp: about 1 Mb)."),
+    min_cosine: float = typer.Option(0.5, help="Concepts: decoder cosine an unlabelled feature needs to join a labelled one."),
+    min_coactivation: float = typer.Option(0.3, help="Concepts: share of its top examples it must share with that feature."),
     out: Optional[Path] = typer.Option(None, "--output", "-o", help="Atlas Parquet file (default: atlas.parquet in the SAE folder)."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda, ..."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow the model's own code to run."),
@@ -508,14 +510,18 @@ def features_annotate(
             raise GenomixError("pass -o for an atlas of the demo SAE; the shipped one is rebuilt by "
                                "`python -m genomix.demo.sae --atlas-only`")
         out = (Path(sae) if Path(sae).is_dir() else Path(sae).parent) / ATLAS_NAME
+    from genomix.features.concepts import GroupingOptions
+
     atlas = build_atlas(trained, loaded, genome, where, table, library, windows=windows, q_threshold=q,
                         motif_source=str(motifs) if motifs else jaspar_release,
+                        grouping=GroupingOptions(min_cosine=min_cosine, min_coactivation=min_coactivation),
                         progress=lambda stage: log.info("atlas: %s done", stage))
     atlas.save(out)
     counts = atlas.table.label_kind.value_counts()
     typer.echo(f"{len(atlas.table)} features: {counts.get('motif', 0)} named by a motif, "
                f"{counts.get('annotation', 0)} by an annotation, {counts.get('unlabelled', 0)} unlabelled; "
-               f"{atlas.table[atlas.table.label_kind != 'unlabelled'].label.nunique()} distinct labels. Atlas: {out}")
+               f"{atlas.table[atlas.table.label_kind != 'unlabelled'].label.nunique()} distinct labels, "
+               f"{len(atlas.concepts)} concepts. Atlas: {out}")
 
 
 @features_app.command("show")

@@ -47,7 +47,7 @@ def _sae(directions: np.ndarray) -> TopKSAE:
 
 def test_features_group_by_family_and_class_and_unlabelled_ones_join_only_with_both_kinds_of_evidence():
     rng = np.random.default_rng(0)
-    d = rng.normal(size=(6, 16))
+    d = rng.normal(size=(7, 16))
     d[3] = d[0] + 0.1 * rng.normal(size=16)  # close to feature 0's decoder direction
     d[4] = d[0] + 0.1 * rng.normal(size=16)
     here = [f"chr1:{p}" for p in range(1000, 1100, 10)]
@@ -59,15 +59,16 @@ def test_features_group_by_family_and_class_and_unlabelled_ones_join_only_with_b
         {"top_examples": here},        # unlabelled, same direction, fires with feature 0: joins
         {"top_examples": elsewhere},   # unlabelled, same direction, fires elsewhere: stays out
         {"top_examples": here},        # unlabelled, fires with feature 0 but points elsewhere: stays out
+        {"label": "GATA1", "label_kind": "annotation"},  # an annotation of GATA1 sites: joins the GATA concept
     ])
     table = group_features(_sae(d), atlas, GroupingOptions(min_cosine=0.8, min_coactivation=0.5))
-    ids = concept_ids(table, 6)
-    assert ids[0] == ids[1] == ids[3] and ids[2] not in (ids[0], -1)
+    ids = concept_ids(table, 7)
+    assert ids[0] == ids[1] == ids[3] == ids[6] and ids[2] not in (ids[0], -1)
     assert ids[4] == -1 and ids[5] == -1
     gata = table.set_index("concept").loc[ids[0]]
-    assert gata["name"] in ("GATA1", "GATA2") and gata["size"] == 3 and gata["joined"] == 1
-    assert "GATA" in gata.evidence and "3" in gata.evidence
-    assert fracture(table)["max"] == 3 and fracture(table)["mean"] == pytest.approx(2.0)
+    assert gata["name"] in ("GATA1", "GATA2") and gata["size"] == 4 and gata["joined"] == 1 and gata["kind"] == "motif"
+    assert "GATA" in gata.evidence and "3" in gata.evidence and "annotation class GATA1" in gata.evidence
+    assert fracture(table)["max"] == 4 and fracture(table)["mean"] == pytest.approx(2.5)
 
 
 def test_entanglement_counts_features_enriched_in_unrelated_classes_only():

@@ -230,7 +230,7 @@ def test_followup_designs_test_the_site(planted, demo_genome):
         site_start, site_end = int(group.site_start.iloc[0]), int(group.site_end.iloc[0])
         assert by.emsa_ref == demo_genome.fetch(chrom, site_start - 1 - 15, site_end + 15)
         hypothesis = table[(table.pos == pos) & (table["rank"] == 1)].iloc[0]
-        if hypothesis.motif_id != ".":
+        if hypothesis.motif_id != "." and hypothesis.effect == "loss":  # site coordinates are the ref's
             from genomix.motifs.jaspar import load_jaspar
 
             pwm = log_odds(next(m.ppm for m in load_jaspar() if m.matrix_id == hypothesis.motif_id))
@@ -238,3 +238,67 @@ def test_followup_designs_test_the_site(planted, demo_genome):
             exact = lambda seq: max(score.max() for score in site_scores(seq[site], pwm))  # noqa: E731
             if exact(carrier) > 0:  # a real site: the scramble takes it apart
                 assert exact(by.mpra_scrambled) < exact(carrier)
+
+
+def test_an_intact_site_beside_an_indel_scores_the_same_in_ref_and_alt(write_fasta):
+    from genomix.hypotheses.rank import pwm_scores
+
+    ppm = np.full((6, 4), 0.01)
+    for column, base in enumerate("GATAAG"):
+        ppm[column, "ACGT".index(base)] = 0.97
+    pwm = log_odds(ppm)
+    left, right = "CCCCCCCCCCCCCCCCCCCC", "CCCCCCCCCCCCCCCCCCCC"
+    # the variant's allele ends right before an intact GATAAG
+    genome = Genome(write_fasta({"chr1": left + "CA" + "GATAAG" + right}))
+    for ref, alt in (("CA", "C"), ("C", "CT")):
+        window = make_window(genome, Variant("chr1", len(left), ref, alt, contig="chr1"), 30)
+        ref_score, alt_score = pwm_scores(window, pwm)
+        assert alt_score == pytest.approx(ref_score), (ref, alt)
+    # and a site the deletion creates does score higher in alt
+    genome = Genome(write_fasta({"chr1": left + "GATTTAAG" + right}, name="gain.fa"))
+    window = make_window(genome, Variant("chr1", len(left) + 2, "TTT", "T", contig="chr1"), 30)
+    ref_score, alt_score = pwm_scores(window, pwm)
+    assert alt_score > ref_score + 10
+
+
+def test_grouping_by_feature_ranks_every_labelled_feature_on_its_own(explainer):
+    single = load_explainer(demo_dir() / "genome.fa.gz", "demo", null_size=10, group="feature")
+    labelled = set(single.table.index[single.table.label_kind != "unlabelled"])
+    assert sorted(int(u.members[0]) for u in single.units) == sorted(labelled)
+    assert all(len(u.members) == 1 and u.kind == single.table.label_kind.loc[u.members[0]] for u in single.units)
+
+
+def test_gmx_entries_keep_vcf_syntax_whatever_the_label():
+    from genomix.hypotheses import gmx_entries
+    from genomix.hypotheses.rank import Explained, _empty_row
+    from genomix.scoring import Scored
+
+    scored = Scored(Variant("chr1", 9, "A", "G", contig="chr1"), "llr", -1.5)
+    row = _empty_row(scored) | {"rank": 1, "feature": 7, "label": "odd, label;x=y|z w", "effect": "loss", "delta": -2.0,
+                                "motif_delta": float("nan"), "mediated_fraction": 0.25, "p_value": 0.01}
+    entry, = gmx_entries(Explained(scored, [row]))
+    fields = entry.split("|")
+    assert len(fields) == 11 and not any(c in entry for c in ",; =")
+    assert fields[:6] == ["G", "llr", "-1.5", "7", "odd__label_x_y_z_w", "loss"]
+    assert fields[7] == "" and fields[8] == "0.25" and fields[-1] == "odd__label_x_y_z_w_loss"
+
+
+def test_followup_site_of_a_gain_past_a_deletion_is_found_in_the_alt_frame(write_fasta):
+    from genomix.report.followup import _designs
+
+    rng = np.random.default_rng(5)
+    seq = "".join(rng.choice(list("ACGT"), 200))
+    genome = Genome(write_fasta({"chr1": seq}))
+    variant = Variant("chr1", 100, seq[100:106], seq[100], contig="chr1")  # a 5 bp deletion
+    window = make_window(genome, variant, 100)
+    lead = 50 + 16  # the feature changed most at ref index 66, which is alt index 61
+    row = {"chrom": "chr1", "pos": 101, "id": ".", "ref": variant.ref, "alt": variant.alt, "rank": 1, "label": "X",
+           "effect": "gain", "tf_name": ".", "offset": 16, "_ref_index": lead, "_alt_index": lead - 5}
+    designs = {d["design"]: d for d in _designs(window, row, None, 60, 2, 20, np.random.default_rng(0))}
+    alt_oligo, control = designs["mpra_alt"]["sequence"], designs["mpra_scrambled"]["sequence"]
+    differs = [i for i, (a, b) in enumerate(zip(alt_oligo, control)) if a != b]
+    first = 50 - 30  # the oligo starts 30 bp before the variant
+    assert differs and min(differs) >= lead - 5 - 2 - first and max(differs) <= lead - 5 + 2 - first
+    # the site's reference coordinates are those of the same genomic bases
+    assert designs["emsa_alt"]["sequence"][15:20] == seq[100 + 16 - 2:100 + 16 + 3]
+    assert (designs["mpra_alt"]["site_start"], designs["mpra_alt"]["site_end"]) == (100 + 16 - 2 + 1, 100 + 16 + 2 + 1)

@@ -101,3 +101,9 @@ def test_html_page_has_a_card_and_logos_per_labelled_feature(world, small_fasta,
         assert f"id='f{row.feature}'" in page
     with_ppm = labelled.ppm.notna().sum() + (labelled.label_kind == "motif").sum()
     assert page.count("data:image/png;base64,") == with_ppm
+    # cards come grouped under their concept's heading, each concept's cards together
+    assert page.count("class='concept'") == len(atlas.concepts)
+    order = [int(part.split("'")[0]) for part in page.split("class='card' id='f")[1:]]
+    concept_of = dict(zip(atlas.table.feature, atlas.table.concept))
+    seen = [concept_of[f] for f in order]
+    assert seen == sorted(seen)

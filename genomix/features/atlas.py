@@ -22,13 +22,15 @@ from genomix.sae.activations import Regions
 from genomix.sae.base import SAE
 
 ATLAS_NAME = "atlas.parquet"
-CONCEPTS_NAME = "concepts.parquet"
+def concepts_path(atlas_path: Path) -> Path:
+    """Where an atlas file's concept table lives: `atlas.parquet` -> `atlas.concepts.parquet`."""
+    return atlas_path.with_name(atlas_path.name.removesuffix(".parquet") + ".concepts.parquet")
 
 
 @dataclass
 class FeatureAtlas:
     """`table`: one row per feature; `metadata`: provenance; `concepts`: the concept table stored
-    beside the atlas (`concepts.parquet`, see `genomix.features.concepts`), when there is one."""
+    beside the atlas (`atlas.concepts.parquet` for `atlas.parquet`, see `genomix.features.concepts`)."""
 
     table: pd.DataFrame
     metadata: dict = field(default_factory=dict)
@@ -47,7 +49,7 @@ class FeatureAtlas:
         table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                                b"genomix_atlas": json.dumps(self.metadata).encode()})
         pq.write_table(table, path)
-        beside = path.with_name(CONCEPTS_NAME)
+        beside = concepts_path(path)
         if self.concepts is not None:
             self.concepts.to_parquet(beside, index=False)
         elif beside.exists():
@@ -70,7 +72,7 @@ class FeatureAtlas:
             raise GenomixError(f"no feature atlas at {path}; build one with `genomix features annotate`")
         table = pq.read_table(path)
         metadata = json.loads((table.schema.metadata or {}).get(b"genomix_atlas", b"{}"))
-        concepts = path.with_name(CONCEPTS_NAME)
+        concepts = concepts_path(path)
         return cls(table.to_pandas(), metadata, pd.read_parquet(concepts) if concepts.is_file() else None)
 
 

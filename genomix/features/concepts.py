@@ -6,7 +6,8 @@ name a different member of the family (HNF1A, HNF1B). Grouping, in three steps:
 
 1. Motif-labelled features are grouped by the JASPAR family of their best match (the TF name where
    the collection gives no family): features whose seqlets match the same family of matrices.
-2. Annotation-labelled features are grouped by their class.
+2. Annotation-labelled features are grouped by their class, or join the motif concept whose TF the
+   class is named after (an annotation of that TF's sites or peaks).
 3. An unlabelled feature joins the concept of the labelled feature it is closest to when both agree:
    decoder cosine >= `min_cosine` and co-activation >= `min_coactivation` (the share of its top
    examples within `margin` bp of that feature's top examples: they fire at the same genome
@@ -84,8 +85,10 @@ def group_features(sae, atlas, options: GroupingOptions = GroupingOptions()) -> 
     for feature, row in table.iterrows():
         if row.label_kind == "motif":
             keys[feature] = ("motif", families.get(row.motif_id) or row.tf_name)
-        elif row.label_kind == "annotation":
-            keys[feature] = ("annotation", row.label)
+    by_tf = {table.tf_name.loc[f]: key for f, key in sorted(keys.items())}
+    for feature, row in table.iterrows():
+        if row.label_kind == "annotation":  # an annotation class named like a concept's TF (ChIP peaks, sites)
+            keys[feature] = by_tf.get(row.label, ("annotation", row.label))
     decoder = sae.W_dec.detach().float().cpu().numpy()
     decoder = decoder / np.maximum(np.linalg.norm(decoder, axis=1, keepdims=True), 1e-12)
     labelled = np.array(sorted(keys))
@@ -114,11 +117,14 @@ def group_features(sae, atlas, options: GroupingOptions = GroupingOptions()) -> 
     for number, (kind, key) in enumerate(ordered):
         members = sorted(f for f, k in keys.items() if k == (kind, key))
         own = [f for f in members if f not in joined]
-        name = Counter(labels.loc[own]).most_common(1)[0][0]
+        name = Counter(labels.loc[[f for f in own if table.label_kind.loc[f] == kind] or own]).most_common(1)[0][0]
         vectors = decoder[members]
         pairs = vectors @ vectors.T
         mean_cosine = float((pairs.sum() - len(members)) / max(len(members) * (len(members) - 1), 1))
         how = (f"best JASPAR match in the family {key}" if kind == "motif" else f"labelled {key}")
+        sites = [f for f in own if kind == "motif" and table.label_kind.loc[f] == "annotation"]
+        if sites:
+            how += f"; {len(sites)} labelled by the annotation class {', '.join(sorted(set(labels.loc[sites])))}"
         if len(members) > len(own):
             how += f"; {len(members) - len(own)} unlabelled joined: " + "; ".join(
                 f"{f}: {joined[f][1]}" for f in members if f in joined)
@@ -161,9 +167,15 @@ def concept_ids(table: pd.DataFrame, d_sae: int) -> np.ndarray:
 
 
 def concepts(sae, atlas, options: GroupingOptions | None = None) -> pd.DataFrame:
-    """The concept table of an SAE and its atlas: the one stored beside the atlas (`concepts.parquet`,
-    written by `genomix features annotate`) unless `options` are given, else grouped now."""
+    """The concept table of an SAE and its atlas: the one stored beside the atlas (written by
+    `genomix features annotate`) unless `options` are given, else grouped now."""
     if options is None and atlas.concepts is not None:
+        if "concept" in atlas.table and not (concept_ids(atlas.concepts, len(atlas.table))
+                                             == atlas.table.sort_values("feature").concept.to_numpy()).all():
+            from genomix.errors import GenomixError
+
+            raise GenomixError("the atlas' concept column and its concept table disagree; rebuild them with "
+                               "`genomix features annotate`")
         return atlas.concepts
     return group_features(sae, atlas, options or GroupingOptions())
 

@@ -110,29 +110,35 @@ def explain_to_file(vcf, explainer: Explainer, out=None, vcf_out=None, report=No
     from genomix.io.variants import iter_variant_chunks, open_vcf
     from genomix.report.followup import FOLLOWUP_COLUMNS, followup_designs
 
+    from genomix.io.outputs import output_format
+
     finals = {name: Path(path) for name, path in (("out", out), ("vcf", vcf_out), ("report", report),
                                                   ("followup", followup)) if path is not None}
     if not finals:
         raise GenomixError("nothing to write: give an output table, --vcf-out, --report or --followup")
+    expected = {"out": ("tsv", "parquet"), "vcf": ("vcf", "vcf.gz", "bcf"), "followup": ("tsv",)}
+    for name, final in finals.items():
+        if str(final) == "-":
+            raise GenomixError("explain writes files; name one instead of -")
+        kind = "html" if name == "report" else output_format(final)
+        if kind not in expected.get(name, ("html",)) or (name == "report" and final.suffix.lower() not in (".html", ".htm")):
+            raise GenomixError(f"{final}: expected {' or '.join('.' + k for k in expected.get(name, ('html',)))}")
     for final in finals.values():
         if not final.parent.exists():
             raise GenomixError(f"output folder {final.parent} does not exist; create it first")
     partial = {name: final.with_name(f".{final.name}.partial") for name, final in finals.items()}
     meta = meta or {}
     counts: dict[str, int] = {}
-    best: list = []  # heap of (-p, -|statistic|, order, Explained) for the report
-    tables = []
+    best: list = []  # heap of (-p, |statistic|, -order, Explained) for the report
     order = 0
     writers = {}
     try:
         if "out" in partial:
-            writers["out"] = TableWriter(partial["out"], "parquet" if finals["out"].suffix == ".parquet" else "tsv")
+            writers["out"] = TableWriter(partial["out"], output_format(finals["out"]))
         if "followup" in partial:
             writers["followup"] = TableWriter(partial["followup"], "tsv")
         if "vcf" in partial:
             with open_vcf(vcf) as template:
-                from genomix.io.outputs import output_format
-
                 writers["vcf"] = AnnotatedVcfWriter(partial["vcf"], template.header, EXPLAIN_INFO, meta,
                                                     output_format(finals["vcf"]))
         for records, variants in iter_variant_chunks(vcf, explainer.genome, region, ref_check, chunk_size):
@@ -141,7 +147,6 @@ def explain_to_file(vcf, explainer: Explainer, out=None, vcf_out=None, report=No
             if "out" in writers:
                 writers["out"].write(table)
             if "report" in partial:
-                tables.append(table[table["rank"] <= 1])
                 for item in explained:
                     top = item.rows[0]
                     if top["rank"] == 1:
@@ -149,7 +154,7 @@ def explain_to_file(vcf, explainer: Explainer, out=None, vcf_out=None, report=No
                         order += 1
                         (heapq.heappush if len(best) < report_limit else heapq.heappushpop)(best, key)
             if "followup" in writers:
-                writers["followup"].write(followup_designs(explained, explainer.pwms))
+                writers["followup"].write(followup_designs(explained, explainer.pwms, seed=explainer.seed))
             if "vcf" in writers:
                 by_record: dict[int, list[Explained]] = {}
                 for item in explained:
@@ -174,8 +179,7 @@ def explain_to_file(vcf, explainer: Explainer, out=None, vcf_out=None, report=No
             from genomix.report.html import write_report
 
             cards = [entry[3] for entry in sorted(best, key=lambda e: (-e[0], -e[1], -e[2]))]
-            summary = pd.concat(tables, ignore_index=True) if tables else explain_table([])
-            write_report(partial["report"], cards, summary, explainer.atlas, explainer.motifs, meta, report_limit)
+            write_report(partial["report"], cards, counts, explainer.atlas, explainer.motifs, meta)
     except BaseException:
         for path in partial.values():
             if path.exists():

@@ -47,12 +47,16 @@ class Pass:
 
 @dataclass
 class Change:
-    """Per feature, its largest change near the variant: `[d_sae]` arrays."""
+    """Per feature, its largest change near the variant: `[d_sae]` arrays. `offset`: bp from the
+    variant's first REF base (for bases inserted by the ALT, from its first ALT base); `ref_index`,
+    `alt_index`: where that is in the ref and the alt window (-1 for a deleted or an inserted base)."""
 
     delta: np.ndarray
     ref_act: np.ndarray
     alt_act: np.ndarray
     offset: np.ndarray
+    ref_index: np.ndarray
+    alt_index: np.ndarray
 
 
 def _base_to_token(spans: np.ndarray, width: int) -> np.ndarray:
@@ -85,6 +89,9 @@ def run_passes(model, sae: SAE, windows: list[Window], batch_size: int = 16) -> 
             for token, (start, _) in enumerate(alt_spans):
                 if start >= 0 and alt_to_ref_base[start] >= 0:
                     alt_to_ref_token[token] = ref_token[alt_to_ref_base[start]]
+            ref_special, alt_special = np.nonzero(ref_spans[:, 0] < 0)[0], np.nonzero(alt_spans[:, 0] < 0)[0]
+            if len(ref_special) == len(alt_special):  # CLS to CLS, EOS to EOS: not part of the variant
+                alt_to_ref_token[alt_special] = ref_special
             allele = set(ref_token[window.ref_span[0]:window.ref_span[1]]) | {-1}
             aligned = np.array([(r, a) for a, r in enumerate(alt_to_ref_token) if r not in allele
                                 and not (alt_spans[a, 0] < window.alt_span[1] and alt_spans[a, 1] > window.alt_span[0])],
@@ -120,17 +127,20 @@ def feature_change(p: Pass, radius: int = 20) -> Change:
     alt_tok = np.where(alt_base >= 0, p.alt_token[np.maximum(alt_base, 0)], -1)
     alt = torch.where(torch.from_numpy(alt_tok >= 0)[:, None], p.alt_codes[np.maximum(alt_tok, 0)], 0.0)
     offsets = positions - window.ref_span[0]
+    ref_index, alt_index = positions, alt_base
     inserted = np.setdiff1d(np.arange(*window.alt_span), window.ref_to_alt[window.ref_to_alt >= 0])
     inserted = inserted[p.alt_token[inserted] >= 0]
     if len(inserted):
         ref = torch.cat([ref, torch.zeros(len(inserted), ref.shape[1])])
         alt = torch.cat([alt, p.alt_codes[p.alt_token[inserted]]])
         offsets = np.concatenate([offsets, inserted - window.alt_span[0]])
+        ref_index = np.concatenate([ref_index, np.full(len(inserted), -1)])
+        alt_index = np.concatenate([alt_index, inserted])
     delta = alt - ref
     where = delta.abs().argmax(dim=0).numpy()
     columns = np.arange(delta.shape[1])
     return Change(delta.numpy()[where, columns], ref.numpy()[where, columns], alt.numpy()[where, columns],
-                  offsets[where])
+                  offsets[where], ref_index[where], alt_index[where])
 
 
 def _effect(p: Pass, alt_logp: torch.Tensor) -> float:

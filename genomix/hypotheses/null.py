@@ -1,7 +1,7 @@
 """The empirical null of explain's statistic: what a variant does to SAE features in a context
 with the genome's local composition but no grammar.
 
-Background windows are drawn at random from the genome (seeded), dinucleotide-shuffled
+Background windows without N are drawn at random from the genome (seeded), dinucleotide-shuffled
 (Altschul-Erickson: a random Eulerian walk through the window's dinucleotide graph keeps every
 dinucleotide count, the first and the last base), and given a variant of the same kind at their
 centre: an SNV, or a deletion / insertion of the same length (lengths above 10 bp use 10). Motifs,
@@ -16,6 +16,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from genomix.errors import GenomixError
 from genomix.io.genome import Genome
 from genomix.io.variants import Variant
 from genomix.io.windows import make_window
@@ -86,19 +87,22 @@ def null_kind(variant: Variant) -> tuple[str, int]:
 def null_windows(genome: Genome, kind: tuple[str, int], n: int, width: int, seed: int = 0) -> list:
     """`n` shuffled background windows with a variant of `kind` at their centre."""
     rng = np.random.default_rng([seed, KINDS.index(kind[0]), kind[1]])
-    lengths = np.array([genome.lengths[c] for c in genome.contigs], dtype=float)
-    contigs = [c for c, size in zip(genome.contigs, lengths) if size > width + 2 * MAX_NULL_LENGTH]
-    weights = np.array([genome.lengths[c] for c in contigs], dtype=float)
     span = width + 2 * MAX_NULL_LENGTH
-    windows = []
+    contigs = [c for c in genome.contigs if genome.lengths[c] > span]
+    if not contigs:
+        raise GenomixError(f"no contig is longer than {span} bp: too short for null windows of {width} bp")
+    weights = np.array([genome.lengths[c] for c in contigs], dtype=float)
+    windows, attempts = [], 0
     while len(windows) < n:
+        attempts += 1
+        if attempts > 100 * n:
+            raise GenomixError(f"could not find {n} windows of {span} bp without N in the genome for the null")
         contig = contigs[rng.choice(len(contigs), p=weights / weights.sum())]
         start = int(rng.integers(0, genome.lengths[contig] - span))
         seq = genome.fetch(contig, start, start + span)
-        if seq.count("N") > span // 10:
+        if "N" in seq:
             continue
-        seq = dinucleotide_shuffle(seq.replace("N", ""), rng) if "N" in seq else dinucleotide_shuffle(seq, rng)
-        seq = seq.ljust(span, "A")
+        seq = dinucleotide_shuffle(seq, rng)
         centre = width // 2
         what, size = kind
         ref = seq[centre:centre + (size + 1 if what in ("del", "ins") else size)]

@@ -41,7 +41,7 @@ from genomix.hypotheses.null import null_kind, null_windows
 from genomix.features.atlas import FeatureAtlas
 from genomix.io.genome import Genome
 from genomix.io.variants import Variant
-from genomix.io.windows import check_window_fits, make_window
+from genomix.io.windows import make_window
 from genomix.motifs.pwm import best_site, log_odds
 from genomix.scoring import Scored, score_variants
 
@@ -104,12 +104,14 @@ class Explainer:
                                "use the atlas built for this SAE (`genomix features annotate`)")
         if atlas.metadata.get("model_fingerprint") not in (None, sae.metadata.get("model_fingerprint")):
             raise GenomixError("the atlas was built for another model than this SAE's; rebuild it with `genomix features annotate`")
+        if null_size < 10:
+            raise GenomixError(f"--null-size {null_size} is too small for a p-value; use at least 100")
         if group not in GROUPS:
             raise GenomixError(f"unknown grouping {group!r}; choose one of {', '.join(GROUPS)}")
         self.model, self.sae, self.atlas, self.genome = model, sae, atlas, genome
         self.window = window or int(sae.metadata.get("context_size") or 512)
         self.radius, self.top, self.min_change, self.null_size = radius, top, min_change, null_size
-        self.method, self.rc, self.batch_size, self.seed = method, rc, batch_size, seed
+        self.method, self.rc, self.batch_size, self.seed, self.group = method, rc, batch_size, seed, group
         self.table = atlas.table.set_index("feature").sort_index()
         typical = np.array([np.median(a) if a is not None and len(a) else np.nan for a in self.table.top_activations])
         self.typical = np.where(typical > 0, typical, np.inf)
@@ -124,8 +126,8 @@ class Explainer:
             if group == "concept":
                 self.units.append(_Unit(row.name, row.kind, members, row.name))
             else:  # each labelled member on its own
-                self.units += [_Unit(str(self.table.label.loc[f]), row.kind, np.array([f]), row.name) for f in members
-                               if self.table.label_kind.loc[f] == row.kind]
+                self.units += [_Unit(str(self.table.label.loc[f]), str(self.table.label_kind.loc[f]), np.array([f]), row.name)
+                               for f in members if self.table.label_kind.loc[f] != "unlabelled"]
         if unlabelled:
             self.units += [_Unit("unlabelled", "unlabelled", np.array([f]), ".") for f in np.nonzero(concept_of < 0)[0]]
         self.weights = np.zeros((len(self.units), sae.d_sae))
@@ -152,8 +154,10 @@ class Explainer:
         """The null of `kind` (drawn once): each unit's spread, and the sorted top |z| of each null variant."""
         if kind not in self._null:
             windows = null_windows(self.genome, kind, self.null_size, self.window, self.seed)
-            passes = run_passes(self.model, self.sae, windows, self.batch_size)
-            raw = np.stack([self.raw_statistic(feature_change(p, self.radius)) for p in passes])
+            raw = np.stack([self.raw_statistic(feature_change(p, self.radius))
+                            for first in range(0, len(windows), self.batch_size)
+                            for p in run_passes(self.model, self.sae, windows[first:first + self.batch_size],
+                                                self.batch_size)])
             scale = np.maximum(raw.std(axis=0), MIN_SCALE)
             self._null[kind] = _Null(scale, np.sort(np.abs(raw / scale).max(axis=1, initial=0.0)))
         return self._null[kind]
@@ -166,39 +170,45 @@ class Explainer:
     # ------------------------------------------------------------------ explaining
 
     def explain(self, variants: list[Variant]) -> list[Explained]:
-        """Hypotheses of each ALT, in input order."""
+        """Hypotheses of each ALT, in input order. Windows go through in groups of `batch_size`, so
+        memory holds one group's activations at a time."""
         scored = score_variants(self.model, self.genome, variants, self.method, self.window, self.rc, self.batch_size)
-        todo = [i for i, s in enumerate(scored) if s.variant.ok and check_window_fits(s.variant, self.window) == "ok"]
-        windows = [make_window(self.genome, scored[i].variant, self.window) for i in todo]
-        passes = run_passes(self.model, self.sae, windows, self.batch_size)
-        changes = [feature_change(p, self.radius) for p in passes]
-        kinds = [null_kind(scored[i].variant) for i in todo]
-        picks, patches = [], []
-        for change, kind in zip(changes, kinds):
-            raw, z = self.raw_statistic(change), self.statistic(change, kind)
-            order = [int(u) for u in np.argsort(-np.abs(z), kind="stable") if abs(raw[u]) >= self.min_change][: self.top]
-            picks.append(order)
-            patches.append([[int(f) for f in self.units[u].members] for u in order])
-        mediated = mediated_fractions(self.model, self.sae, passes, patches, self.batch_size)
         results = [Explained(s, [_empty_row(s)]) for s in scored]
-        for i, p, change, kind, units, fractions in zip(todo, passes, changes, kinds, picks, mediated):
-            if not units:
-                results[i].rows[0]["status"] = "no_feature_change"
-                continue
-            z, per_feature = self.statistic(change, kind), self.feature_statistic(change)
-            rows, leads = [], []
-            for rank, (u, fraction) in enumerate(zip(units, fractions), start=1):
-                members = self.units[u].members
-                lead = int(members[np.argmax(np.abs(per_feature[members]))])
-                leads.append(lead)
-                rows.append(self._row(scored[i], p, change, self.units[u], lead, z[u], per_feature, rank,
-                                      fraction, self.p_value(z[u], kind)))
-            ref, alt = base_tracks(p, leads)
-            results[i] = Explained(scored[i], rows, p.window, {f: (ref[k], alt[k]) for k, f in enumerate(leads)})
+        todo = [i for i, s in enumerate(scored) if s.variant.ok]
+        for first in range(0, len(todo), self.batch_size):
+            group = todo[first:first + self.batch_size]
+            windows = [make_window(self.genome, scored[i].variant, self.window) for i in group]
+            passes = run_passes(self.model, self.sae, windows, self.batch_size)
+            found = [self._candidates(p, null_kind(scored[i].variant)) for i, p in zip(group, passes)]
+            patches = [[[int(f) for f in self.units[u].members] for u in units] for units, *_ in found]
+            mediated = mediated_fractions(self.model, self.sae, passes, patches, self.batch_size)
+            for i, p, (units, change, z, per_feature, kind), fractions in zip(group, passes, found, mediated):
+                if not units:
+                    results[i].rows[0]["status"] = "no_feature_change"
+                    continue
+                rows = [self._row(scored[i], p, change, self.units[u], z[u], per_feature, rank, fraction,
+                                  self.p_value(z[u], kind))
+                        for rank, (u, fraction) in enumerate(zip(units, fractions), start=1)]
+                leads = [row["feature"] for row in rows]
+                ref, alt = base_tracks(p, leads)
+                results[i] = Explained(scored[i], rows, p.window, {f: (ref[k], alt[k]) for k, f in enumerate(leads)})
         return results
 
-    def _row(self, scored: Scored, p: Pass, change, unit: _Unit, lead: int, statistic: float, per_feature: np.ndarray,
+    def _candidates(self, p: Pass, kind: tuple[str, int]):
+        """The units to report for one pass (best first), with the numbers they were picked by."""
+        change = feature_change(p, self.radius)
+        per_feature = self.feature_statistic(change)
+        raw = self.weights @ per_feature
+        z = raw / self.null(kind).scale
+        units = [int(u) for u in np.argsort(-np.abs(z), kind="stable") if abs(raw[u]) >= self.min_change][: self.top]
+        return units, change, z, per_feature, kind
+
+    def _row(self, scored: Scored, p: Pass, change, unit: _Unit, statistic: float, per_feature: np.ndarray,
              rank: int, mediated: float, p_value: float) -> dict:
+        members = unit.members
+        agreeing = members[np.sign(per_feature[members]) == np.sign(statistic)]  # lead moves the concept's way
+        members = agreeing if len(agreeing) else members
+        lead = int(members[np.argmax(np.abs(per_feature[members]))])
         named = [f for f in unit.members if self.table.label_kind.loc[f] == unit.kind]  # not joined unlabelled ones
         atlas = self.table.loc[max(named, key=lambda f: abs(per_feature[f]))] if named else self.table.loc[lead]
         motif_id = atlas.motif_id if unit.kind == "motif" and isinstance(atlas.motif_id, str) else None
@@ -206,9 +216,7 @@ class Explainer:
         if motif_id in self.pwms:
             w = p.window
             pwm = self.pwms[motif_id]
-            ref_pwm = best_site(w.ref, pwm, *w.ref_span)[0]
-            indel = len(scored.variant.ref) != len(scored.variant.alt)
-            alt_pwm = best_site(w.alt, pwm, w.alt_span[0], w.alt_span[1] + indel)[0]
+            ref_pwm, alt_pwm = pwm_scores(w, pwm)
             motif_delta = alt_pwm - ref_pwm
         moved = [int(f) for f in unit.members[np.argsort(-np.abs(per_feature[unit.members]))]
                  if abs(per_feature[f]) >= MEMBER_MIN]
@@ -218,9 +226,19 @@ class Explainer:
                    ref_act=float(change.ref_act[lead]), alt_act=float(change.alt_act[lead]),
                    delta=float(change.delta[lead]), offset=int(change.offset[lead]), motif_delta=motif_delta,
                    mediated_fraction=mediated, p_value=p_value, status="ok", statistic=float(statistic),
-                   concept=unit.concept, members=",".join(map(str, moved)) or str(lead))
+                   concept=unit.concept, members=",".join(map(str, moved)) or str(lead),
+                   _ref_index=int(change.ref_index[lead]), _alt_index=int(change.alt_index[lead]))
         row["hypothesis"] = sentence(row, ref_pwm, alt_pwm, atlas, len(moved))
         return row
+
+
+def pwm_scores(window, pwm: np.ndarray) -> tuple[float, float]:
+    """Best log-odds of the motif over placements touching the variant, in ref and in alt. For an
+    indel both scans reach one base past the allele (the junction), so an intact site beside the
+    event scores the same in both."""
+    indel = int(window.ref_span[1] - window.ref_span[0] != window.alt_span[1] - window.alt_span[0])
+    return (best_site(window.ref, pwm, window.ref_span[0], window.ref_span[1] + indel)[0],
+            best_site(window.alt, pwm, window.alt_span[0], window.alt_span[1] + indel)[0])
 
 
 def _empty_row(scored: Scored) -> dict:

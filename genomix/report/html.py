@@ -1,6 +1,6 @@
 """The explain report: one self-contained HTML file.
 
-A summary table (every ALT's top hypothesis), then a card per reported variant: the activation
+A summary table (the top hypothesis of each reported ALT), then a card per reported ALT: the activation
 tracks of its hypotheses' lead features along the window (ref vs alt, on the reference's bases),
 the lead feature's seqlet logo beside the JASPAR matrix it matched, the evidence numbers and the
 sentence. Every string that comes from the input (IDs, alleles, contig names, labels) is escaped;
@@ -16,7 +16,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from genomix.features.html import logo_img
 
@@ -70,33 +69,33 @@ def _number(value, digits: int = 3) -> str:
     return f"{value:.{digits}g}" if isinstance(value, float) else html.escape(str(value))
 
 
-def report_html(explained: list, table: pd.DataFrame, atlas, motifs: dict, meta: dict, limit: int = 100) -> str:
-    """The page: `explained` are the variants that get a card (best first), `table` the whole
-    explain table, `motifs` JASPAR Motif objects by id, `meta` provenance lines."""
+def report_html(explained: list, counts: dict, atlas, motifs: dict, meta: dict) -> str:
+    """The page: `explained` are the ALTs that get a card (best first), `counts` the ALTs of the whole
+    run by status, `motifs` JASPAR Motif objects by id, `meta` provenance lines."""
     esc = html.escape
     atlas_rows = atlas.table.set_index("feature")
     logos: dict = {}  # features and matrices recur across cards: draw each logo once
-    top = table[table["rank"] <= 1]
-    counts = top.status.value_counts()
+    total = sum(counts.values())
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>genomix explain report</title>"
              f"<style>{_STYLE}</style></head><body><h1>genomix: variant hypotheses</h1>",
-             f"<p>{len(top)} ALTs explained: {counts.get('ok', 0)} with a hypothesis; "
-             + ", ".join(f"{esc(str(k))}: {v}" for k, v in counts.items() if k != "ok") + ".</p>",
+             f"<p>{total} ALTs explained: {counts.get('ok', 0)} with a hypothesis; "
+             + ", ".join(f"{esc(str(k))}: {v}" for k, v in sorted(counts.items()) if k != "ok")
+             + f". The {len(explained)} with the smallest p-values follow.</p>",
              "<p class='meta'>" + "; ".join(f"{esc(str(k))}: {esc(str(v))}" for k, v in meta.items()) + "</p>",
              "<h2>Summary (top hypothesis per ALT)</h2><table><tr>"
              + "".join(f"<th>{c}</th>" for c in ("variant", "id", "score", "hypothesis", "effect", "statistic",
-                                                  "mediated", "p", "status")) + "</tr>"]
-    for row in top.sort_values("p_value", na_position="last").itertuples(index=False):
-        parts.append(f"<tr><td>{esc(str(row.chrom))}:{row.pos} {esc(row.ref)}&gt;{esc(row.alt)}</td><td>{esc(str(row.id))}</td>"
-                     f"<td>{_number(row.score)}</td><td>{esc(str(row.label))}</td><td class='{esc(str(row.effect))}'>"
-                     f"{esc(str(row.effect))}</td><td>{_number(row.statistic)}</td><td>{_number(row.mediated_fraction)}</td>"
-                     f"<td>{_number(row.p_value)}</td><td>{esc(str(row.status))}</td></tr>")
+                                                  "mediated", "p")) + "</tr>"]
+    for number, item in enumerate(explained):
+        row = item.rows[0]
+        parts.append(f"<tr><td><a href='#v{number}'>{esc(str(row['chrom']))}:{row['pos']} {esc(row['ref'])}&gt;"
+                     f"{esc(row['alt'])}</a></td><td>{esc(str(row['id']))}</td><td>{_number(row['score'])}</td>"
+                     f"<td>{esc(str(row['label']))}</td><td class='{esc(str(row['effect']))}'>{esc(str(row['effect']))}</td>"
+                     f"<td>{_number(row['statistic'])}</td><td>{_number(row['mediated_fraction'])}</td>"
+                     f"<td>{_number(row['p_value'])}</td></tr>")
     parts.append("</table>")
-    if len(explained) > limit:
-        parts.append(f"<p>Cards for the {limit} ALTs with the smallest p-values follow.</p>")
-    for item in explained[:limit]:
+    for number, item in enumerate(explained):
         v = item.scored.variant
-        parts.append(f"<div class='card'><h2>{esc(v.chrom)}:{v.vcf_pos} {esc(v.ref)}&gt;{esc(v.alt)} "
+        parts.append(f"<div class='card' id='v{number}'><h2>{esc(v.chrom)}:{v.vcf_pos} {esc(v.ref)}&gt;{esc(v.alt)} "
                      f"<span class='meta'>{esc(v.id)} · score {_number(item.scored.score)} ({esc(item.scored.method)})</span></h2>")
         for row in item.rows:
             parts.append(f"<p class='sentence'><b>#{row['rank']}</b> {esc(row['hypothesis'])}</p>")
@@ -123,8 +122,7 @@ def report_html(explained: list, table: pd.DataFrame, atlas, motifs: dict, meta:
     return "\n".join(parts)
 
 
-def write_report(path: str | Path, explained: list, table: pd.DataFrame, atlas, motifs: dict, meta: dict,
-                 limit: int = 100) -> Path:
+def write_report(path: str | Path, explained: list, counts: dict, atlas, motifs: dict, meta: dict) -> Path:
     path = Path(path)
-    path.write_text(report_html(explained, table, atlas, motifs, meta, limit), encoding="utf-8")
+    path.write_text(report_html(explained, counts, atlas, motifs, meta), encoding="utf-8")
     return path
