@@ -95,20 +95,23 @@ def group_features(sae, atlas, options: GroupingOptions = GroupingOptions()) -> 
     joined: dict[int, tuple[int, str]] = {}
     if len(labelled):
         unlabelled = np.array([f for f in table.index if f not in keys])
-        cosine = decoder[unlabelled] @ decoder[labelled].T if len(unlabelled) else np.zeros((0, len(labelled)))
         ppm_matches = _ppm_matches(table, unlabelled, labelled, options.ppm_q)
-        for i, feature in enumerate(unlabelled):
-            for j in np.argsort(-cosine[i])[:5]:
-                if cosine[i, j] < options.min_cosine:
-                    break
-                other = int(labelled[j])
-                if (feature, other) in ppm_matches:
-                    joined[int(feature)] = (other, f"seqlet PPM matches feature {other}'s")
-                    break
-                share = coactivation(table.top_examples.loc[feature], table.top_examples.loc[other], options.margin)
-                if share >= options.min_coactivation:
-                    joined[int(feature)] = (other, f"fires with feature {other} ({share:.0%} of its top examples)")
-                    break
+        for first in range(0, len(unlabelled), 4096):  # the closest labelled decoders, a block of rows at a time
+            block = unlabelled[first:first + 4096]
+            cosine = decoder[block] @ decoder[labelled].T
+            nearest = np.argsort(-cosine, axis=1)[:, :5]
+            for i, feature in enumerate(block):
+                for j in nearest[i]:
+                    if cosine[i, j] < options.min_cosine:
+                        break
+                    other = int(labelled[j])
+                    if (feature, other) in ppm_matches:
+                        joined[int(feature)] = (other, f"seqlet PPM matches feature {other}'s")
+                        break
+                    share = coactivation(table.top_examples.loc[feature], table.top_examples.loc[other], options.margin)
+                    if share >= options.min_coactivation:
+                        joined[int(feature)] = (other, f"fires with feature {other} ({share:.0%} of its top examples)")
+                        break
     for feature, (other, _) in joined.items():
         keys[feature] = keys[other]
     ordered = sorted(set(keys.values()))
@@ -195,59 +198,78 @@ def fracture(table: pd.DataFrame) -> dict:
             "most_fractured": [f"{r.name} ({r.size})" for r in top.itertuples(index=False)]}
 
 
+def _merged(annotations: pd.DataFrame, margin: int = 0) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Per class and contig, the elements (widened by `margin`) merged into sorted disjoint intervals."""
+    merged: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+    for (cls, contig), group in annotations.groupby(["cls", "chrom"]):
+        order = np.argsort(group.start.to_numpy(), kind="stable")
+        starts = np.maximum(group.start.to_numpy()[order] - margin, 0)
+        ends = group.end.to_numpy()[order] + margin
+        reach = np.maximum.accumulate(ends)
+        new = np.concatenate([[True], starts[1:] > reach[:-1]])  # an interval that starts past all before it
+        merged.setdefault(cls, {})[contig] = (starts[new], np.maximum.reduceat(ends, np.nonzero(new)[0]))
+    return merged
+
+
+def _covered(intervals: tuple[np.ndarray, np.ndarray]) -> int:
+    return int((intervals[1] - intervals[0]).sum())
+
+
+def _overlap(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> int:
+    """Bases shared by two sets of sorted disjoint intervals."""
+    total = 0
+    first = np.searchsorted(b[1], a[0], side="right")  # the first b interval ending after each a starts
+    last = np.searchsorted(b[0], a[1], side="left")  # past the last b interval starting before each a ends
+    for start, end, i, j in zip(a[0], a[1], first, last):
+        if j > i:
+            total += int(np.maximum(0, np.minimum(end, b[1][i:j]) - np.maximum(start, b[0][i:j])).sum())
+    return total
+
+
+def _inside(intervals: tuple[np.ndarray, np.ndarray], positions: np.ndarray) -> np.ndarray:
+    where = np.searchsorted(intervals[0], positions, side="right") - 1
+    return (where >= 0) & (positions < intervals[1][np.maximum(where, 0)])
+
+
 def class_shares(atlas, annotations: pd.DataFrame, margin: int = 5) -> pd.DataFrame:
     """Per feature (rows) and annotation class (columns): the share of its top examples inside an element
     of the class (± `margin` bp)."""
-    by_contig = {c: g for c, g in annotations.groupby("chrom")}
-    classes = sorted(annotations.cls.unique())
+    merged = _merged(annotations, margin)
+    classes = sorted(merged)
+    examples = [(row, *example.rsplit(":", 1)) for row, found in enumerate(atlas.table.top_examples)
+                for example in (found if found is not None else [])]
     shares = np.zeros((len(atlas.table), len(classes)))
-    index = {c: i for i, c in enumerate(classes)}
-    for row_number, examples in enumerate(atlas.table.top_examples):
-        if examples is None or not len(examples):
-            continue
-        hits = np.zeros(len(classes))
-        for example in examples:
-            contig, position = example.rsplit(":", 1)
-            local = by_contig.get(contig)
-            if local is None:
-                continue
-            p = int(position) - 1
-            inside = local[(local.start - margin <= p) & (local.end + margin > p)]
-            for cls in set(inside.cls):
-                hits[index[cls]] += 1
-        shares[row_number] = hits / len(examples)
+    if examples:
+        frame = pd.DataFrame(examples, columns=["row", "contig", "position"])
+        frame["position"] = frame.position.astype(np.int64) - 1
+        sizes = np.bincount(frame.row, minlength=len(atlas.table))
+        for column, cls in enumerate(classes):
+            for contig, local in frame.groupby("contig"):
+                if contig in merged[cls]:
+                    hit = _inside(merged[cls][contig], local.position.to_numpy())
+                    shares[:, column] += np.bincount(local.row.to_numpy()[hit], minlength=len(atlas.table))
+        shares /= np.maximum(sizes, 1)[:, None]
     return pd.DataFrame(shares, columns=classes, index=atlas.table.feature.to_numpy())
 
 
 def base_rates(annotations: pd.DataFrame, lengths: dict[str, int], contigs: list[str]) -> pd.Series:
     """Share of the positions of `contigs` inside each class (overlapping elements counted once)."""
-    rates = {}
     total = sum(lengths[c] for c in contigs)
-    for cls, group in annotations[annotations.chrom.isin(contigs)].groupby("cls"):
-        covered = 0
-        for contig, rows in group.groupby("chrom"):
-            mask = np.zeros(lengths[contig], dtype=bool)
-            for start, end in zip(rows.start, rows.end):
-                mask[max(start, 0):end] = True
-            covered += int(mask.sum())
-        rates[cls] = covered / total
-    return pd.Series(rates)
+    merged = _merged(annotations[annotations.chrom.isin(contigs)])
+    return pd.Series({cls: sum(_covered(i) for i in by_contig.values()) / total for cls, by_contig in merged.items()})
 
 
-def nested(annotations: pd.DataFrame, lengths: dict[str, int], contigs: list[str], share: float = 0.5) -> set[tuple[str, str]]:
+def nested(annotations: pd.DataFrame, contigs: list[str], share: float = 0.5) -> set[tuple[str, str]]:
     """Pairs of classes (a, b) where at least `share` of a's positions lie in b's elements (a nests in b)."""
-    masks = {}
-    for cls, group in annotations[annotations.chrom.isin(contigs)].groupby("cls"):
-        mask = {c: np.zeros(lengths[c], dtype=bool) for c in contigs}
-        for contig, start, end in zip(group.chrom, group.start, group.end):
-            mask[contig][max(start, 0):end] = True
-        masks[cls] = mask
+    merged = _merged(annotations[annotations.chrom.isin(contigs)])
     pairs = set()
-    for a in masks:
-        size = sum(m.sum() for m in masks[a].values())
-        for b in masks:
-            if a != b and size and sum((masks[a][c] & masks[b][c]).sum() for c in contigs) / size >= share:
-                pairs.add((a, b))
+    for a, a_contigs in merged.items():
+        size = sum(_covered(i) for i in a_contigs.values())
+        for b, b_contigs in merged.items():
+            if a != b and size:
+                shared = sum(_overlap(i, b_contigs[c]) for c, i in a_contigs.items() if c in b_contigs)
+                if shared / size >= share:
+                    pairs.add((a, b))
     return pairs
 
 
@@ -259,7 +281,7 @@ def entanglement(atlas, annotations: pd.DataFrame, lengths: dict[str, int], min_
     contigs = atlas.metadata.get("regions") or sorted(lengths)
     shares = class_shares(atlas, annotations, margin)
     rates = base_rates(annotations, lengths, contigs).reindex(shares.columns).fillna(0)
-    related = nested(annotations, lengths, contigs)
+    related = nested(annotations, contigs)
     enriched = (shares >= min_share) & (shares >= min_enrichment * rates.to_numpy()[None, :])
     labelled = atlas.table.set_index("feature").label_kind != "unlabelled"
     tangled = []
