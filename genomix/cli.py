@@ -163,6 +163,7 @@ def explain(
     window: Optional[int] = typer.Option(None, help="Window in bp (default: the SAE's training window)."),
     radius: int = typer.Option(20, help="bp either side of the allele where feature changes count."),
     null_size: int = typer.Option(500, help="Shuffled-context null variants per kind, for the p-values."),
+    null_cache: Optional[Path] = typer.Option(None, help="Folder keeping the nulls between runs (a second run skips drawing them)."),
     method: str = typer.Option("auto", help="Score: auto, llr, delta_ll or embedding."),
     batch_size: int = typer.Option(16, help="Windows per forward pass."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda, ... (default: cuda when available)."),
@@ -181,7 +182,7 @@ def explain(
     loaded = load_model(model or ("demo" if sae_path == "demo" else sae_model_name(sae_path)), device=device)
     explainer = load_explainer(fasta, sae_path, atlas, loaded, window=window, radius=radius, top=top,
                                null_size=null_size, method=method, batch_size=batch_size, seed=seed, group=group,
-                               unlabelled=unlabelled)
+                               unlabelled=unlabelled, null_cache=null_cache)
     meta = _explain_meta(explainer, sae_path)
     with _Progress("explaining", quiet) as bar:
         counts = explain_to_file(vcf, explainer, out, vcf_out, report, followup, meta=meta, region=region,
@@ -370,7 +371,7 @@ def demo(
                f"an annotation, {kinds.get('unlabelled', 0)} unlabelled; {truth['tfs_matched']} of "
                f"{truth['planted_tfs']} planted TFs found by a feature whose peaks lie in their sites "
                f"(median truth share {truth['median_truth_share']:.2f})")
-    explainer = Explainer(model, sae, atlas, genome, window=window)
+    explainer = Explainer(model, sae, atlas, genome, window=window, null_cache=out / "nulls")
     outputs = {"out": out / "demo.hypotheses.tsv", "vcf_out": out / "demo.explained.vcf.gz",
                "report": out / "demo.report.html", "followup": out / "demo.followup.tsv"}
     with _Progress("explaining the demo variants", quiet) as bar:

@@ -302,3 +302,18 @@ def test_followup_site_of_a_gain_past_a_deletion_is_found_in_the_alt_frame(write
     # the site's reference coordinates are those of the same genomic bases
     assert designs["emsa_alt"]["sequence"][15:20] == seq[100 + 16 - 2:100 + 16 + 3]
     assert (designs["mpra_alt"]["site_start"], designs["mpra_alt"]["site_end"]) == (100 + 16 - 2 + 1, 100 + 16 + 2 + 1)
+
+
+def test_a_cached_null_is_read_back_identical_and_keyed_by_what_it_depends_on(explainer, tmp_path):
+    first = load_explainer(explainer.genome, explainer.sae, explainer.atlas, explainer.model, null_size=20,
+                           null_cache=tmp_path)
+    drawn = first.null(("snv", 1))
+    files = list(tmp_path.glob("null-snv1-*.npz"))
+    assert len(files) == 1
+    again = load_explainer(explainer.genome, explainer.sae, explainer.atlas, explainer.model, null_size=20,
+                           null_cache=tmp_path)
+    np.testing.assert_array_equal(again.null(("snv", 1)).tops, drawn.tops)
+    np.testing.assert_array_equal(again.null(("snv", 1)).scale, drawn.scale)
+    other = load_explainer(explainer.genome, explainer.sae, explainer.atlas, explainer.model, null_size=20,
+                           null_cache=tmp_path, radius=10)
+    assert other._null_file(("snv", 1)) != files[0]

@@ -28,9 +28,11 @@ without a hypothesis keeps one row of rank 0 whose status says why.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -90,13 +92,14 @@ class Explainer:
 
     `window` defaults to the SAE's training context (or 512 bp); `radius`: bp either side of the allele
     where feature changes count; `top`: hypotheses per ALT; `min_change`: smallest raw |statistic|
-    that makes a candidate; `null_size`: null variants per kind; `group`, `unlabelled`: see the module.
+    that makes a candidate; `null_size`: null variants per kind; `group`, `unlabelled`: see the module;
+    `null_cache`: a folder where nulls are kept between runs (named by everything they depend on).
     """
 
     def __init__(self, model, sae, atlas: FeatureAtlas, genome: Genome, window: int | None = None, radius: int = 20,
                  top: int = 3, min_change: float = 0.1, null_size: int = 500, method: str = "auto", rc: bool = True,
                  batch_size: int = 16, seed: int = 0, group: str = "concept", unlabelled: bool = False,
-                 motifs: dict | None = None):
+                 motifs: dict | None = None, null_cache: str | Path | None = None):
         from genomix.features.concepts import concept_ids, concepts
 
         if len(atlas.table) != sae.d_sae:
@@ -134,6 +137,7 @@ class Explainer:
         for i, unit in enumerate(self.units):
             self.weights[i, unit.members] = 1 / math.sqrt(len(unit.members))
         self._null: dict[tuple, _Null] = {}
+        self.null_cache = Path(null_cache) if null_cache is not None else None
 
     # ------------------------------------------------------------------ statistic and null
 
@@ -152,6 +156,9 @@ class Explainer:
 
     def null(self, kind: tuple[str, int]) -> "_Null":
         """The null of `kind` (drawn once): each unit's spread, and the sorted top |z| of each null variant."""
+        if kind not in self._null and self.null_cache is not None and self._null_file(kind).is_file():
+            with np.load(self._null_file(kind)) as saved:
+                self._null[kind] = _Null(saved["scale"], saved["tops"])
         if kind not in self._null:
             windows = null_windows(self.genome, kind, self.null_size, self.window, self.seed)
             raw = np.stack([self.raw_statistic(feature_change(p, self.radius))
@@ -160,7 +167,26 @@ class Explainer:
                                                 self.batch_size)])
             scale = np.maximum(raw.std(axis=0), MIN_SCALE)
             self._null[kind] = _Null(scale, np.sort(np.abs(raw / scale).max(axis=1, initial=0.0)))
+            if self.null_cache is not None:
+                self.null_cache.mkdir(parents=True, exist_ok=True)
+                partial = self._null_file(kind).with_suffix(".partial.npz")
+                np.savez(partial, scale=scale, tops=self._null[kind].tops)
+                partial.replace(self._null_file(kind))
         return self._null[kind]
+
+    def _null_file(self, kind: tuple[str, int]) -> Path:
+        """The cache file of a null: named by everything the null depends on (the SAE's weights, the
+        model's fingerprint, the units, the atlas' typical activations, the genome's contigs, window,
+        radius, seed, size and kind)."""
+        digest = hashlib.sha256()
+        for name, tensor in sorted(self.sae.weights().items()):
+            digest.update(name.encode() + tensor.detach().float().cpu().numpy().tobytes())
+        digest.update(np.ascontiguousarray(self.weights).tobytes())
+        digest.update(np.ascontiguousarray(self.typical).tobytes())
+        digest.update(repr((self.sae.metadata.get("model_fingerprint"), self.sae.metadata.get("hook_name"),
+                            sorted(self.genome.lengths.items()), self.window, self.radius, self.seed, self.null_size,
+                            kind, self.sae.architecture, getattr(self.sae, "k", None))).encode())
+        return self.null_cache / f"null-{kind[0]}{kind[1]}-{digest.hexdigest()[:20]}.npz"
 
     def p_value(self, z: float, kind: tuple[str, int]) -> float:
         """Share of null variants of `kind` whose top |z| reaches |z| (+1 in both counts)."""
