@@ -38,8 +38,11 @@ def sae_with_atlas(layer: str, model, genome, annotations):
     if layer == DEMO_SAE_PLAN.layer:
         return load_sae(demo_sae_dir(), model), FeatureAtlas.load("demo")
     folder = CACHE / f"sae-{layer}"
-    sae = train_sae(model, genome, folder, dataclasses.replace(DEMO_SAE_PLAN, layer=layer),
-                    regions=Regions.whole_genome(genome, ["chr1", "chr2"]), model_name="demo")
+    if (folder / "cfg.json").is_file():  # trained by an earlier run
+        sae = load_sae(folder, model)
+    else:
+        sae = train_sae(model, genome, folder, dataclasses.replace(DEMO_SAE_PLAN, layer=layer),
+                        regions=Regions.whole_genome(genome, ["chr1", "chr2"]), model_name="demo")
     if not (folder / ATLAS_NAME).is_file():
         build_atlas(sae, model, genome, Regions.whole_genome(genome, ["chr3"]), annotations).save(folder / ATLAS_NAME)
     return sae, FeatureAtlas.load(folder)

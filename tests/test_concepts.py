@@ -73,16 +73,18 @@ def test_features_group_by_family_and_class_and_unlabelled_ones_join_only_with_b
 
 def test_entanglement_counts_features_enriched_in_unrelated_classes_only():
     lengths = {"chr1": 10_000}
-    annotations = pd.DataFrame({"chrom": ["chr1"] * 4, "start": [100, 110, 5000, 8000], "end": [300, 120, 5200, 8200],
-                                "cls": ["enhancer", "GATA1", "exon", "CTCF"]})
+    annotations = pd.DataFrame({"chrom": ["chr1"] * 5, "start": [100, 110, 5000, 8000, 5200],
+                                "end": [300, 120, 5200, 8200, 5400], "cls": ["enhancer", "GATA1", "exon", "CTCF", "intron"]})
     gata = [f"chr1:{p}" for p in range(111, 120)]  # in GATA1 sites, which nest in the enhancer
     mixed = [f"chr1:{p}" for p in range(5001, 5010)] + [f"chr1:{p}" for p in range(8001, 8010)]  # exon and CTCF
     atlas = _atlas([{"label": "GATA1", "label_kind": "motif", "top_examples": gata},
                     {"label": "exon", "label_kind": "annotation", "top_examples": mixed},
-                    {"top_examples": mixed}])  # unlabelled: not counted
+                    {"top_examples": mixed},  # unlabelled: not counted
+                    {"label": "splice_donor", "label_kind": "annotation",  # exon and the intron beside it: one thing
+                     "top_examples": [f"chr1:{p}" for p in range(5191, 5211)]}])
     atlas.metadata["regions"] = ["chr1"]
     result = entanglement(atlas, annotations, lengths, margin=0)
-    assert result["labelled_features"] == 2 and result["entangled"] == 1 and result["fraction"] == 0.5
+    assert result["labelled_features"] == 3 and result["entangled"] == 1 and result["fraction"] == pytest.approx(1 / 3)
     assert "feature 1" in result["examples"][0] and "exon" in result["examples"][0] and "CTCF" in result["examples"][0]
 
 

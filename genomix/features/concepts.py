@@ -20,7 +20,7 @@ grouped, their mean pairwise decoder cosine, and how many joined by similarity.
 
 Measures: fracture (labelled features per concept) and entanglement (features whose top examples
 are enriched, each at least `min_share` of the examples and `min_enrichment` times the base rate,
-in two or more annotation classes that do not nest in each other).
+in two or more annotation classes that neither nest in nor adjoin each other).
 """
 
 from __future__ import annotations
@@ -259,29 +259,35 @@ def base_rates(annotations: pd.DataFrame, lengths: dict[str, int], contigs: list
     return pd.Series({cls: sum(_covered(i) for i in by_contig.values()) / total for cls, by_contig in merged.items()})
 
 
-def nested(annotations: pd.DataFrame, contigs: list[str], share: float = 0.5) -> set[tuple[str, str]]:
-    """Pairs of classes (a, b) where at least `share` of a's positions lie in b's elements (a nests in b)."""
-    merged = _merged(annotations[annotations.chrom.isin(contigs)])
-    pairs = set()
-    for a, a_contigs in merged.items():
-        size = sum(_covered(i) for i in a_contigs.values())
-        for b, b_contigs in merged.items():
-            if a != b and size:
-                shared = sum(_overlap(i, b_contigs[c]) for c, i in a_contigs.items() if c in b_contigs)
-                if shared / size >= share:
-                    pairs.add((a, b))
-    return pairs
+def related_classes(annotations: pd.DataFrame, contigs: list[str], margin: int = 5,
+                    share: float = 0.5) -> set[tuple[str, str]]:
+    """Pairs of classes (a, b) where at least `share` of a's elements lie inside or within `margin` bp
+    of an element of b: nested (a TF site in an enhancer) or adjoining (an exon and its intron, a
+    polypyrimidine tract and its acceptor) classes describe one thing, not two."""
+    annotations = annotations[annotations.chrom.isin(contigs)]
+    widened = _merged(annotations, margin + 1)  # overlapping these: at most `margin` bp away (touching: 0)
+    near: dict[tuple[str, str], int] = {}
+    for (a, contig), elements in annotations.groupby(["cls", "chrom"]):
+        for b, by_contig in widened.items():
+            if b != a and contig in by_contig:
+                starts, ends = by_contig[contig]
+                first = np.searchsorted(ends, elements.start.to_numpy(), side="right")  # first b ending past it
+                hit = (first < len(starts)) & (starts[np.minimum(first, len(starts) - 1)] < elements.end.to_numpy())
+                near[(a, b)] = near.get((a, b), 0) + int(hit.sum())
+    totals = annotations.groupby("cls").size().to_dict()
+    return {(a, b) for (a, b), count in near.items() if count / totals[a] >= share}
 
 
 def entanglement(atlas, annotations: pd.DataFrame, lengths: dict[str, int], min_share: float = 0.2,
                  min_enrichment: float = 2.0, margin: int = 5) -> dict:
-    """Labelled features whose top examples are enriched in two or more annotation classes that do not
-    nest in each other (an enhancer and the TF sites inside it are one thing; a TF site and an
-    exon are two): their fraction of labelled features, and examples."""
+    """Labelled features whose top examples are enriched in two or more annotation classes that are not
+    related (see `related_classes`: an enhancer and the TF sites inside it, or an exon and the
+    intron beside it, are one thing; a TF site and an exon are two): their fraction of labelled
+    features, and examples."""
     contigs = atlas.metadata.get("regions") or sorted(lengths)
     shares = class_shares(atlas, annotations, margin)
     rates = base_rates(annotations, lengths, contigs).reindex(shares.columns).fillna(0)
-    related = nested(annotations, contigs)
+    related = related_classes(annotations, contigs, margin)
     enriched = (shares >= min_share) & (shares >= min_enrichment * rates.to_numpy()[None, :])
     labelled = atlas.table.set_index("feature").label_kind != "unlabelled"
     tangled = []
