@@ -307,21 +307,18 @@ def score_to_file(vcf, genome: Genome, model: GenomicModel, out, meta: dict | No
     import os
     from pathlib import Path
 
-    from genomix.io.outputs import AnnotatedVcfWriter, TableWriter, output_format, vcf_float
+    from genomix.io.outputs import AnnotatedVcfWriter, TableWriter, output_format, vcf_float, written_whole
     from genomix.io.variants import open_vcf
 
     outs = [out] if isinstance(out, (str, os.PathLike)) else list(out)
     finals = [None if str(o) == "-" else Path(o) for o in outs]
-    for final in finals:
-        if final is not None and not final.parent.exists():
-            raise GenomixError(f"output folder {final.parent} does not exist; create it first")
-    targets = ["-" if f is None else f.with_name(f".{f.name}.partial") for f in finals]
     kinds = [output_format(o) for o in outs]
     chunks = iter_scores(vcf, genome, model, **options)  # checks arguments before any file is opened
-    writers = []
     counts: dict[str, int] = {}
-    try:
-        for kind, target in zip(kinds, targets):
+    with written_whole(finals) as partials:
+        writers = []
+        for kind, target in zip(kinds, partials):
+            target = "-" if target is None else target
             if kind in ("tsv", "parquet"):
                 writers.append(TableWriter(target, kind))
             else:
@@ -346,12 +343,4 @@ def score_to_file(vcf, genome: Genome, model: GenomicModel, out, meta: dict | No
                 writer.close(empty=scores_table([]))
             else:
                 writer.close()
-    except BaseException:
-        for target in targets:
-            if target != "-" and Path(target).exists():
-                os.unlink(target)
-        raise
-    for target, final in zip(targets, finals):
-        if final is not None:
-            os.replace(target, final)
     return counts

@@ -317,3 +317,16 @@ def test_a_cached_null_is_read_back_identical_and_keyed_by_what_it_depends_on(ex
     other = load_explainer(explainer.genome, explainer.sae, explainer.atlas, explainer.model, null_size=20,
                            null_cache=tmp_path, radius=10)
     assert other._null_file(("snv", 1)) != files[0]
+
+
+def test_a_failed_run_leaves_no_output_behind(tmp_path, write_vcf):
+    genome = Genome(STARTER_FASTA)
+    wrong = "A" if genome.fetch("chr1", 99, 100) != "A" else "C"
+    vcf = write_vcf([("chr1", 100, wrong, "G")], contigs={"chr1": genome.lengths["chr1"], "chr2": genome.lengths["chr2"]})
+    out = tmp_path / "out"
+    out.mkdir()
+    done = subprocess.run([sys.executable, "-m", "genomix", "explain", vcf, "--fasta", STARTER_FASTA, "-o", out / "h.tsv",
+                           "--vcf-out", out / "a.vcf.gz", "--report", out / "r.html", "--followup", out / "f.tsv",
+                           "--window", "128", "--null-size", "10"], capture_output=True, text=True)
+    assert done.returncode == 2 and "REF" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert list(out.iterdir()) == []

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import heapq
 import math
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -106,11 +105,9 @@ def explain_to_file(vcf, explainer: Explainer, out=None, vcf_out=None, report=No
     """Explain a VCF/BCF once and write what is asked: `out` (.tsv/.parquet), `vcf_out` (.vcf,
     .vcf.gz, .bcf), `report` (.html, cards for the `report_limit` ALTs with the smallest p),
     `followup` (.tsv). Files appear only when complete. Returns counts of ALTs by status."""
-    from genomix.io.outputs import AnnotatedVcfWriter, TableWriter, vcf_float
+    from genomix.io.outputs import AnnotatedVcfWriter, TableWriter, output_format, vcf_float, written_whole
     from genomix.io.variants import iter_variant_chunks, open_vcf
     from genomix.report.followup import FOLLOWUP_COLUMNS, followup_designs
-
-    from genomix.io.outputs import output_format
 
     finals = {name: Path(path) for name, path in (("out", out), ("vcf", vcf_out), ("report", report),
                                                   ("followup", followup)) if path is not None}
@@ -123,16 +120,13 @@ def explain_to_file(vcf, explainer: Explainer, out=None, vcf_out=None, report=No
         kind = "html" if name == "report" else output_format(final)
         if kind not in expected.get(name, ("html",)) or (name == "report" and final.suffix.lower() not in (".html", ".htm")):
             raise GenomixError(f"{final}: expected {' or '.join('.' + k for k in expected.get(name, ('html',)))}")
-    for final in finals.values():
-        if not final.parent.exists():
-            raise GenomixError(f"output folder {final.parent} does not exist; create it first")
-    partial = {name: final.with_name(f".{final.name}.partial") for name, final in finals.items()}
     meta = meta or {}
     counts: dict[str, int] = {}
     best: list = []  # heap of (-p, |statistic|, -order, Explained) for the report
     order = 0
-    writers = {}
-    try:
+    with written_whole(list(finals.values())) as partials:
+        partial = dict(zip(finals, partials))
+        writers = {}
         if "out" in partial:
             writers["out"] = TableWriter(partial["out"], output_format(finals["out"]))
         if "followup" in partial:
@@ -180,11 +174,4 @@ def explain_to_file(vcf, explainer: Explainer, out=None, vcf_out=None, report=No
 
             cards = [entry[3] for entry in sorted(best, key=lambda e: (-e[0], -e[1], -e[2]))]
             write_report(partial["report"], cards, counts, explainer.atlas, explainer.motifs, meta)
-    except BaseException:
-        for path in partial.values():
-            if path.exists():
-                os.unlink(path)
-        raise
-    for name, final in finals.items():
-        os.replace(partial[name], final)
     return counts

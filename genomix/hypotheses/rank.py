@@ -108,7 +108,7 @@ class Explainer:
         if atlas.metadata.get("model_fingerprint") not in (None, sae.metadata.get("model_fingerprint")):
             raise GenomixError("the atlas was built for another model than this SAE's; rebuild it with `genomix features annotate`")
         if null_size < 10:
-            raise GenomixError(f"--null-size {null_size} is too small for a p-value; use at least 100")
+            raise GenomixError(f"--null-size {null_size} is too small for a p-value: use at least 10 (default 500)")
         if group not in GROUPS:
             raise GenomixError(f"unknown grouping {group!r}; choose one of {', '.join(GROUPS)}")
         self.model, self.sae, self.atlas, self.genome = model, sae, atlas, genome

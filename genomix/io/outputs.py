@@ -9,6 +9,8 @@ import io
 import math
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -123,3 +125,24 @@ class AnnotatedVcfWriter:
 def vcf_float(value: float) -> float | None:
     """A score as a VCF Float value: None (written `.`) for NaN."""
     return None if value is None or math.isnan(value) else float(value)
+
+
+@contextmanager
+def written_whole(paths: list[Path | None]) -> Iterator[list[Path | None]]:
+    """Partial names to write `paths` under (None, for stdout, stays None): each replaces its path
+    when the block ends without error, and all are removed when it fails, so an output file is
+    either complete or absent."""
+    for path in paths:
+        if path is not None and not path.parent.exists():
+            raise GenomixError(f"output folder {path.parent} does not exist; create it first")
+    partials = [None if path is None else path.with_name(f".{path.name}.partial") for path in paths]
+    try:
+        yield partials
+    except BaseException:
+        for partial in partials:
+            if partial is not None and partial.exists():
+                partial.unlink()
+        raise
+    for path, partial in zip(paths, partials):
+        if path is not None:
+            os.replace(partial, path)
