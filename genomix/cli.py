@@ -305,7 +305,7 @@ def concepts_compare(
         left.bar(names, frame.features_per_concept, color="#4a7")
         left.set_ylabel("features per concept")
         right.bar(names, frame.entangled_fraction, color="#a47")
-        right.set_ylabel("entangled fraction of labelled features")
+        right.set_ylabel("entangled share")
         for axis in (left, right):
             axis.tick_params(axis="x", labelrotation=30, labelsize=8)
         figure.tight_layout()
