@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import genomix as gx
-from genomix.hypotheses import explain_table, load_explainer
+from genomix.hypotheses import load_explainer
 from genomix.hypotheses.decompose import feature_change, mediated_fractions, run_passes
 from genomix.hypotheses.null import dinucleotide_shuffle, null_windows
 from genomix.io.genome import Genome
