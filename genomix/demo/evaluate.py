@@ -16,6 +16,7 @@ import pysam
 import torch
 from scipy.stats import rankdata
 
+from genomix.features.examples import example_position
 from genomix.io.genome import Genome
 from genomix.models.base import GenomicModel
 from genomix.sequence import ALPHABET
@@ -83,9 +84,9 @@ def atlas_truth(atlas, annotations: Path, planted: Path, margin: int = 5, min_sh
     def share_in(tf: str, examples) -> float:
         hits = []
         for example in examples:
-            contig, position = example.rsplit(":", 1)
+            contig, position = example_position(example)
             starts, ends = by_tf.get(tf, {}).get(contig, (np.array([]), np.array([])))
-            hits.append(bool(((starts <= int(position) - 1) & (ends > int(position) - 1)).any()))
+            hits.append(bool(((starts <= position) & (ends > position)).any()))
         return float(np.mean(hits)) if hits else 0.0
 
     by_family: dict[str, float] = {}
@@ -165,11 +166,10 @@ def planted_tf_of_features(atlas, annotations: Path, margin: int = 5) -> pd.Data
     for row in atlas.table[atlas.table.label_kind == "motif"].itertuples(index=False):
         counts: dict[str, int] = {}
         for example in row.top_examples:
-            contig, position = example.rsplit(":", 1)
+            contig, p = example_position(example)
             local = sites.get(contig)
             if local is None:
                 continue
-            p = int(position) - 1
             for tf in set(local.tf_name[(local.start - margin <= p) & (local.end + margin > p)]):
                 counts[tf] = counts.get(tf, 0) + 1
         tf = max(counts, key=counts.get) if counts else None

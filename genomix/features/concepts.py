@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from genomix.features.examples import example_position
+
 @dataclass(frozen=True)
 class GroupingOptions:
     min_cosine: float = 0.5
@@ -57,8 +59,8 @@ def motif_families(atlas) -> dict[str, str]:
 def _positions(examples) -> dict[str, np.ndarray]:
     where: dict[str, list[int]] = {}
     for example in examples if examples is not None else []:
-        contig, position = example.rsplit(":", 1)
-        where.setdefault(contig, []).append(int(position))
+        contig, position = example_position(example)
+        where.setdefault(contig, []).append(position)
     return {c: np.sort(np.array(p)) for c, p in where.items()}
 
 
@@ -236,12 +238,11 @@ def class_shares(atlas, annotations: pd.DataFrame, margin: int = 5) -> pd.DataFr
     of the class (± `margin` bp)."""
     merged = _merged(annotations, margin)
     classes = sorted(merged)
-    examples = [(row, *example.rsplit(":", 1)) for row, found in enumerate(atlas.table.top_examples)
+    examples = [(row, *example_position(example)) for row, found in enumerate(atlas.table.top_examples)
                 for example in (found if found is not None else [])]
     shares = np.zeros((len(atlas.table), len(classes)))
     if examples:
         frame = pd.DataFrame(examples, columns=["row", "contig", "position"])
-        frame["position"] = frame.position.astype(np.int64) - 1
         sizes = np.bincount(frame.row, minlength=len(atlas.table))
         for column, cls in enumerate(classes):
             for contig, local in frame.groupby("contig"):

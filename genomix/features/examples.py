@@ -72,6 +72,12 @@ def top_examples(sae: SAE, model, genome: Genome | str | Path, regions: Regions 
     return FeatureExamples(fired / max(seen, 1), peak, best, where[..., 0], where[..., 1], seqlets, contigs, seen)
 
 
+def example_position(example: str) -> tuple[str, int]:
+    """Contig and 0-based position of a top example as the atlas writes it (`chr3:1234`, 1-based)."""
+    contig, position = example.rsplit(":", 1)
+    return contig, int(position) - 1
+
+
 def _keep_top(best: np.ndarray, where: np.ndarray, n_top: int) -> tuple[np.ndarray, np.ndarray]:
     """Per feature, the `n_top` largest activations at distinct positions, largest first (zero-padded)."""
     kept_best = np.zeros((len(best), n_top))

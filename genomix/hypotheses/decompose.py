@@ -82,9 +82,7 @@ def run_passes(model, sae: SAE, windows: list[Window], batch_size: int = 16) -> 
             ref_spans, alt_spans = tokens.spans[row], tokens.spans[row + len(chunk)]
             n_ref, n_alt = len(ref_spans), len(alt_spans)
             ref_token, alt_token = _base_to_token(ref_spans, len(window)), _base_to_token(alt_spans, len(window))
-            alt_to_ref_base = np.full(len(window), -1, dtype=np.int64)
-            kept = np.nonzero(window.ref_to_alt >= 0)[0]
-            alt_to_ref_base[window.ref_to_alt[kept]] = kept
+            alt_to_ref_base = window.alt_to_ref
             alt_to_ref_token = np.full(n_alt, -1, dtype=np.int64)
             for token, (start, _) in enumerate(alt_spans):
                 if start >= 0 and alt_to_ref_base[start] >= 0:
@@ -128,8 +126,8 @@ def feature_change(p: Pass, radius: int = 20) -> Change:
     alt = torch.where(torch.from_numpy(alt_tok >= 0)[:, None], p.alt_codes[np.maximum(alt_tok, 0)], 0.0)
     offsets = positions - window.ref_span[0]
     ref_index, alt_index = positions, alt_base
-    inserted = np.setdiff1d(np.arange(*window.alt_span), window.ref_to_alt[window.ref_to_alt >= 0])
-    inserted = inserted[p.alt_token[inserted] >= 0]
+    inserted = np.arange(*window.alt_span)
+    inserted = inserted[(window.alt_to_ref[inserted] < 0) & (p.alt_token[inserted] >= 0)]
     if len(inserted):
         ref = torch.cat([ref, torch.zeros(len(inserted), ref.shape[1])])
         alt = torch.cat([alt, p.alt_codes[p.alt_token[inserted]]])

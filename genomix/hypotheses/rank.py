@@ -150,10 +150,6 @@ class Explainer:
         """Each unit's signed sum of its members' `s` over the square root of its size."""
         return self.weights @ self.feature_statistic(change)
 
-    def statistic(self, change, kind: tuple[str, int]) -> np.ndarray:
-        """Each unit's z: its raw statistic in units of its standard deviation under the null of `kind`."""
-        return self.raw_statistic(change) / self.null(kind).scale
-
     def null(self, kind: tuple[str, int]) -> "_Null":
         """The null of `kind` (drawn once): each unit's spread, and the sorted top |z| of each null variant."""
         if kind not in self._null and self.null_cache is not None and self._null_file(kind).is_file():
@@ -225,7 +221,7 @@ class Explainer:
         change = feature_change(p, self.radius)
         per_feature = self.feature_statistic(change)
         raw = self.weights @ per_feature
-        z = raw / self.null(kind).scale
+        z = raw / self.null(kind).scale  # each unit's z: in units of its spread under the null of its kind
         units = [int(u) for u in np.argsort(-np.abs(z), kind="stable") if abs(raw[u]) >= self.min_change][: self.top]
         return units, change, z, per_feature, kind
 

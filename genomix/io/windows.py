@@ -41,6 +41,15 @@ class Window:
         return len(self.ref)
 
     @property
+    def alt_to_ref(self) -> np.ndarray:
+        """`alt_to_ref[j]`: index in `ref` of the genomic base at `alt[j]`, -1 for a base the ALT inserted
+        (or one pulled into the window from past its end): the inverse of `ref_to_alt`."""
+        inverse = np.full(len(self.alt), -1, dtype=np.int64)
+        kept = np.nonzero(self.ref_to_alt >= 0)[0]
+        inverse[self.ref_to_alt[kept]] = kept
+        return inverse
+
+    @property
     def offset(self) -> int:
         """Index of the variant's first REF base in `ref` (W // 2 on the forward strand)."""
         return self.ref_span[0]

@@ -43,9 +43,6 @@ def followup_designs(explained, motifs: dict, mpra_length: int = 150, flank: int
 
 def _designs(window, row: dict, pwm, mpra_length: int, flank: int, tries: int, rng) -> list[dict]:
     loss = row["effect"] == "loss"
-    alt_to_ref = np.full(len(window.alt), -1, dtype=np.int64)
-    kept = np.nonzero(window.ref_to_alt >= 0)[0]
-    alt_to_ref[window.ref_to_alt[kept]] = kept
     carrier, span = (window.ref, window.ref_span) if loss else (window.alt, window.alt_span)
     if pwm is not None:
         indel = int(window.ref_span[1] - window.ref_span[0] != window.alt_span[1] - window.alt_span[0])
@@ -62,7 +59,7 @@ def _designs(window, row: dict, pwm, mpra_length: int, flank: int, tries: int, r
     site = carrier[start:end]
     control = carrier[:start] + _scramble(site, pwm, tries, rng) + carrier[end:]
     # the site in the other allele's frame, through the offset map (the bases it shares with it)
-    to_other = window.ref_to_alt if loss else alt_to_ref
+    to_other = window.ref_to_alt if loss else window.alt_to_ref
     mapped = to_other[start:end][to_other[start:end] >= 0]
     other_start, other_end = (int(mapped.min()), int(mapped.max()) + 1) if len(mapped) else (span[0], span[0] + 1)
     (ref_start, ref_end), (alt_start, alt_end) = (((start, end), (other_start, other_end)) if loss
