@@ -1,6 +1,9 @@
 """Naming features by motifs: top examples checked against a direct run, seqlet PPMs, trimming, BH
 q-values (scipy as the oracle) and TOMTOM matches of seqlets drawn from real JASPAR matrices, against
-uniform noise that must stay unnamed."""
+uniform noise that must stay unnamed; site thresholds against enumeration, and a match that names a
+feature only when the motif's sites are found at its examples."""
+
+import itertools
 
 import numpy as np
 import pytest
@@ -8,9 +11,10 @@ from scipy.stats import false_discovery_control
 
 import genomix as gx
 from genomix.features.examples import top_examples
-from genomix.features.motifs import benjamini_hochberg, information, match_motifs, seqlet_ppm, trim
+from genomix.features.motifs import SiteSupport, benjamini_hochberg, information, match_motifs, seqlet_ppm, trim
 from genomix.io.genome import Genome
 from genomix.motifs.jaspar import load_jaspar
+from genomix.motifs.pwm import best_scores, log_odds, quantize, score_threshold
 from genomix.sae import TopKSAE
 from genomix.sae.activations import Regions
 from tiny_models import save_convnet
@@ -93,3 +97,46 @@ def test_top_examples_are_each_features_strongest_positions(small_fasta, tmp_pat
             assert examples.position[feature, 0] == start + int(index)
             assert examples.seqlets[feature][0] == genome.fetch(contig, start + int(index) - 4, start + int(index) + 5)
         assert examples.frequency[feature] == pytest.approx(float((codes[:, feature] > 0).float().mean()))
+
+
+def test_site_threshold_is_the_score_reached_by_at_most_p_of_all_sequences():
+    pwm = quantize(log_odds(np.random.default_rng(5).dirichlet(np.full(4, 0.5), size=6)))
+    scores = np.sort([sum(pwm[i, b] for i, b in enumerate(bases)) for bases in itertools.product(range(4), repeat=6)])
+    for p in (1e-2, 2e-3):
+        threshold = score_threshold(pwm, p)
+        assert np.mean(scores >= threshold - 1e-9) <= p
+        below = scores[scores < threshold - 1e-9].max()  # the next attainable score is too common
+        assert np.mean(scores >= below - 1e-9) > p
+    assert score_threshold(pwm, 1e-5) == pytest.approx(scores[-1])  # 4**-6 > 1e-5: only the best score
+
+
+def test_best_scores_find_a_site_on_either_strand_only_where_asked():
+    ppm = np.eye(4)[[0, 0, 1, 3]] * 0.97 + 0.0075  # AACT
+    pwm = log_odds(ppm)
+    best = pwm.max(1).sum()
+    contexts = ["GGGGAACTGGGG", "GGGGAGTTGGGG", "AACTGGGGGGGG"]  # forward site, reverse site, site far left
+    scores = best_scores(contexts, pwm, 3, 5)
+    assert scores[:2] == pytest.approx([best, best]) and scores[2] < best - 5
+
+
+def test_a_match_names_a_feature_only_where_its_sites_are(jaspar):
+    """The core of CTCF stacked alone (the seqlets of a k-mer detector) still matches CTCF under TOMTOM;
+    with CTCF's sites around the examples it names the feature, with only the core around them it does not."""
+    rng = np.random.default_rng(11)
+    ctcf = next(m for m in jaspar if m.matrix_id == "MA0139.2")
+    core = ctcf.ppm[4:13] ** 4
+    core /= core.sum(1, keepdims=True)
+    trimmed, _ = trim(seqlet_ppm(sample_seqlets(core, 60, 6, rng)))
+    reach = 40
+    def contexts(ppm):
+        return [seqlet[len(seqlet) // 2 - reach: len(seqlet) // 2 + reach + 1]
+                for seqlet in sample_seqlets(ppm, 60, reach, rng)]
+    background = ["".join(rng.choice(list("ACGT"), 2 * reach + 1)) for _ in range(300)]
+    support = SiteSupport({0: contexts(ctcf.ppm ** 3 / (ctcf.ppm ** 3).sum(1, keepdims=True)), 1: contexts(core)},
+                          background, reach)
+    plain = match_motifs({0: trimmed, 1: trimmed}, jaspar).set_index("feature")
+    assert "CTCF" in plain.loc[1, "matches"] and plain.labelled.all()
+    checked = match_motifs({0: trimmed, 1: trimmed}, jaspar, support=support).set_index("feature")
+    assert checked.loc[0, "labelled"] and checked.loc[0, "tf_name"] == "CTCF" and checked.loc[0, "site_share"] > 0.9
+    assert "CTCF" not in checked.loc[1, "matches"]
+    assert checked.loc[0, "site_background"] < 0.02

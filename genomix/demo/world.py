@@ -235,7 +235,7 @@ def build_demo(data: Path, variants: Path, steps: int = 2400, seed: int = SEED,
     write_truth_vcf(world, truth_variants(world, seed), variants / "demo.vcf.gz")
     train_demo_model(data / "genome.fa.gz", data / "model", HELD_OUT, steps=steps)
     train_demo_sae(data, HELD_OUT, sae_plan or DEMO_SAE_PLAN)
-    build_demo_atlas(data, HELD_OUT, windows=512 if sae_plan is None else 16)
+    build_demo_atlas(data, HELD_OUT, **({} if sae_plan is None else {"windows": 16}))
     return world
 
 

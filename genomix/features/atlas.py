@@ -1,7 +1,8 @@
 """The feature atlas: one row per SAE feature with what it fires on and the name it earned.
 
 A feature is labelled by a motif when its trimmed seqlet PPM matches a JASPAR matrix at
-q < `q_threshold` (TOMTOM, BH across all comparisons); otherwise by an annotation class when its
+q < `q_threshold` (TOMTOM, BH across all comparisons) and that matrix's sites are found at its
+strongest examples (`genomix.features.motifs.SiteSupport`); otherwise by an annotation class when its
 held-out F1 exceeds `min_f1` with a precision at least twice the class's share of positions;
 otherwise it stays unlabelled. Saved as Parquet next to the SAE,
 with the atlas' provenance in the file's metadata.
@@ -80,15 +81,18 @@ def build_atlas(sae: SAE, model, genome: Genome | str | Path, regions: Regions |
                 annotations: pd.DataFrame | None = None, motifs: list | None = None, windows: int = 2048,
                 window: int = 512, q_threshold: float = 0.05, min_f1: float = 0.5, n_top: int = 100,
                 flank: int = 10, min_examples: int = 20, motif_source: str | None = None,
-                grouping=None, progress=None) -> FeatureAtlas:
+                min_site_share: float = 0.25, background_positions: int = 1000, grouping=None,
+                progress=None) -> FeatureAtlas:
     """Scan the genome (best on regions the SAE was not trained on), then name every feature.
 
     `motifs` default to JASPAR's CORE vertebrates of the pinned release; `motif_source` names what
-    was passed instead (a release, a MEME file) for the atlas' provenance. Features are then grouped
+    was passed instead (a release, a MEME file) for the atlas' provenance. A match names a feature
+    only when the motif has a site near at least `min_site_share` of its top examples (and far more
+    often than near `background_positions` random positions of `regions`). Features are then grouped
     into concepts (`grouping`: `genomix.features.concepts.GroupingOptions`)."""
     from genomix.features.annotations import annotation_f1, best_annotation
     from genomix.features.examples import top_examples
-    from genomix.features.motifs import match_motifs, seqlet_ppm, trim
+    from genomix.features.motifs import SiteSupport, match_motifs, seqlet_ppm, trim
     from genomix.motifs.jaspar import DEFAULT_RELEASE, load_jaspar
 
     genome = genome if isinstance(genome, Genome) else Genome(genome)
@@ -104,14 +108,23 @@ def build_atlas(sae: SAE, model, genome: Genome | str | Path, regions: Regions |
             core, _ = trim(ppms[feature])
             if core is not None:
                 trimmed[feature] = core
-    matches = match_motifs(trimmed, motifs, q_threshold).set_index("feature")
+    reach = flank + max((len(m.ppm) for m in motifs), default=0)
+    contexts = {f: [genome.fetch(examples.contigs[c], p - reach, p + reach + 1)
+                    for c, p, a in zip(examples.contig[f], examples.position[f], examples.activation[f]) if a > 0]
+                for f in trimmed}
+    background = [genome.fetch(contig, start, start + 2 * reach + 1)
+                  for contig, start in regions.draw(np.random.default_rng(3), background_positions, 2 * reach + 1)]
+    support = SiteSupport(contexts, background, reach, flank=flank, min_share=min_site_share)
+    matches = match_motifs(trimmed, motifs, q_threshold, support=support).set_index("feature")
     if progress:
         progress("motifs")
     table = pd.DataFrame({"feature": np.arange(sae.d_sae), "frequency": examples.frequency,
                           "max_activation": examples.max_activation})
     table = table.join(matches.rename(columns={"p": "tomtom_p", "q": "tomtom_q", "strand": "motif_strand",
                                                "offset": "motif_offset", "overlap": "motif_overlap",
-                                               "labelled": "motif_labelled", "matches": "motif_matches"}),
+                                               "labelled": "motif_labelled", "matches": "motif_matches",
+                                               "site_share": "motif_site_share",
+                                               "site_background": "motif_site_background"}),
                        on="feature")
     families = {m.matrix_id: m.family or None for m in motifs}
     table.insert(table.columns.get_loc("tf_name") + 1, "motif_family", table.motif_id.map(families))
@@ -139,7 +152,8 @@ def build_atlas(sae: SAE, model, genome: Genome | str | Path, regions: Regions |
     metadata = {"sae": sae.metadata.get("model_name"), "hook_name": sae.metadata.get("hook_name"),
                 "model_fingerprint": sae.metadata.get("model_fingerprint"),
                 "motif_source": motif_source or (DEFAULT_RELEASE if motifs_given is None else "given"),
-                "motifs": len(motifs), "q_threshold": q_threshold, "min_f1": min_f1, "windows": windows,
+                "motifs": len(motifs), "q_threshold": q_threshold, "min_site_share": min_site_share,
+                "site_p_value": support.p_value, "min_f1": min_f1, "windows": windows,
                 "window": window, "positions": examples.positions_seen, "flank": flank,
                 "regions": sorted(set(regions.contigs))}
     from genomix.features.concepts import GroupingOptions, concept_ids, group_features
@@ -175,7 +189,9 @@ def feature_card(atlas: FeatureAtlas, feature: int) -> str:
              f"  fires at {row.frequency:.3%} of positions; max activation {row.max_activation:.3f}"]
     if isinstance(row.get("tf_name"), str):
         lines.append(f"  best motif match: {row.tf_name} {row.motif_id} (TOMTOM p {row.tomtom_p:.2e}, q {row.tomtom_q:.2e}, "
-                     f"strand {row.motif_strand}); significant: {', '.join(row.motif_matches) or 'none'}")
+                     f"strand {row.motif_strand}); found near {row.get('motif_site_share', np.nan):.0%} of its "
+                     f"top examples ({row.get('motif_site_background', np.nan):.1%} of random positions); "
+                     f"names that pass: {', '.join(row.motif_matches) or 'none'}")
     if isinstance(row.get("annotation"), str):
         lines.append(f"  best annotation: {row.annotation} (held-out F1 {row.annotation_f1:.3f}, precision "
                      f"{row.annotation_precision:.3f}, recall {row.annotation_recall:.3f})")

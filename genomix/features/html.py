@@ -77,6 +77,9 @@ def atlas_html(atlas: FeatureAtlas, motifs: dict | None = None, limit: int | Non
         if isinstance(row.tf_name, str):
             stats.append(("best motif", f"{row.tf_name} {row.motif_id} (p {row.tomtom_p:.1e}, q {row.tomtom_q:.1e}, "
                                         f"strand {row.motif_strand})"))
+            if pd.notna(getattr(row, "motif_site_share", np.nan)):
+                stats.append(("its sites", f"near {row.motif_site_share:.0%} of the top examples, "
+                                           f"{row.motif_site_background:.1%} of random positions"))
             if motifs and row.motif_id in motifs and row.label_kind == "motif":
                 ppm = motifs[row.motif_id].ppm
                 if row.motif_strand == "-":

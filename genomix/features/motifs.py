@@ -4,14 +4,24 @@ columns, and compare it with JASPAR by TOMTOM (memelite), with Benjamini-Hochber
 Trimming matters: a near-uniform stack of seqlets matches long zinc-finger motifs (CTCF and the
 like) at small p-values by chance, so columns under `min_bits` are cut from both ends and a PPM
 with fewer than `min_columns` informative columns is not compared at all.
+
+A TOMTOM match is not enough either: a randomly initialised model's features detect arbitrary
+k-mers whose stacked seqlets match part of some JASPAR matrix. So a match names a feature only when
+the motif itself is found at the feature's strongest examples (`SiteSupport`): a site scoring at
+FIMO's p < 1e-4 within `flank` bases of at least a quarter of the peaks, far more often than around
+random positions of the same regions. Among the significant matches that pass, the one found at the
+most peaks names the feature.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from genomix.motifs.jaspar import Motif
+from genomix.motifs.pwm import best_scores, log_odds, quantize, score_threshold
 from genomix.sequence import ALPHABET
 
 _INDEX = {base: i for i, base in enumerate(ALPHABET)}
@@ -54,19 +64,64 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     return result
 
 
-def match_motifs(ppms: dict[int, np.ndarray], motifs: list[Motif], q_threshold: float = 0.05,
-                 n_matches: int = 5) -> pd.DataFrame:
-    """Best JASPAR match of each (trimmed) PPM by TOMTOM.
+@dataclass
+class SiteSupport:
+    """Is a motif found where a feature fires? `contexts[feature]`: the sequence around each of its top
+    examples and `background`: around random positions of the scanned regions, all `2 * reach + 1`
+    long with the peak (or the random position) in the middle. A motif supports a feature when a site
+    (score at `p_value` or better, either strand) overlaps the peak +- `flank` in at least `min_share`
+    of its contexts, and that count is unlikely (binomial p < `max_binomial_p`) at the background's
+    rate."""
 
-    q-values are Benjamini-Hochberg over every query x target comparison. One row per query:
-    feature, motif_id, tf_name, p, q, strand ('+' when the PPM matches the motif as given),
-    offset, overlap, `labelled` (q < q_threshold), and `matches`: the TF names of the best
-    `n_matches` targets under q_threshold (paralogs share near-identical matrices, so the best
-    match alone may name a sibling of the TF that binds).
+    contexts: dict[int, list[str]]
+    background: list[str]
+    reach: int
+    flank: int = 10
+    p_value: float = 1e-4
+    min_share: float = 0.25
+    max_binomial_p: float = 1e-3
+    _background_share: dict[str, float] = field(default_factory=dict, repr=False)
+
+    def share(self, contexts: list[str], motif: Motif) -> float:
+        """Fraction of `contexts` with a site of `motif` overlapping the middle +- flank."""
+        if not contexts:
+            return 0.0
+        pwm = quantize(log_odds(motif.ppm))
+        scores = best_scores(contexts, pwm, self.reach - self.flank - len(pwm) + 1, self.reach + self.flank)
+        return float(np.mean(scores >= score_threshold(pwm, self.p_value) - 1e-6))
+
+    def test(self, feature: int, motif: Motif) -> tuple[float, float, bool]:
+        """(share at the feature's peaks, share around random positions, supported)."""
+        from scipy.stats import binom
+
+        if motif.matrix_id not in self._background_share:
+            self._background_share[motif.matrix_id] = self.share(self.background, motif)
+        background = self._background_share[motif.matrix_id]
+        contexts = self.contexts.get(feature, [])
+        share = self.share(contexts, motif)
+        hits = round(share * len(contexts))
+        rate = max(background, 0.5 / max(len(self.background), 1))
+        supported = share >= self.min_share and float(binom.sf(hits - 1, len(contexts), rate)) < self.max_binomial_p
+        return share, background, supported
+
+
+def match_motifs(ppms: dict[int, np.ndarray], motifs: list[Motif], q_threshold: float = 0.05,
+                 n_matches: int = 5, support: SiteSupport | None = None, n_candidates: int = 10) -> pd.DataFrame:
+    """Name each (trimmed) PPM by its JASPAR matches under TOMTOM.
+
+    q-values are Benjamini-Hochberg over every query x target comparison. The candidates of a query
+    are its best `n_candidates` targets under `q_threshold`; with `support`, only those found at the
+    feature's peaks (`SiteSupport`) remain, most often found first (ties in TOMTOM order). One row per
+    query: feature, motif_id, tf_name, p, q, strand ('+' when the PPM matches the motif as given),
+    offset, overlap of the first remaining candidate (of the best TOMTOM match when none remains),
+    `labelled` (a candidate remains), `matches`: the TF names of the first `n_matches` remaining
+    candidates (paralogs share near-identical matrices, so one name may be a sibling of the TF that
+    binds), and with `support`, `site_share` and `site_background` of the motif in the row.
     """
     from memelite import tomtom
 
-    columns = ["feature", "motif_id", "tf_name", "p", "q", "strand", "offset", "overlap", "labelled", "matches"]
+    columns = ["feature", "motif_id", "tf_name", "p", "q", "strand", "offset", "overlap", "labelled", "matches",
+               "site_share", "site_background"]
     if not ppms:
         return pd.DataFrame(columns=columns)
     features = list(ppms)
@@ -74,12 +129,20 @@ def match_motifs(ppms: dict[int, np.ndarray], motifs: list[Motif], q_threshold: 
     targets = [m.ppm.T.astype(np.float64) for m in motifs]
     p, _, offsets, overlaps, strands = tomtom(queries, targets)
     q = benjamini_hochberg(p.ravel()).reshape(p.shape)
-    best = np.argmin(p, axis=1)
     rows = []
     for i, feature in enumerate(features):
-        j = best[i]
-        significant = [k for k in np.argsort(p[i])[:n_matches] if q[i, k] < q_threshold]
+        order = np.argsort(p[i], kind="stable")
+        kept = [(k, np.nan, np.nan) for k in order[:n_candidates] if q[i, k] < q_threshold]
+        if support is not None:
+            tested = [(k, *support.test(feature, motifs[k])) for k, _, _ in kept]
+            kept = sorted(((k, share, background) for k, share, background, ok in tested if ok),
+                          key=lambda candidate: -candidate[1])
+        if kept:
+            j, share, background = kept[0]
+        else:  # the best match stays in the row, unlabelled, with how often it is found
+            j = order[0]
+            share, background = support.test(feature, motifs[j])[:2] if support is not None else (np.nan, np.nan)
         rows.append((feature, motifs[j].matrix_id, motifs[j].tf_name, float(p[i, j]), float(q[i, j]),
-                     "+" if strands[i, j] == 0 else "-", int(offsets[i, j]), int(overlaps[i, j]),
-                     bool(q[i, j] < q_threshold), list(dict.fromkeys(motifs[k].tf_name for k in significant))))
+                     "+" if strands[i, j] == 0 else "-", int(offsets[i, j]), int(overlaps[i, j]), bool(kept),
+                     list(dict.fromkeys(motifs[k].tf_name for k, _, _ in kept[:n_matches])), share, background))
     return pd.DataFrame(rows, columns=columns)

@@ -42,3 +42,43 @@ def best_site(seq: str, pwm: np.ndarray, start: int, end: int) -> tuple[float, i
     if f.max() >= r.max():
         return float(f.max()), first + int(f.argmax()), "+"
     return float(r.max()), first + int(r.argmax()), "-"
+
+
+def quantize(pwm: np.ndarray, step: float = 0.01) -> np.ndarray:
+    """The PWM rounded to multiples of `step`, so that `score_threshold` is exact for its scores."""
+    return np.round(np.asarray(pwm, dtype=float) / step) * step
+
+
+def score_threshold(pwm: np.ndarray, p_value: float = 1e-4, step: float = 0.01) -> float:
+    """The smallest log-odds score that a uniformly random sequence reaches with probability at most
+    `p_value` (one placement, one strand; FIMO's site threshold). Exact for a PWM in multiples of `step`
+    (see `quantize`); otherwise over its scores rounded to `step`. When even the best score is more
+    likely than that (a short motif), the best score."""
+    columns = np.round(np.asarray(pwm) / step).astype(np.int64)
+    distribution, low = np.ones(1), 0
+    for column in columns:
+        floor = int(column.min())
+        grown = np.zeros(len(distribution) + int(column.max()) - floor)
+        for value in column:
+            grown[value - floor: value - floor + len(distribution)] += distribution / 4
+        distribution, low = grown, low + floor
+    at_least = np.cumsum(distribution[::-1])[::-1]  # P(score >= low + i)
+    reachable = np.nonzero((at_least <= p_value) & (distribution > 0))[0]
+    index = reachable[0] if len(reachable) else len(distribution) - 1
+    return float((low + index) * step)
+
+
+def best_scores(contexts: list[str], pwm: np.ndarray, first: int, last: int) -> np.ndarray:
+    """Per context (equally long sequences), the best score of the motif placed at a start in
+    `[first, last]` on either strand; -inf where no placement fits."""
+    if not contexts:
+        return np.zeros(0)
+    x = np.stack([one_hot(c) for c in contexts]).astype(float)  # [n, width, 4]
+    length = len(pwm)
+    first, last = max(first, 0), min(last, x.shape[1] - length)
+    if last < first:
+        return np.full(len(contexts), -np.inf)
+    windows = np.lib.stride_tricks.sliding_window_view(x[:, first: last + length], length, axis=1)  # [n, w, 4, length]
+    forward = np.einsum("nwbl,lb->nw", windows, pwm)
+    reverse = np.einsum("nwbl,lb->nw", windows, pwm[::-1, ::-1])
+    return np.maximum(forward.max(1), reverse.max(1))
