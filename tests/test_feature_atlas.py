@@ -62,9 +62,10 @@ def genomix(*args):
 def test_cli_annotates_and_shows_a_feature(world, small_fasta):
     folder, _, _ = world
     done = genomix("features", "annotate", "--sae", folder / "sae", "--fasta", small_fasta, "--windows", 8,
-                   "--annotations", folder / "annotations.bed", "-o", folder / "cli-atlas.parquet")
+                   "--annotations", folder / "annotations.bed", "--min-site-share", 0.5, "-o", folder / "cli-atlas.parquet")
     assert done.returncode == 0, done.stderr
     assert "12 features" in done.stdout
+    assert FeatureAtlas.load(folder / "cli-atlas.parquet").metadata["min_site_share"] == 0.5
     shown = genomix("features", "show", 2, "--sae", folder / "cli-atlas.parquet")
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.startswith("feature 2: ")

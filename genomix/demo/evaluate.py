@@ -128,25 +128,36 @@ def explain_truth(table: pd.DataFrame, truth: pd.DataFrame, atlas, held_out: str
     feature). Direction: its effect (loss / gain) equals the truth class. Neutral variants: the share
     whose top hypothesis has p < 0.01, and the KS test of their top p-values against uniform (a neutral
     variant without any hypothesis counts as p = 1). Splice variants: the share whose top hypothesis is
-    labelled splice donor or acceptor, and the share labelled with any splice-region class."""
+    labelled splice donor or acceptor, and the share labelled with any splice-region class. The top-1
+    TF figure is also given over the variants whose TF some motif-labelled feature of the atlas names
+    (the others cannot be named right), with the rank of the first hypothesis that names the TF where
+    the top one does not (0: none of the table's hypotheses)."""
     from scipy.stats import kstest
 
     features = atlas.table.set_index("feature")
     names = {f: {row.tf_name, *(row.motif_matches if row.motif_matches is not None else [])}
              for f, row in features.iterrows() if row.label_kind == "motif"}
-    top = table[table["rank"] <= 1].merge(truth, on=["chrom", "pos", "id"])
+    every = table.merge(truth, on=["chrom", "pos", "id"])
     members = [[int(m) for m in str(ms).split(",")] if kind == "motif" else []
-               for ms, kind in zip(top.members, top.label_kind)]
-    top = top.assign(tf_correct=[tf in set().union(*[names.get(m, set()) for m in ms]) if ms else False
-                                 for tf, ms in zip(top.truth_tf, members)],
-                     direction_correct=top.effect == top.truth_class)
+               for ms, kind in zip(every.members, every.label_kind)]
+    every = every.assign(tf_correct=[tf in set().union(*[names.get(m, set()) for m in ms]) if ms else False
+                                     for tf, ms in zip(every.truth_tf, members)],
+                         direction_correct=every.effect == every.truth_class)
+    top = every[every["rank"] <= 1]
+    right = every[every.tf_correct].groupby(["chrom", "pos", "alt"])["rank"].min()
     result = {}
+    named = set().union(*names.values()) if names else set()  # TFs some motif-labelled feature names
     for name, subset in (("all", top), ("held_out", top[top.chrom == held_out])):
         sites = subset[subset.truth_class.isin(["loss", "gain"])]
         result[f"top1_tf_{name}"] = float(sites.tf_correct.mean())
+        result[f"top1_tf_{name}_where_the_atlas_names_the_tf"] = float(sites[sites.truth_tf.isin(named)].tf_correct.mean())
+        result[f"sites_of_tfs_the_atlas_does_not_name_{name}"] = int((~sites.truth_tf.isin(named)).sum())
         result[f"direction_{name}"] = float(sites.direction_correct.mean())
         for truth_class in ("loss", "gain"):
             result[f"top1_tf_{name}_{truth_class}"] = float(sites[sites.truth_class == truth_class].tf_correct.mean())
+    wrong = top[top.truth_class.isin(["loss", "gain"]) & top.truth_tf.isin(named) & ~top.tf_correct]
+    ranks = [int(right.get(key, 0)) for key in zip(wrong.chrom, wrong.pos, wrong.alt)]
+    result["named_tf_wrong_at_top_first_right_rank"] = {r: ranks.count(r) for r in sorted(set(ranks))}  # 0: none
     neutral = top[top.truth_class == "neutral"].p_value.fillna(1.0)
     result["neutral_p_below_0.01"] = float((neutral < 0.01).mean())
     result["neutral_ks_p"] = float(kstest(neutral, "uniform").pvalue)
