@@ -3,16 +3,17 @@
 entangled is the demo model, layer by layer?
 
 For blocks.1, blocks.3 (the shipped demo SAE) and blocks.5 of the demo model: an SAE trained the
-demo SAE's way (768 features, BatchTopK k = 32, 10 M activations of chr1 and chr2; the two extra
+demo SAE's way (`DEMO_SAE_PLAN`: BatchTopK k = 32, 10 M activations of chr1 and chr2; the two extra
 ones are trained into benchmarks/.cache/ unless already there) and its atlas on held-out chr3 with
 the demo annotations. Per layer: concepts, fracture, entanglement, and the grouping checked
 against the planted TF of each motif-labelled feature (`genomix.demo.evaluate.concept_truth`).
 
-    .venv/bin/python benchmarks/concepts_layers.py
+    .venv/bin/python benchmarks/concepts_layers.py [--layers blocks.3]
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import logging
@@ -49,11 +50,14 @@ def sae_with_atlas(layer: str, model, genome, annotations):
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--layers", nargs="+", default=list(LAYERS), help="layers to compare (default: all three)")
+    args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="genomix: %(message)s")
     model = load_model("demo")
     genome = Genome(demo_dir() / "genome.fa.gz")
     annotations = read_annotations(demo_dir() / "annotations.bed", genome)
-    for layer in LAYERS:
+    for layer in args.layers:
         sae, atlas = sae_with_atlas(layer, model, genome, annotations)
         figures = summarize(sae, atlas, annotations, dict(genome.lengths))
         figures["planted_tf_grouping"] = concept_truth(atlas, atlas.concepts, demo_dir() / "annotations.bed")

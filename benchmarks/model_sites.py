@@ -43,6 +43,8 @@ def main() -> None:
             start = site.start - (WINDOW - (site.end - site.start)) // 2
             seq = genome.fetch(CONTIG, start, start + WINDOW)
             positions = [site.start - start + int(column) for column in np.nonzero(bits >= MIN_BITS)[0]]
+            if not positions:
+                continue
             tokens = model.tokenize([seq] * len(positions))  # one copy per masked column
             rows = [next(t for t, (s, _) in enumerate(tokens.spans[0]) if s == p) for p in positions]
             tokens.input_ids[range(len(rows)), rows] = model.mask_token_id

@@ -10,7 +10,7 @@ reference loop a user writes from the TopK paper: encode with a per-row top-k, d
 Adam, renormalise the decoder. Activations/s of each, interleaved over repeats (medians).
 
     .venv/bin/python benchmarks/sae_speed.py            # d_in 512, d_sae 4096 (NT-50M width, 8x)
-    .venv/bin/python benchmarks/sae_speed.py --quick    # d_in 96, d_sae 768 (the demo SAE's shape)
+    .venv/bin/python benchmarks/sae_speed.py --quick    # d_in 96, d_sae 768 (8x the demo model's width)
 """
 
 from __future__ import annotations

@@ -488,7 +488,10 @@ def features_annotate(
     motifs: Optional[Path] = typer.Option(None, "--motifs", help="A MEME file of motifs to use instead of JASPAR."),
     q: float = typer.Option(0.05, help="TOMTOM q-value under which a feature takes a motif's name."),
     min_site_share: float = typer.Option(0.25, help="Share of the feature's top examples that must have a site of "
-                                         "the matched motif (FIMO p < 1e-4) within 10 bp for the match to name it."),
+                                         "the matched motif (p <= 1e-4, uniform background) within 10 bp for the "
+                                         "match to name it."),
+    site_check: bool = typer.Option(True, "--site-check/--no-site-check",
+                                    help="Check TOMTOM matches against the motif's sites at the feature's peaks."),
     windows: int = typer.Option(2048, help="Random windows to scan (2048 x 512 bp: about 1 Mb)."),
     min_cosine: float = typer.Option(0.5, help="Concepts: decoder cosine an unlabelled feature needs to join a labelled one."),
     min_coactivation: float = typer.Option(0.3, help="Concepts: share of its top examples it must share with that feature."),
@@ -516,7 +519,7 @@ def features_annotate(
     from genomix.features.concepts import GroupingOptions
 
     atlas = build_atlas(trained, loaded, genome, where, table, library, windows=windows, q_threshold=q,
-                        min_site_share=min_site_share, motif_source=str(motifs) if motifs else jaspar_release,
+                        min_site_share=min_site_share if site_check else None, motif_source=str(motifs) if motifs else jaspar_release,
                         grouping=GroupingOptions(min_cosine=min_cosine, min_coactivation=min_coactivation),
                         progress=lambda stage: log.info("atlas: %s done", stage))
     atlas.save(out)

@@ -58,6 +58,31 @@ def test_background_has_human_like_composition():
     assert 0.18 <= cpg_observed_over_expected <= 0.33
 
 
+def test_exons_are_coding_like_and_ctcf_sites_come_in_tandem(tiny, annotations):
+    """Third codon positions are GC-rich in exons (read from the FASTA by pysam, framed from each exon's
+    first base), unlike the introns; CTCF sites sit 20 to 60 bp apart in clusters of two to four."""
+    fasta = pysam.FastaFile(str(tiny[1] / "genome.fa.gz"))
+    def gc(kind, third_positions=False):
+        bases = ""
+        rows = annotations[annotations.kind == kind]
+        for contig, start, end in zip(rows["#chrom"], rows.start, rows.end):
+            seq = fasta.fetch(contig, start, end)
+            bases += seq[2:-2:3] if third_positions else seq[2:-2]  # splice-site bases left out
+        return (bases.count("G") + bases.count("C")) / len(bases)
+    assert (annotations.kind == "exon").sum() >= 4
+    assert gc("exon", third_positions=True) > 0.7 and gc("exon") > gc("intron") + 0.1
+    for contig, start, end in zip(*(annotations[annotations.kind == "intron"][c] for c in ("#chrom", "start", "end"))):
+        assert fasta.fetch(contig, start - 2, start + 2) == "AGGT"  # exon ...AG | GT intron
+        assert fasta.fetch(contig, end - 2, end + 1) == "AGG"  # intron AG | G exon
+    ctcf = annotations[annotations.kind == "ctcf_site"].sort_values(["#chrom", "start"])
+    gaps = ctcf.start.to_numpy()[1:] - ctcf.end.to_numpy()[:-1]
+    same_chrom = ctcf["#chrom"].to_numpy()[1:] == ctcf["#chrom"].to_numpy()[:-1]
+    in_cluster = np.concatenate([[False], same_chrom & (gaps >= 20) & (gaps < 60)])  # joined to the site before
+    clusters = np.split(in_cluster, np.nonzero(~in_cluster)[0][1:])
+    sizes = [len(c) for c in clusters]
+    assert len(ctcf) >= 4 and min(sizes) >= 2 and max(sizes) <= 4
+
+
 def test_the_same_seed_builds_the_same_genome():
     assert build_world(contigs={"chr1": 5_000, "chr3": 3_000}).contigs == build_world(contigs={"chr1": 5_000, "chr3": 3_000}).contigs
 

@@ -48,6 +48,10 @@ def test_every_feature_has_a_row_and_labels_follow_the_rules(world, small_fasta)
     assert loaded.metadata["hook_name"] == "blocks.1" and loaded.metadata["motif_source"] == "given"
     assert loaded.label(3) == table.label[3]
     assert [list(x) for x in loaded.table.top_examples] == [list(x) for x in table.top_examples]
+    unchecked = build_atlas(sae, model, genome, motifs=load_jaspar(), windows=8, window=100, min_examples=3,
+                            min_site_share=None)  # TOMTOM alone names features
+    assert unchecked.metadata["site_p_value"] is None and unchecked.table.motif_site_share.isna().all()
+    assert set(table[table.label_kind == "motif"].feature) <= set(unchecked.table[unchecked.table.motif_labelled].feature)
 
 
 def test_text_logo_stacks_likely_bases_and_marks_informative_columns():

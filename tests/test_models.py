@@ -117,7 +117,7 @@ def test_shipped_demo_model_loads_by_name():
 def test_shipped_demo_sae_belongs_to_the_demo_model():
     model = gx.load_model("demo")
     sae = gx.load_sae("demo", model)
-    assert (sae.d_in, sae.d_sae, sae.k, sae.architecture) == (96, 768, 32, "batchtopk")
+    assert (sae.d_in, sae.d_sae, sae.k, sae.architecture) == (96, 1536, 32, "batchtopk")
     assert sae.metadata["hook_name"] == "blocks.3" and sae.metadata["model_name"] == "demo"
 
 

@@ -65,8 +65,8 @@ def score_auroc(scores: pd.DataFrame, truth: pd.DataFrame, held_out: str) -> dic
 def atlas_truth(atlas, annotations: Path, planted: Path, margin: int = 5, min_share: float = 0.5) -> dict:
     """Check motif labels against the planted truth.
 
-    A motif-labelled feature names a planted TF when that TF is its best TOMTOM match or one of its
-    significant ones (paralogs share near-identical matrices). Its truth share is the fraction of its
+    A motif-labelled feature names a planted TF when that TF is its name or one of the matches that
+    name it (`motif_matches`: paralogs share near-identical matrices). Its truth share is the fraction of its
     top-example peaks that lie in a planted site of that TF (or within `margin` bp of one). A planted
     TF counts as matched when some feature names it at q < 0.05 and has a truth share >= `min_share`.
     `tfs_matched_by_family` relaxes the naming (not the truth share): a feature whose best match is in
@@ -123,8 +123,8 @@ SPLICE_REGION_LABELS = SPLICE_LABELS + ("polypyrimidine_tract", "branch_point", 
 def explain_truth(table: pd.DataFrame, truth: pd.DataFrame, atlas, held_out: str) -> dict:
     """How often explain's top hypothesis is right on the demo truth set.
 
-    The top hypothesis names the planted TF when it is a motif hypothesis and the TF is the best or a
-    significant JASPAR match of one of its member features (the concept's fragments, or the single
+    The top hypothesis names the planted TF when it is a motif hypothesis and the TF is the name or
+    one of the matches that name one of its member features (the concept's fragments, or the single
     feature). Direction: its effect (loss / gain) equals the truth class. Neutral variants: the share
     whose top hypothesis has p < 0.01, and the KS test of their top p-values against uniform (a neutral
     variant without any hypothesis counts as p = 1). Splice variants: the share whose top hypothesis is

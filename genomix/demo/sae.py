@@ -13,7 +13,7 @@ from pathlib import Path
 
 from genomix.sae.train import TrainingPlan
 
-DEMO_SAE_PLAN = TrainingPlan(layer="blocks.3", d_sae=768, k=32, architecture="batchtopk", tokens=10_000_000,
+DEMO_SAE_PLAN = TrainingPlan(layer="blocks.3", d_sae=1536, k=32, architecture="batchtopk", tokens=10_000_000,
                              batch_size=4096, window=512, seed=0)
 
 

@@ -4,8 +4,8 @@ Everything follows from one seed. The background is a third-order Markov chain w
 human-like composition (GC about 41 %, CpG at about a quarter of its expected rate);
 on it sit enhancers (clusters of JASPAR2024 CORE vertebrate sites with a grammar of
 co-occurring pairs at preferred spacings), promoters (CpG island, TATA box, Inr),
-genes (exons, introns, donor GT, branch point, polypyrimidine tract, acceptor AG),
-CTCF sites and simple repeats. The world is regulatory-rich on purpose: planted
+genes (coding-like exons, introns, donor GT, branch point, polypyrimidine tract, acceptor AG),
+CTCF sites in tandem clusters of two to four, and simple repeats. The world is regulatory-rich on purpose: planted
 motif instances cover at least 15 % of positions, so a small model can learn them.
 """
 
@@ -55,6 +55,11 @@ ENHANCER_MOTIFS = [
 CTCF_MOTIF = "MA0139.2"
 TBP_MOTIF = "MA0108.3"
 SHARPEN = 2.0  # sites are drawn from PPM ** SHARPEN: close to consensus, so a small model can learn them
+# Exon bases by codon position (A C G T): G-rich first and GC-rich third positions, as in coding
+# sequence, so exons differ from the introns and intergenic background around them (GC about 58 %).
+CODON_COMPOSITION = np.array([[0.27, 0.20, 0.38, 0.15],
+                              [0.32, 0.23, 0.17, 0.28],
+                              [0.12, 0.38, 0.38, 0.12]])
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,13 @@ def markov_background(length: int, rng: np.random.Generator, order: int = 3) -> 
         base = min(base, 3)
         codes[i] = base
         context = ((context << 2) | base) & mask
+    return "".join(np.array(list(ALPHABET))[codes])
+
+
+def coding_sequence(length: int, rng: np.random.Generator) -> str:
+    """Bases drawn independently from `CODON_COMPOSITION`, position by position in frame."""
+    cumulative = np.cumsum(CODON_COMPOSITION, axis=1)[np.arange(length) % 3]
+    codes = np.minimum((rng.random(length)[:, None] > cumulative).sum(axis=1), 3)
     return "".join(np.array(list(ALPHABET))[codes])
 
 
@@ -194,22 +206,24 @@ class _Builder:
         for exon in range(n_exons):
             exon_len = int(rng.integers(80, 220))
             exon_start = cursor
-            cursor += exon_len
+            body = coding_sequence(exon_len, rng)
+            if exon > 0:  # acceptor: ...AG | exon starts G
+                body = "G" + body[1:]
+            if exon < n_exons - 1:  # donor: exon ends ...AG | intron starts GTAAGT
+                body = body[:-2] + "AG"
+            cursor = self.put(exon_start, body, None)
             world.elements.append(Element(self.chrom, exon_start, cursor, "exon", strand="+", gene=name))
             if exon == n_exons - 1:
                 break
-            # donor: exon ends ...AG | intron starts GTAAGT
-            self.put(cursor - 2, "AG", None)
             intron_start = cursor
             self.put(cursor, "GT" + ("A" if rng.random() < 0.7 else "G") + "AGT", "splice_donor", strand="+", gene=name)
             intron_len = int(rng.integers(250, 700))
             intron_end = intron_start + intron_len
-            # acceptor: branch point, polypyrimidine tract, then AG | exon starts G
+            # acceptor: branch point, polypyrimidine tract, then AG (the next exon starts with G)
             tract = "".join(rng.choice(["C", "T"], size=16))
             self.put(intron_end - 28, "CTAAC", "branch_point", strand="+", gene=name)
             self.put(intron_end - 18, tract, "polypyrimidine_tract", strand="+", gene=name)
             self.put(intron_end - 2, "AG", "splice_acceptor", strand="+", gene=name)
-            self.put(intron_end, "G", None)
             world.elements.append(Element(self.chrom, intron_start, intron_end, "intron", strand="+", gene=name))
             cursor = intron_end
         world.elements.append(Element(self.chrom, gene_start, cursor, "gene", strand="+", gene=name))
@@ -265,8 +279,10 @@ def build_world(seed: int = SEED, contigs: dict[str, int] | None = None) -> Worl
                 cursor = builder.gene(cursor, f"GENE{gene_number:03d}")
             elif choice < 0.80 and room > 500:
                 cursor = builder.enhancer(cursor, enhancer_motifs)
-            elif choice < 0.92 and room > 50:
+            elif choice < 0.92 and room > 300:  # CTCF sites cluster at insulators: two to four in tandem
                 cursor = builder.site(cursor, motifs[CTCF_MOTIF], kind="ctcf_site")
+                for _ in range(int(rng.integers(1, 4))):
+                    cursor = builder.site(cursor + int(rng.integers(20, 60)), motifs[CTCF_MOTIF], kind="ctcf_site")
             elif room > 60:
                 cursor = builder.repeat(cursor)
             else:

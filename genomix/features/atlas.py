@@ -81,14 +81,15 @@ def build_atlas(sae: SAE, model, genome: Genome | str | Path, regions: Regions |
                 annotations: pd.DataFrame | None = None, motifs: list | None = None, windows: int = 2048,
                 window: int = 512, q_threshold: float = 0.05, min_f1: float = 0.5, n_top: int = 100,
                 flank: int = 10, min_examples: int = 20, motif_source: str | None = None,
-                min_site_share: float = 0.25, background_positions: int = 1000, grouping=None,
+                min_site_share: float | None = 0.25, background_positions: int = 1000, grouping=None,
                 progress=None) -> FeatureAtlas:
     """Scan the genome (best on regions the SAE was not trained on), then name every feature.
 
     `motifs` default to JASPAR's CORE vertebrates of the pinned release; `motif_source` names what
     was passed instead (a release, a MEME file) for the atlas' provenance. A match names a feature
     only when the motif has a site near at least `min_site_share` of its top examples (and far more
-    often than near `background_positions` random positions of `regions`). Features are then grouped
+    often than near `background_positions` random positions of `regions`); `min_site_share=None` turns
+    that check off (TOMTOM alone names features). Features are then grouped
     into concepts (`grouping`: `genomix.features.concepts.GroupingOptions`)."""
     from genomix.features.annotations import annotation_f1, best_annotation
     from genomix.features.examples import top_examples
@@ -114,7 +115,8 @@ def build_atlas(sae: SAE, model, genome: Genome | str | Path, regions: Regions |
                 for f in trimmed}
     background = [genome.fetch(contig, start, start + 2 * reach + 1)
                   for contig, start in regions.draw(np.random.default_rng(3), background_positions, 2 * reach + 1)]
-    support = SiteSupport(contexts, background, reach, flank=flank, min_share=min_site_share)
+    support = None if min_site_share is None else SiteSupport(contexts, background, reach, flank=flank,
+                                                               min_share=min_site_share)
     matches = match_motifs(trimmed, motifs, q_threshold, support=support).set_index("feature")
     if progress:
         progress("motifs")
@@ -153,7 +155,7 @@ def build_atlas(sae: SAE, model, genome: Genome | str | Path, regions: Regions |
                 "model_fingerprint": sae.metadata.get("model_fingerprint"),
                 "motif_source": motif_source or (DEFAULT_RELEASE if motifs_given is None else "given"),
                 "motifs": len(motifs), "q_threshold": q_threshold, "min_site_share": min_site_share,
-                "site_p_value": support.p_value, "min_f1": min_f1, "windows": windows,
+                "site_p_value": support.p_value if support else None, "min_f1": min_f1, "windows": windows,
                 "window": window, "positions": examples.positions_seen, "flank": flank,
                 "regions": sorted(set(regions.contigs))}
     from genomix.features.concepts import GroupingOptions, concept_ids, group_features
@@ -189,9 +191,10 @@ def feature_card(atlas: FeatureAtlas, feature: int) -> str:
              f"  fires at {row.frequency:.3%} of positions; max activation {row.max_activation:.3f}"]
     if isinstance(row.get("tf_name"), str):
         lines.append(f"  best motif match: {row.tf_name} {row.motif_id} (TOMTOM p {row.tomtom_p:.2e}, q {row.tomtom_q:.2e}, "
-                     f"strand {row.motif_strand}); found near {row.get('motif_site_share', np.nan):.0%} of its "
-                     f"top examples ({row.get('motif_site_background', np.nan):.1%} of random positions); "
-                     f"names that pass: {', '.join(row.motif_matches) or 'none'}")
+                     f"strand {row.motif_strand}); names that pass: {', '.join(row.motif_matches) or 'none'}")
+        if pd.notna(row.get("motif_site_share")):
+            lines.append(f"  its sites lie near {row.motif_site_share:.0%} of the top examples "
+                         f"({row.motif_site_background:.1%} of random positions)")
     if isinstance(row.get("annotation"), str):
         lines.append(f"  best annotation: {row.annotation} (held-out F1 {row.annotation_f1:.3f}, precision "
                      f"{row.annotation_precision:.3f}, recall {row.annotation_recall:.3f})")

@@ -8,8 +8,8 @@ with fewer than `min_columns` informative columns is not compared at all.
 A TOMTOM match is not enough either: a randomly initialised model's features detect arbitrary
 k-mers whose stacked seqlets match part of some JASPAR matrix. So a match names a feature only when
 the motif itself is found at the feature's strongest examples (`SiteSupport`): a site scoring at
-FIMO's p < 1e-4 within `flank` bases of at least a quarter of the peaks, far more often than around
-random positions of the same regions. Among the significant matches that pass, the one found at the
+p <= 1e-4 (FIMO-style, uniform background) within `flank` bases of at least a quarter of the peaks,
+and more often than around random positions of the same regions (one-sided binomial test). Among the significant matches that pass, the one found at the
 most peaks names the feature.
 """
 
@@ -80,26 +80,26 @@ class SiteSupport:
     p_value: float = 1e-4
     min_share: float = 0.25
     max_binomial_p: float = 1e-3
-    _background_share: dict[str, float] = field(default_factory=dict, repr=False)
+    _background_share: dict[str, float] = field(default_factory=dict, init=False, repr=False)
 
-    def share(self, contexts: list[str], motif: Motif) -> float:
-        """Fraction of `contexts` with a site of `motif` overlapping the middle +- flank."""
+    def hits(self, contexts: list[str], motif: Motif) -> int:
+        """How many of `contexts` have a site of `motif` overlapping the middle +- flank."""
         if not contexts:
-            return 0.0
+            return 0
         pwm = quantize(log_odds(motif.ppm))
         scores = best_scores(contexts, pwm, self.reach - self.flank - len(pwm) + 1, self.reach + self.flank)
-        return float(np.mean(scores >= score_threshold(pwm, self.p_value) - 1e-6))
+        return int((scores >= score_threshold(pwm, self.p_value) - 1e-6).sum())
 
     def test(self, feature: int, motif: Motif) -> tuple[float, float, bool]:
         """(share at the feature's peaks, share around random positions, supported)."""
         from scipy.stats import binom
 
         if motif.matrix_id not in self._background_share:
-            self._background_share[motif.matrix_id] = self.share(self.background, motif)
+            self._background_share[motif.matrix_id] = self.hits(self.background, motif) / max(len(self.background), 1)
         background = self._background_share[motif.matrix_id]
         contexts = self.contexts.get(feature, [])
-        share = self.share(contexts, motif)
-        hits = round(share * len(contexts))
+        hits = self.hits(contexts, motif)
+        share = hits / len(contexts) if contexts else 0.0
         rate = max(background, 0.5 / max(len(self.background), 1))
         supported = share >= self.min_share and float(binom.sf(hits - 1, len(contexts), rate)) < self.max_binomial_p
         return share, background, supported
