@@ -33,6 +33,14 @@ from genomix.sae.train import train_sae
 CLASSES = ["exon", "intron", "splice_donor", "splice_acceptor", "cpg_island", "CTCF"]
 
 
+def class_features(sae, model, genome, annotations, atlas, held_out):
+    """Per class of CLASSES, the feature with the best F1 on the first half of 512 held-out windows
+    (like its threshold) and its figures on the second half, indexed by class."""
+    scores = annotation_f1(sae, model, genome, annotations, atlas.table.max_activation.to_numpy(), held_out,
+                           windows=512, classes=CLASSES)
+    return scores.sort_values("f1_selection", ascending=False).groupby("annotation").head(1).set_index("annotation")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--control-tokens", type=int, default=2_000_000)
@@ -51,10 +59,7 @@ def main() -> None:
     print(f"demo atlas built in {seconds:.1f} s (models loaded, {atlas.metadata['windows']} windows of chr3, TOMTOM, annotation F1, concepts)")
     print(json.dumps(truth, indent=1))
 
-    scores = annotation_f1(sae, model, genome, annotations, atlas.table.max_activation.to_numpy(), held_out,
-                           windows=512, classes=CLASSES)
-    # the feature of each class is picked on the first half of the windows, like its threshold
-    best = scores.sort_values("f1_selection", ascending=False).groupby("annotation").head(1).set_index("annotation")
+    best = class_features(sae, model, genome, annotations, atlas, held_out)
     print("per class, the feature picked on the first half; its second-half (held-out) figures:")
     for cls in CLASSES:
         row = best.loc[cls]

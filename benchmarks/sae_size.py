@@ -15,22 +15,18 @@ import argparse
 import dataclasses
 import json
 import logging
-from pathlib import Path
+
+from atlas_accuracy import class_features  # benchmarks/, beside this script
+from concepts_layers import CACHE, cached_sae_with_atlas
 
 from genomix.demo.evaluate import atlas_truth
 from genomix.demo.sae import DEMO_SAE_PLAN
-from genomix.features.annotations import annotation_f1, read_annotations
-from genomix.features.atlas import ATLAS_NAME, FeatureAtlas, build_atlas
+from genomix.features.annotations import read_annotations
 from genomix.io.genome import Genome
 from genomix.models.registry import load_model
 from genomix.paths import demo_dir
 from genomix.sae.activations import Regions
-from genomix.sae.formats import load_sae
 from genomix.sae.metrics import evaluate_sae
-from genomix.sae.train import train_sae
-
-CACHE = Path(__file__).resolve().parent / ".cache"
-CLASSES = ["exon", "intron", "splice_donor", "splice_acceptor", "cpg_island", "CTCF"]
 
 
 def main() -> None:
@@ -43,21 +39,12 @@ def main() -> None:
     annotations = read_annotations(demo_dir() / "annotations.bed", genome)
     held_out = Regions.whole_genome(genome, ["chr3"])
     for size in args.sizes:
-        folder = CACHE / f"sae-{DEMO_SAE_PLAN.layer}-{size}"
-        if (folder / "cfg.json").is_file():
-            sae = load_sae(folder, model)
-        else:
-            sae = train_sae(model, genome, folder, dataclasses.replace(DEMO_SAE_PLAN, d_sae=size),
-                            regions=Regions.whole_genome(genome, ["chr1", "chr2"]), model_name="demo")
-        if not (folder / ATLAS_NAME).is_file():
-            build_atlas(sae, model, genome, held_out, annotations).save(folder / ATLAS_NAME)
-        atlas = FeatureAtlas.load(folder)
+        sae, atlas = cached_sae_with_atlas(dataclasses.replace(DEMO_SAE_PLAN, d_sae=size),
+                                           CACHE / f"sae-{DEMO_SAE_PLAN.layer}-{size}", model, genome, annotations)
         figures = {"d_sae": size, "metrics": evaluate_sae(sae, model, genome, held_out, windows=256),
                    "truth": atlas_truth(atlas, demo_dir() / "annotations.bed", demo_dir() / "motifs.tsv")}
-        scores = annotation_f1(sae, model, genome, annotations, atlas.table.max_activation.to_numpy(), held_out,
-                               windows=512, classes=CLASSES)
-        best = scores.sort_values("f1_selection", ascending=False).groupby("annotation").head(1)
-        figures["held_out_f1"] = {row.annotation: round(float(row.f1), 3) for row in best.itertuples()}
+        best = class_features(sae, model, genome, annotations, atlas, held_out)
+        figures["held_out_f1"] = {cls: round(float(f1), 3) for cls, f1 in best.f1.items()}
         print(json.dumps(figures, indent=1, default=str))
 
 

@@ -506,6 +506,8 @@ def features_annotate(
     from genomix.motifs.jaspar import load_jaspar, read_meme_motifs
     from genomix.sae.activations import Regions
 
+    if not 0 <= min_site_share <= 1:
+        raise GenomixError(f"--min-site-share is a share of the top examples, between 0 and 1 (got {min_site_share})")
     trained, loaded = _sae_and_its_model(sae, model, device, trust_remote_code)
     genome = Genome(fasta)
     where = Regions.from_bed(regions, genome) if regions else None

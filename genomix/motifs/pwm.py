@@ -20,13 +20,18 @@ def log_odds(ppm: np.ndarray, background: float = 0.25, floor: float = 1e-3) -> 
 def site_scores(seq: str, pwm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Score of the motif starting at each position of `seq` on the forward and on the reverse strand
     (`[len(seq) - length + 1]` each); N bases score 0 in every column."""
-    x = one_hot(seq).astype(float)  # [L, 4], N = zeros
-    length = len(pwm)
-    if len(seq) < length:
+    if len(seq) < len(pwm):
         return np.zeros(0), np.zeros(0)
-    windows = np.lib.stride_tricks.sliding_window_view(x, (length, 4))[:, 0]  # [n, length, 4]
-    forward = np.einsum("nlb,lb->n", windows, pwm)
-    reverse = np.einsum("nlb,lb->n", windows, pwm[::-1, ::-1])  # reverse complement: flip columns and bases
+    forward, reverse = _strand_scores(one_hot(seq)[None].astype(float), pwm)
+    return forward[0], reverse[0]
+
+
+def _strand_scores(x: np.ndarray, pwm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scores of every placement in one-hot sequences `x` `[n, L, 4]`: forward and reverse strand,
+    `[n, L - length + 1]` each."""
+    windows = np.lib.stride_tricks.sliding_window_view(x, len(pwm), axis=1)  # [n, placements, 4, length]
+    forward = np.einsum("nwbl,lb->nw", windows, pwm)
+    reverse = np.einsum("nwbl,lb->nw", windows, pwm[::-1, ::-1])  # reverse complement: flip columns and bases
     return forward, reverse
 
 
@@ -78,7 +83,5 @@ def best_scores(contexts: list[str], pwm: np.ndarray, first: int, last: int) -> 
     first, last = max(first, 0), min(last, x.shape[1] - length)
     if last < first:
         return np.full(len(contexts), -np.inf)
-    windows = np.lib.stride_tricks.sliding_window_view(x[:, first: last + length], length, axis=1)  # [n, w, 4, length]
-    forward = np.einsum("nwbl,lb->nw", windows, pwm)
-    reverse = np.einsum("nwbl,lb->nw", windows, pwm[::-1, ::-1])
+    forward, reverse = _strand_scores(x[:, first: last + length], pwm)
     return np.maximum(forward.max(1), reverse.max(1))
