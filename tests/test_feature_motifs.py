@@ -13,7 +13,7 @@ import genomix as gx
 from genomix.features.examples import top_examples
 from genomix.features.motifs import SiteSupport, benjamini_hochberg, information, match_motifs, seqlet_ppm, trim
 from genomix.io.genome import Genome
-from genomix.motifs.jaspar import load_jaspar
+from genomix.motifs.jaspar import Motif, load_jaspar
 from genomix.motifs.pwm import best_scores, log_odds, quantize, score_threshold
 from genomix.sae import TopKSAE
 from genomix.sae.activations import Regions
@@ -140,3 +140,32 @@ def test_a_match_names_a_feature_only_where_its_sites_are(jaspar):
     assert checked.loc[0, "labelled"] and checked.loc[0, "tf_name"] == "CTCF" and checked.loc[0, "site_share"] > 0.9
     assert "CTCF" not in checked.loc[1, "matches"]
     assert checked.loc[0, "site_background"] < 0.02
+
+
+@pytest.mark.filterwarnings("ignore:tomtom was given")
+def test_of_the_matches_found_at_the_peaks_the_matrix_that_generated_the_sites_names_the_feature():
+    """A core and a paralog that adds weak flanks pass the site check at the sites of either, and the
+    paralog's looser threshold finds it at more peaks even at the core's sites; the matrix whose
+    sites they are names the feature (higher mean log-odds at the peaks)."""
+    rng = np.random.default_rng(3)
+
+    def column(base, p):
+        c = np.full(4, (1 - p) / 3)
+        c["ACGT".index(base)] = p
+        return c
+
+    core = np.array([column(b, 0.9) for b in "TGACTCAT"])
+    flanked = np.vstack([[column(b, 0.4) for b in "GCA"], core, [column(b, 0.4) for b in "GCT"]])
+    short, long = Motif("X.1", "SHORT", "f", core), Motif("X.2", "LONG", "f", flanked)
+    reach = 40
+    contexts = {f: [s[len(s) // 2 - reach: len(s) // 2 + reach + 1] for s in sample_seqlets(ppm, 80, reach, rng)]
+                for f, ppm in enumerate([core, flanked])}
+    background = ["".join(rng.choice(list("ACGT"), 2 * reach + 1)) for _ in range(400)]
+    support = SiteSupport(contexts, background, reach)
+    for feature in contexts:
+        assert support.test(feature, short)[2] and support.test(feature, long)[2]  # both pass the site check
+    assert support.test(0, long)[0] > support.test(0, short)[0]  # counting sites would name the paralog
+    ppms = {f: trim(seqlet_ppm([c[reach - 8: reach + 9] for c in contexts[f]]))[0] for f in contexts}
+    named = match_motifs(ppms, [long, short], support=support).set_index("feature")
+    assert named.loc[0, "tf_name"] == "SHORT" and named.loc[1, "tf_name"] == "LONG"
+    assert named.loc[0, "matches"] == ["SHORT", "LONG"] and named.labelled.all()

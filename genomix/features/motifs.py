@@ -9,8 +9,14 @@ A TOMTOM match is not enough either: a randomly initialised model's features det
 k-mers whose stacked seqlets match part of some JASPAR matrix. So a match names a feature only when
 the motif itself is found at the feature's strongest examples (`SiteSupport`): a site scoring at
 p <= 1e-4 (FIMO-style, uniform background) within `flank` bases of at least a quarter of the peaks,
-and more often than around random positions of the same regions (one-sided binomial test). Among the significant matches that pass, the one found at the
-most peaks names the feature.
+and more often than around random positions of the same regions (one-sided binomial test).
+
+Among the significant matches that pass, the feature is named by the matrix that best explains the
+sequence at its peaks: the highest mean, over the peaks, of the best log-odds score near the peak.
+A log-odds score is the log-likelihood ratio of "a site of this matrix here, background elsewhere"
+against background over the same bases, so matrices of different lengths compare fairly: a paralog
+whose matrix adds flanks the sites do not have loses on those flanks. Counting sites instead
+depends on each matrix's threshold, which is stricter for short matrices.
 """
 
 from __future__ import annotations
@@ -71,7 +77,8 @@ class SiteSupport:
     long with the peak (or the random position) in the middle. A motif supports a feature when a site
     (score at `p_value` or better, either strand) overlaps the peak +- `flank` in at least `min_share`
     of its contexts, and that count is unlikely (binomial p < `max_binomial_p`) at the background's
-    rate."""
+    rate. `test` also gives the mean best score at the peaks (log2-odds), the likelihood that ranks
+    the motifs that pass."""
 
     contexts: dict[int, list[str]]
     background: list[str]
@@ -82,27 +89,30 @@ class SiteSupport:
     max_binomial_p: float = 1e-3
     _background_share: dict[str, float] = field(default_factory=dict, init=False, repr=False)
 
-    def hits(self, contexts: list[str], motif: Motif) -> int:
-        """How many of `contexts` have a site of `motif` overlapping the middle +- flank."""
-        if not contexts:
-            return 0
+    def scores(self, contexts: list[str], motif: Motif) -> tuple[np.ndarray, float]:
+        """Per context, the best score of `motif` on a placement overlapping the middle +- flank, and
+        the score a site needs."""
         pwm = quantize(log_odds(motif.ppm))
         scores = best_scores(contexts, pwm, self.reach - self.flank - len(pwm) + 1, self.reach + self.flank)
-        return int((scores >= score_threshold(pwm, self.p_value) - 1e-6).sum())
+        return scores, score_threshold(pwm, self.p_value) - 1e-6
 
-    def test(self, feature: int, motif: Motif) -> tuple[float, float, bool]:
-        """(share at the feature's peaks, share around random positions, supported)."""
+    def test(self, feature: int, motif: Motif) -> tuple[float, float, bool, float]:
+        """(share at the feature's peaks, share around random positions, supported, mean best score
+        at the peaks)."""
         from scipy.stats import binom
 
         if motif.matrix_id not in self._background_share:
-            self._background_share[motif.matrix_id] = self.hits(self.background, motif) / max(len(self.background), 1)
+            scores, threshold = self.scores(self.background, motif)
+            self._background_share[motif.matrix_id] = float(np.mean(scores >= threshold)) if len(scores) else 0.0
         background = self._background_share[motif.matrix_id]
-        contexts = self.contexts.get(feature, [])
-        hits = self.hits(contexts, motif)
-        share = hits / len(contexts) if contexts else 0.0
+        scores, threshold = self.scores(self.contexts.get(feature, []), motif)
+        if not len(scores):
+            return 0.0, background, False, float("-inf")
+        hits = int((scores >= threshold).sum())
+        share = hits / len(scores)
         rate = max(background, 0.5 / max(len(self.background), 1))
-        supported = share >= self.min_share and float(binom.sf(hits - 1, len(contexts), rate)) < self.max_binomial_p
-        return share, background, supported
+        supported = share >= self.min_share and float(binom.sf(hits - 1, len(scores), rate)) < self.max_binomial_p
+        return share, background, supported, float(scores.mean())
 
 
 def match_motifs(ppms: dict[int, np.ndarray], motifs: list[Motif], q_threshold: float = 0.05,
@@ -111,7 +121,8 @@ def match_motifs(ppms: dict[int, np.ndarray], motifs: list[Motif], q_threshold: 
 
     q-values are Benjamini-Hochberg over every query x target comparison. The candidates of a query
     are its best `n_candidates` targets under `q_threshold`; with `support`, only those found at the
-    feature's peaks (`SiteSupport`) remain, most often found first (ties in TOMTOM order). One row per
+    feature's peaks (`SiteSupport`) remain, the one that best explains the peaks first (highest mean
+    best score there; ties in TOMTOM order). One row per
     query: feature, motif_id, tf_name, p, q, strand ('+' when the PPM matches the motif as given),
     offset, overlap of the first remaining candidate (of the best TOMTOM match when none remains),
     `labelled` (a candidate remains), `matches`: the TF names of the first `n_matches` remaining
@@ -135,8 +146,8 @@ def match_motifs(ppms: dict[int, np.ndarray], motifs: list[Motif], q_threshold: 
         kept = [(k, np.nan, np.nan) for k in order[:n_candidates] if q[i, k] < q_threshold]
         if support is not None:
             tested = [(k, *support.test(feature, motifs[k])) for k, _, _ in kept]
-            kept = sorted(((k, share, background) for k, share, background, ok in tested if ok),
-                          key=lambda candidate: -candidate[1])
+            kept = [(k, share, background) for k, share, background, ok, _ in
+                    sorted((t for t in tested if t[3]), key=lambda candidate: -candidate[4])]
         if kept:
             j, share, background = kept[0]
         else:  # the best match stays in the row, unlabelled, with how often it is found
