@@ -330,3 +330,39 @@ def test_a_failed_run_leaves_no_output_behind(tmp_path, write_vcf):
                            "--window", "128", "--null-size", "10"], capture_output=True, text=True)
     assert done.returncode == 2 and "REF" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert list(out.iterdir()) == []
+
+
+def test_a_motif_hypothesis_its_pwm_contradicts_comes_after_the_others(explainer, write_fasta):
+    """Three concepts fall at an SNV that breaks a consensus site of motif concept A: motif concept B
+    (the longest matrix), which has no site there, comes last though it fell most; annotation concept C, which no
+    matrix can test, keeps its place by |z| before A."""
+    table, units = explainer.table, explainer.units
+
+    def named(kind):
+        return [(i, int(f)) for i, u in enumerate(units) if u.kind == kind for f in u.members
+                if table.label_kind.loc[f] == kind and (kind != "motif" or table.motif_id.loc[f] in explainer.pwms)]
+
+    motifs = named("motif")
+    length = {pair: len(explainer.pwms[table.motif_id.loc[pair[1]]]) for pair in motifs}
+    (a, fa), (b, fb) = next(pair for pair in motifs if length[pair] <= 12), max(motifs, key=length.get)
+    c, fc = named("annotation")[0]
+    ppm = explainer.motifs[table.motif_id.loc[fa]].ppm
+    consensus = "".join("ACGT"[i] for i in ppm.argmax(1))
+    middle = int(np.argmax(ppm.max(1)))  # the most certain column: the SNV there breaks the site
+    rng = np.random.default_rng(4)
+    left, right = "".join(rng.choice(list("ACGT"), 100)), "".join(rng.choice(list("ACGT"), 100))
+    genome = Genome(write_fasta({"chr1": left + consensus + right}, name="site.fa"))
+    at = len(left) + middle
+    variant = Variant("chr1", at, consensus[middle], "ACGT"[int(np.argmin(ppm[middle]))], contig="chr1")
+    window = make_window(genome, variant, 128)
+    pwm_b = explainer.pwms[table.motif_id.loc[fb]]
+    best = max(sum(m[k, "ACGT".index(seq[s + k])] for k in range(len(m))) for seq in (window.ref, window.alt)
+               for m in (pwm_b, pwm_b[::-1, ::-1]) for s in range(len(seq) - len(m) + 1))
+    assert best < explainer.site_scores[table.motif_id.loc[fb]]  # no site of B anywhere in the window
+    per_feature = np.zeros(explainer.sae.d_sae)
+    per_feature[[fa, fb, fc]] = [-1.0, -100.0, -20.0]
+    raw = explainer.weights @ per_feature
+    assert abs(raw[b]) > abs(raw[c]) > abs(raw[a]) >= explainer.min_change
+    order, evidence = explainer._select(window, raw, raw, per_feature, 3)
+    assert order == [c, a, b]
+    assert evidence[a].supported and evidence[b].contradicted and not evidence[c].contradicted

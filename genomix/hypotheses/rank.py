@@ -13,7 +13,11 @@ in units of its own spread under the null (`z`: divided by its standard deviatio
 shuffled-context null variants of the same kind), so a concept that moves with any change of
 sequence (a broad class such as enhancer) does not outrank one that moves only when its site does.
 Hypotheses are the concepts with the largest |z| among those whose raw |statistic| reaches
-`min_change`; unlabelled features compete, each on its own, only with `unlabelled=True`, and
+`min_change`, with one exception: a motif hypothesis that its own PWM contradicts comes after
+every other. It is supported when the allele it says holds the site (ref for a loss, alt for a
+gain) has a site of the matrix touching the variant (p <= 1e-4, the atlas' site threshold) and
+the score moves its way by at least 1 bit; the model's feature moving with no such site change
+is more likely a neighbour's or the context's doing. Unlabelled features compete, each on its own, only with `unlabelled=True`, and
 `group="feature"` ranks labelled features one by one instead of concepts. The `statistic`
 column is z.
 
@@ -22,7 +26,8 @@ with the lead's atlas label, effect (loss when the statistic is negative, gain o
 alt activation, delta and offset, the PWM log-odds change of the lead's motif at the site
 (`motif_delta`), the share of the model's effect that patching all members back restores
 (`mediated_fraction`, see `decompose`), and a p-value against shuffled-context null variants of the
-same kind (see `null`: the null statistic is the top |z| of each null variant). A variant
+same kind (see `null`: the null statistic is the |z| of the hypothesis each null variant puts
+first, by the same rule, so the top hypothesis' p-value is uniform under the null). A variant
 without a hypothesis keeps one row of rank 0 whose status says why.
 """
 
@@ -44,7 +49,7 @@ from genomix.features.atlas import FeatureAtlas
 from genomix.io.genome import Genome
 from genomix.io.variants import Variant
 from genomix.io.windows import make_window
-from genomix.motifs.pwm import best_site, log_odds
+from genomix.motifs.pwm import best_site, log_odds, quantize, score_threshold
 from genomix.scoring import Scored, score_variants
 
 log = logging.getLogger("genomix")
@@ -55,6 +60,7 @@ EXPLAIN_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "score", "method", "rank"
 GROUPS = ("concept", "feature")
 MEMBER_MIN = 0.05  # a member is listed as evidence when its own |s| reaches this
 MIN_SCALE = 0.02  # floor of a unit's null standard deviation, for units that never move under the null
+SITE_P = 1e-4  # a motif site scores at this p-value or better (the atlas' site check uses the same)
 
 
 @dataclass
@@ -75,6 +81,32 @@ class _Null:
 
     scale: np.ndarray
     tops: np.ndarray
+
+
+@dataclass
+class _Evidence:
+    """What the PWM says about a motif hypothesis: the atlas row that names it, its matrix id, the
+    matrix's best score at the variant in ref and alt, the score of a site (p <= SITE_P), and the
+    effect the hypothesis claims. NaN scores where there is no matrix to test."""
+
+    atlas: pd.Series
+    motif_id: str | None
+    ref_pwm: float = math.nan
+    alt_pwm: float = math.nan
+    site: float = math.nan
+    effect: str = "."
+
+    @property
+    def supported(self) -> bool:
+        """The allele the hypothesis says holds the site (ref for a loss, alt for a gain) holds one,
+        and the score moves the hypothesis' way by at least 1 bit (a halving of the odds)."""
+        holder, other = (self.ref_pwm, self.alt_pwm) if self.effect == "loss" else (self.alt_pwm, self.ref_pwm)
+        return holder >= self.site - 1e-6 and holder - other >= 1.0
+
+    @property
+    def contradicted(self) -> bool:
+        """A matrix was tested and does not support the hypothesis."""
+        return not math.isnan(self.site) and not self.supported
 
 
 @dataclass
@@ -119,7 +151,8 @@ class Explainer:
         typical = np.array([np.median(a) if a is not None and len(a) else np.nan for a in self.table.top_activations])
         self.typical = np.where(typical > 0, typical, np.inf)
         self.motifs = motifs if motifs is not None else atlas_motifs(atlas)
-        self.pwms = {motif_id: log_odds(m.ppm) for motif_id, m in self.motifs.items()}
+        self.pwms = {motif_id: quantize(log_odds(m.ppm)) for motif_id, m in self.motifs.items()}
+        self.site_scores = {motif_id: score_threshold(pwm, SITE_P) for motif_id, pwm in self.pwms.items()}
         table = concepts(sae, atlas)
         concept_of = concept_ids(table, sae.d_sae)
         self.concepts = table
@@ -151,18 +184,24 @@ class Explainer:
         return self.weights @ self.feature_statistic(change)
 
     def null(self, kind: tuple[str, int]) -> "_Null":
-        """The null of `kind` (drawn once): each unit's spread, and the sorted top |z| of each null variant."""
+        """The null of `kind` (drawn once): each unit's spread, and the sorted |z| of the hypothesis each
+        null variant puts first (ranked the way real variants are)."""
         if kind not in self._null and self.null_cache is not None and self._null_file(kind).is_file():
             with np.load(self._null_file(kind)) as saved:
                 self._null[kind] = _Null(saved["scale"], saved["tops"])
         if kind not in self._null:
             windows = null_windows(self.genome, kind, self.null_size, self.window, self.seed)
-            raw = np.stack([self.raw_statistic(feature_change(p, self.radius))
-                            for first in range(0, len(windows), self.batch_size)
-                            for p in run_passes(self.model, self.sae, windows[first:first + self.batch_size],
-                                                self.batch_size)])
+            per_feature = np.stack([self.feature_statistic(feature_change(p, self.radius))
+                                    for first in range(0, len(windows), self.batch_size)
+                                    for p in run_passes(self.model, self.sae, windows[first:first + self.batch_size],
+                                                        self.batch_size)])
+            raw = per_feature @ self.weights.T
             scale = np.maximum(raw.std(axis=0), MIN_SCALE)
-            self._null[kind] = _Null(scale, np.sort(np.abs(raw / scale).max(axis=1, initial=0.0)))
+            tops = []  # the |z| of the hypothesis each null variant would put first
+            for window, r, f in zip(windows, raw, per_feature):
+                units, _ = self._select(window, r, r / scale, f, 1)
+                tops.append(abs(r[units[0]] / scale[units[0]]) if units else 0.0)
+            self._null[kind] = _Null(scale, np.sort(tops))
             if self.null_cache is not None:
                 self.null_cache.mkdir(parents=True, exist_ok=True)
                 partial = self._null_file(kind).with_suffix(".partial.npz")
@@ -173,7 +212,7 @@ class Explainer:
     def _null_file(self, kind: tuple[str, int]) -> Path:
         """The cache file of a null: named by everything the null depends on (the SAE's weights, the
         model's fingerprint, the units, the atlas' typical activations, the genome's contigs, window,
-        radius, seed, size and kind)."""
+        radius, seed, size, kind, min_change, the motifs' site scores and the ranking rule)."""
         digest = hashlib.sha256()
         for name, tensor in sorted(self.sae.weights().items()):
             digest.update(name.encode() + tensor.detach().float().cpu().numpy().tobytes())
@@ -181,7 +220,8 @@ class Explainer:
         digest.update(np.ascontiguousarray(self.typical).tobytes())
         digest.update(repr((self.sae.metadata.get("model_fingerprint"), self.sae.metadata.get("hook_name"),
                             sorted(self.genome.lengths.items()), self.window, self.radius, self.seed, self.null_size,
-                            kind, self.sae.architecture, getattr(self.sae, "k", None))).encode())
+                            kind, self.sae.architecture, getattr(self.sae, "k", None), self.min_change,
+                            sorted(self.site_scores.items()), "PWM-contradicted motif hypotheses last")).encode())
         return self.null_cache / f"null-{kind[0]}{kind[1]}-{digest.hexdigest()[:20]}.npz"
 
     def p_value(self, z: float, kind: tuple[str, int]) -> float:
@@ -204,12 +244,12 @@ class Explainer:
             found = [self._candidates(p, null_kind(scored[i].variant)) for i, p in zip(group, passes)]
             patches = [[[int(f) for f in self.units[u].members] for u in units] for units, *_ in found]
             mediated = mediated_fractions(self.model, self.sae, passes, patches, self.batch_size)
-            for i, p, (units, change, z, per_feature, kind), fractions in zip(group, passes, found, mediated):
+            for i, p, (units, change, z, per_feature, kind, evidence), fractions in zip(group, passes, found, mediated):
                 if not units:
                     results[i].rows[0]["status"] = "no_feature_change"
                     continue
                 rows = [self._row(scored[i], p, change, self.units[u], z[u], per_feature, rank, fraction,
-                                  self.p_value(z[u], kind))
+                                  self.p_value(z[u], kind), evidence[u])
                         for rank, (u, fraction) in enumerate(zip(units, fractions), start=1)]
                 leads = [row["feature"] for row in rows]
                 ref, alt = base_tracks(p, leads)
@@ -217,29 +257,46 @@ class Explainer:
         return results
 
     def _candidates(self, p: Pass, kind: tuple[str, int]):
-        """The units to report for one pass (best first), with the numbers they were picked by."""
+        """The units to report for one pass (best first), with the numbers they were picked by: every
+        unit whose raw |statistic| reaches `min_change`, by |z|, except that a motif hypothesis the
+        PWM contradicts (`_Evidence.contradicted`) comes after all the others."""
         change = feature_change(p, self.radius)
         per_feature = self.feature_statistic(change)
         raw = self.weights @ per_feature
         z = raw / self.null(kind).scale  # each unit's z: in units of its spread under the null of its kind
-        units = [int(u) for u in np.argsort(-np.abs(z), kind="stable") if abs(raw[u]) >= self.min_change][: self.top]
-        return units, change, z, per_feature, kind
+        units, evidence = self._select(p.window, raw, z, per_feature, self.top)
+        return units, change, z, per_feature, kind, evidence
+
+    def _select(self, window, raw: np.ndarray, z: np.ndarray, per_feature: np.ndarray, top: int):
+        """The first `top` units by |z| among those whose raw |statistic| reaches `min_change`, the
+        contradicted motif hypotheses after the others (in |z| order too), and their evidence."""
+        kept, contradicted, evidence = [], [], {}
+        for u in np.argsort(-np.abs(z), kind="stable"):
+            if abs(raw[u]) < self.min_change:
+                continue
+            evidence[int(u)] = found = self._evidence(window, self.units[u], z[u], per_feature)
+            (contradicted if found.contradicted else kept).append(int(u))
+            if len(kept) == top:
+                break
+        return (kept + contradicted)[:top], evidence
+
+    def _evidence(self, window, unit: _Unit, statistic: float, per_feature: np.ndarray) -> "_Evidence":
+        """The atlas row that names the unit here (its named member that moved most) and, for a motif,
+        that matrix's best score at the variant in ref and alt."""
+        named = [f for f in unit.members if self.table.label_kind.loc[f] == unit.kind]  # not joined unlabelled ones
+        atlas = self.table.loc[max(named, key=lambda f: abs(per_feature[f])) if named
+                               else _lead(unit, statistic, per_feature)]
+        motif_id = atlas.motif_id if unit.kind == "motif" and isinstance(atlas.motif_id, str) else None
+        if motif_id not in self.pwms:
+            return _Evidence(atlas, motif_id)
+        ref_pwm, alt_pwm = pwm_scores(window, self.pwms[motif_id])
+        return _Evidence(atlas, motif_id, ref_pwm, alt_pwm, self.site_scores[motif_id], "loss" if statistic < 0 else "gain")
 
     def _row(self, scored: Scored, p: Pass, change, unit: _Unit, statistic: float, per_feature: np.ndarray,
-             rank: int, mediated: float, p_value: float) -> dict:
-        members = unit.members
-        agreeing = members[np.sign(per_feature[members]) == np.sign(statistic)]  # lead moves the concept's way
-        members = agreeing if len(agreeing) else members
-        lead = int(members[np.argmax(np.abs(per_feature[members]))])
-        named = [f for f in unit.members if self.table.label_kind.loc[f] == unit.kind]  # not joined unlabelled ones
-        atlas = self.table.loc[max(named, key=lambda f: abs(per_feature[f]))] if named else self.table.loc[lead]
-        motif_id = atlas.motif_id if unit.kind == "motif" and isinstance(atlas.motif_id, str) else None
-        ref_pwm = alt_pwm = motif_delta = math.nan
-        if motif_id in self.pwms:
-            w = p.window
-            pwm = self.pwms[motif_id]
-            ref_pwm, alt_pwm = pwm_scores(w, pwm)
-            motif_delta = alt_pwm - ref_pwm
+             rank: int, mediated: float, p_value: float, evidence: "_Evidence") -> dict:
+        lead = _lead(unit, statistic, per_feature)
+        atlas, motif_id = evidence.atlas, evidence.motif_id
+        motif_delta = evidence.alt_pwm - evidence.ref_pwm
         moved = [int(f) for f in unit.members[np.argsort(-np.abs(per_feature[unit.members]))]
                  if abs(per_feature[f]) >= MEMBER_MIN]
         row = _empty_row(scored)
@@ -250,8 +307,16 @@ class Explainer:
                    mediated_fraction=mediated, p_value=p_value, status="ok", statistic=float(statistic),
                    concept=unit.concept, members=",".join(map(str, moved)) or str(lead),
                    _ref_index=int(change.ref_index[lead]), _alt_index=int(change.alt_index[lead]))
-        row["hypothesis"] = sentence(row, ref_pwm, alt_pwm, atlas, len(moved))
+        row["hypothesis"] = sentence(row, evidence, len(moved))
         return row
+
+
+def _lead(unit: _Unit, statistic: float, per_feature: np.ndarray) -> int:
+    """The member that changed most the unit's way (of all members when none did)."""
+    members = unit.members
+    agreeing = members[np.sign(per_feature[members]) == np.sign(statistic)]
+    members = agreeing if len(agreeing) else members
+    return int(members[np.argmax(np.abs(per_feature[members]))])
 
 
 def pwm_scores(window, pwm: np.ndarray) -> tuple[float, float]:
@@ -272,8 +337,9 @@ def _empty_row(scored: Scored) -> dict:
             "status": v.status, "statistic": math.nan, "concept": ".", "members": "."}
 
 
-def sentence(row: dict, ref_pwm: float, alt_pwm: float, atlas, n_members: int) -> str:
+def sentence(row: dict, evidence: _Evidence, n_members: int) -> str:
     """One plain sentence: the mechanism, then the evidence."""
+    atlas = evidence.atlas
     where = f"{row['ref']}>{row['alt']} at {row['chrom']}:{row['pos']}"
     moves = "falls" if row["delta"] < 0 else "rises"
     lead = f"from {row['ref_act']:.2f} to {row['alt_act']:.2f} at {row['offset']:+d} bp"
@@ -282,9 +348,9 @@ def sentence(row: dict, ref_pwm: float, alt_pwm: float, atlas, n_members: int) -
         verb = "weakens" if row["effect"] == "loss" else "creates or strengthens"
         text = f"{where} {verb} a {row['label']} site: feature {row['feature']} {moves} {lead}{others}"
         if not math.isnan(row["motif_delta"]):
-            agrees = (row["motif_delta"] < 0) == (row["effect"] == "loss") and abs(row["motif_delta"]) >= 1
-            text += (f"; the {row['tf_name']} PWM (JASPAR {row['motif_id']}) scores the site {ref_pwm:.1f} in ref, "
-                     f"{alt_pwm:.1f} in alt" + ("" if agrees else " (no PWM support)"))
+            text += (f"; the {row['tf_name']} PWM (JASPAR {row['motif_id']}) scores the site {evidence.ref_pwm:.1f} "
+                     f"in ref, {evidence.alt_pwm:.1f} in alt" + ("" if evidence.supported else
+                     f" (no PWM support: a site scores {evidence.site:.1f} or more)"))
     elif row["label_kind"] == "annotation":
         verb = "disrupts" if row["effect"] == "loss" else "creates"
         text = (f"{where} {verb} a {row['label']} signal: feature {row['feature']} {moves} {lead}{others} (held-out "

@@ -38,12 +38,11 @@ def _strand_scores(x: np.ndarray, pwm: np.ndarray) -> tuple[np.ndarray, np.ndarr
 def best_site(seq: str, pwm: np.ndarray, start: int, end: int) -> tuple[float, int, str]:
     """The best-scoring placement of the motif that overlaps `seq[start:end]`, on either strand:
     (score, first base of the placement, strand). (-inf, -1, '.') when none fits."""
-    forward, reverse = site_scores(seq, pwm)
     length = len(pwm)
-    first, last = max(0, start - length + 1), min(len(forward) - 1, max(end - 1, start))
+    first, last = max(0, start - length + 1), min(len(seq) - length, max(end - 1, start))
     if last < first:
         return float("-inf"), -1, "."
-    f, r = forward[first:last + 1], reverse[first:last + 1]
+    f, r = site_scores(seq[first: last + length], pwm)  # only the placements asked for
     if f.max() >= r.max():
         return float(f.max()), first + int(f.argmax()), "+"
     return float(r.max()), first + int(r.argmax()), "-"
