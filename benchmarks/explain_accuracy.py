@@ -6,7 +6,7 @@ Explains variants/demo.vcf.gz with the demo model, SAE and atlas twice: hypothes
 (`group="feature"`), and scores the top hypothesis of each variant against the truth
 (`genomix.demo.evaluate.explain_truth`).
 
-    .venv/bin/python benchmarks/explain_accuracy.py [--null-size 500]
+    .venv/bin/python benchmarks/explain_accuracy.py [--null-size 500] [--top 3]
 """
 
 from __future__ import annotations
@@ -25,10 +25,12 @@ from genomix.paths import demo_dir, demo_variants
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--null-size", type=int, default=500)
+    parser.add_argument("--top", type=int, default=3, help="hypotheses kept per ALT (explain's default: 3)")
     args = parser.parse_args()
     truth = read_truth(demo_variants())
     for group in ("concept", "feature"):
-        explainer = load_explainer(demo_dir() / "genome.fa.gz", "demo", null_size=args.null_size, group=group)
+        explainer = load_explainer(demo_dir() / "genome.fa.gz", "demo", null_size=args.null_size, group=group,
+                                    top=args.top)
         start = time.time()
         table = explain_table(explainer.explain(list(read_variants(demo_variants(), explainer.genome))))
         figures = explain_truth(table, truth, explainer.atlas, HELD_OUT)

@@ -38,6 +38,7 @@ def test_explain_truth_counts_names_directions_and_ranks_by_hand():
     assert figures["direction_all"] == pytest.approx(3 / 4)
     assert figures["top1_tf_held_out"] == 0.0 and figures["direction_held_out"] == 1.0
     assert figures["named_tf_wrong_at_top_first_right_rank"] == {0: 1, 2: 1}
+    assert figures["right_tf_among_the_hypotheses"] == pytest.approx(2 / 4)
     assert figures["neutral_p_below_0.01"] == 1.0
     assert figures["splice_top_is_splice_site"] == 1.0
     assert figures["variants"] == 6

@@ -115,3 +115,24 @@ def test_html_page_has_a_card_and_logos_per_labelled_feature(world, small_fasta,
     concept_of = dict(zip(atlas.table.feature, atlas.table.concept))
     seen = [concept_of[f] for f in order]
     assert seen == sorted(seen)
+
+
+def test_an_sae_of_a_model_that_learned_nothing_gets_almost_no_motif_names(tmp_path):
+    """The method's control: an SAE trained on a randomly initialised model's activations over the
+    demo genome (planted motifs and all), its atlas built on held-out chr3. TOMTOM alone names some
+    of its features (k-mer detectors whose stacked seqlets resemble part of a matrix); with the site
+    check at most one in 64 keeps a motif name."""
+    from genomix.paths import demo_dir
+    from genomix.sae.activations import Regions
+    from genomix.sae.train import TrainingPlan, train_sae
+
+    genome = Genome(demo_dir() / "genome.fa.gz")
+    model = gx.load_model(str(save_convnet(tmp_path / "model", seed=3)))
+    plan = TrainingPlan(layer="blocks.2", d_sae=64, k=4, tokens=150_000, batch_size=1024, window=256, windows_per_batch=8)
+    sae = train_sae(model, genome, tmp_path / "sae", plan, regions=Regions.whole_genome(genome, ["chr1"]))
+    held_out = Regions.whole_genome(genome, ["chr3"])
+    motifs = load_jaspar()
+    checked = build_atlas(sae, model, genome, held_out, motifs=motifs, windows=256, window=256)
+    unchecked = build_atlas(sae, model, genome, held_out, motifs=motifs, windows=256, window=256, min_site_share=None)
+    named = (checked.table.label_kind == "motif").sum()
+    assert named <= 1 and (unchecked.table.label_kind == "motif").sum() > named  # measured: 0 and 10

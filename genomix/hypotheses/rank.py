@@ -85,11 +85,11 @@ class _Null:
 
 @dataclass
 class _Evidence:
-    """What the PWM says about a motif hypothesis: the atlas row that names it, its matrix id, the
-    matrix's best score at the variant in ref and alt, the score of a site (p <= SITE_P), and the
-    effect the hypothesis claims. NaN scores where there is no matrix to test."""
+    """What the PWM says about a motif hypothesis: the feature whose atlas row names it, its matrix
+    id, the matrix's best score at the variant in ref and alt, the score of a site (p <= SITE_P), and
+    the effect the hypothesis claims. NaN scores where there is no matrix to test."""
 
-    atlas: pd.Series
+    feature: int
     motif_id: str | None
     ref_pwm: float = math.nan
     alt_pwm: float = math.nan
@@ -148,6 +148,8 @@ class Explainer:
         self.radius, self.top, self.min_change, self.null_size = radius, top, min_change, null_size
         self.method, self.rc, self.batch_size, self.seed, self.group = method, rc, batch_size, seed, group
         self.table = atlas.table.set_index("feature").sort_index()
+        self._kinds = self.table.label_kind.to_numpy()
+        self._motif_ids = self.table.motif_id.to_numpy()
         typical = np.array([np.median(a) if a is not None and len(a) else np.nan for a in self.table.top_activations])
         self.typical = np.where(typical > 0, typical, np.inf)
         self.motifs = motifs if motifs is not None else atlas_motifs(atlas)
@@ -283,19 +285,18 @@ class Explainer:
     def _evidence(self, window, unit: _Unit, statistic: float, per_feature: np.ndarray) -> "_Evidence":
         """The atlas row that names the unit here (its named member that moved most) and, for a motif,
         that matrix's best score at the variant in ref and alt."""
-        named = [f for f in unit.members if self.table.label_kind.loc[f] == unit.kind]  # not joined unlabelled ones
-        atlas = self.table.loc[max(named, key=lambda f: abs(per_feature[f])) if named
-                               else _lead(unit, statistic, per_feature)]
-        motif_id = atlas.motif_id if unit.kind == "motif" and isinstance(atlas.motif_id, str) else None
+        named = unit.members[self._kinds[unit.members] == unit.kind]  # not joined unlabelled ones
+        feature = int(named[np.argmax(np.abs(per_feature[named]))]) if len(named) else _lead(unit, statistic, per_feature)
+        motif_id = self._motif_ids[feature] if unit.kind == "motif" and isinstance(self._motif_ids[feature], str) else None
         if motif_id not in self.pwms:
-            return _Evidence(atlas, motif_id)
+            return _Evidence(feature, motif_id)
         ref_pwm, alt_pwm = pwm_scores(window, self.pwms[motif_id])
-        return _Evidence(atlas, motif_id, ref_pwm, alt_pwm, self.site_scores[motif_id], "loss" if statistic < 0 else "gain")
+        return _Evidence(feature, motif_id, ref_pwm, alt_pwm, self.site_scores[motif_id], "loss" if statistic < 0 else "gain")
 
     def _row(self, scored: Scored, p: Pass, change, unit: _Unit, statistic: float, per_feature: np.ndarray,
              rank: int, mediated: float, p_value: float, evidence: "_Evidence") -> dict:
         lead = _lead(unit, statistic, per_feature)
-        atlas, motif_id = evidence.atlas, evidence.motif_id
+        atlas, motif_id = self.table.loc[evidence.feature], evidence.motif_id
         motif_delta = evidence.alt_pwm - evidence.ref_pwm
         moved = [int(f) for f in unit.members[np.argsort(-np.abs(per_feature[unit.members]))]
                  if abs(per_feature[f]) >= MEMBER_MIN]
@@ -307,7 +308,7 @@ class Explainer:
                    mediated_fraction=mediated, p_value=p_value, status="ok", statistic=float(statistic),
                    concept=unit.concept, members=",".join(map(str, moved)) or str(lead),
                    _ref_index=int(change.ref_index[lead]), _alt_index=int(change.alt_index[lead]))
-        row["hypothesis"] = sentence(row, evidence, len(moved))
+        row["hypothesis"] = sentence(row, atlas, evidence, len(moved))
         return row
 
 
@@ -337,9 +338,8 @@ def _empty_row(scored: Scored) -> dict:
             "status": v.status, "statistic": math.nan, "concept": ".", "members": "."}
 
 
-def sentence(row: dict, evidence: _Evidence, n_members: int) -> str:
-    """One plain sentence: the mechanism, then the evidence."""
-    atlas = evidence.atlas
+def sentence(row: dict, atlas: pd.Series, evidence: _Evidence, n_members: int) -> str:
+    """One plain sentence: the mechanism, then the evidence (`atlas`: the row of the feature that names it)."""
     where = f"{row['ref']}>{row['alt']} at {row['chrom']}:{row['pos']}"
     moves = "falls" if row["delta"] < 0 else "rises"
     lead = f"from {row['ref_act']:.2f} to {row['alt_act']:.2f} at {row['offset']:+d} bp"
