@@ -317,6 +317,12 @@ def test_a_cached_null_is_read_back_identical_and_keyed_by_what_it_depends_on(ex
     other = load_explainer(explainer.genome, explainer.sae, explainer.atlas, explainer.model, null_size=20,
                            null_cache=tmp_path, radius=10)
     assert other._null_file(("snv", 1)) != files[0]
+    renamed = explainer.atlas.table.copy()  # a paralog's matrix names one feature: the PWM rule may rank otherwise
+    motif = renamed.index[renamed.label_kind == "motif"][0]
+    renamed.loc[motif, "motif_id"] = next(m for m in first.motifs if m != renamed.motif_id[motif])
+    atlas = gx.FeatureAtlas(renamed, explainer.atlas.metadata, explainer.atlas.concepts)  # the same concepts
+    other = load_explainer(explainer.genome, explainer.sae, atlas, explainer.model, null_size=20, null_cache=tmp_path)
+    assert other._null_file(("snv", 1)) != files[0]
 
 
 def test_a_failed_run_leaves_no_output_behind(tmp_path, write_vcf):
@@ -366,3 +372,17 @@ def test_a_motif_hypothesis_its_pwm_contradicts_comes_after_the_others(explainer
     order, evidence = explainer._select(window, raw, raw, per_feature, 3)
     assert order == [c, a, b]
     assert evidence[a].supported and evidence[b].contradicted and not evidence[c].contradicted
+
+
+def test_pwm_support_needs_a_site_in_the_allele_that_holds_it_and_a_1_bit_move_its_way():
+    from genomix.hypotheses.rank import _Evidence
+
+    def evidence(ref, alt, effect):
+        return _Evidence(0, "M", ref, alt, 8.0, effect)
+
+    assert evidence(10.0, 5.0, "loss").supported and evidence(5.0, 10.0, "gain").supported
+    assert evidence(7.9, 2.0, "loss").contradicted  # the ref has no site to lose
+    assert evidence(10.0, 9.5, "loss").contradicted  # half a bit
+    assert evidence(10.0, 5.0, "gain").contradicted and evidence(2.0, 7.0, "gain").contradicted
+    assert evidence(10.0, 10.0 - (0.35 + 0.33 + 0.32), "loss").supported  # 1 bit, summed in floating point
+    assert not _Evidence(0, "M").contradicted and not _Evidence(0, None).supported  # nothing tested

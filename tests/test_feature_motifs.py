@@ -163,8 +163,8 @@ def test_of_the_matches_found_at_the_peaks_the_matrix_that_generated_the_sites_n
     background = ["".join(rng.choice(list("ACGT"), 2 * reach + 1)) for _ in range(400)]
     support = SiteSupport(contexts, background, reach)
     for feature in contexts:
-        assert support.test(feature, short)[2] and support.test(feature, long)[2]  # both pass the site check
-    assert support.test(0, long)[0] > support.test(0, short)[0]  # counting sites would name the paralog
+        assert support.test(feature, short).supported and support.test(feature, long).supported
+    assert support.test(0, long).share > support.test(0, short).share  # counting sites would name the paralog
     ppms = {f: trim(seqlet_ppm([c[reach - 8: reach + 9] for c in contexts[f]]))[0] for f in contexts}
     named = match_motifs(ppms, [long, short], support=support).set_index("feature")
     assert named.loc[0, "tf_name"] == "SHORT" and named.loc[1, "tf_name"] == "LONG"

@@ -159,9 +159,9 @@ def explain_truth(table: pd.DataFrame, truth: pd.DataFrame, atlas, held_out: str
     wrong = top[top.truth_class.isin(["loss", "gain"]) & top.truth_tf.isin(named) & ~top.tf_correct]
     ranks = [int(right.get(key, 0)) for key in zip(wrong.chrom, wrong.pos, wrong.alt)]
     result["named_tf_wrong_at_top_first_right_rank"] = {r: ranks.count(r) for r in sorted(set(ranks))}  # 0: none
-    sites = top[top.truth_class.isin(["loss", "gain"])]
-    result["right_tf_among_the_hypotheses"] = float(np.mean([key in right.index for key in
-                                                            zip(sites.chrom, sites.pos, sites.alt)]))
+    functional = top[top.truth_class.isin(["loss", "gain"])]
+    result["right_tf_among_the_hypotheses"] = float(np.mean([key in right.index for key in zip(
+        functional.chrom, functional.pos, functional.alt)])) if len(functional) else float("nan")
     neutral = top[top.truth_class == "neutral"].p_value.fillna(1.0)
     result["neutral_p_below_0.01"] = float((neutral < 0.01).mean())
     result["neutral_ks_p"] = float(kstest(neutral, "uniform").pvalue)

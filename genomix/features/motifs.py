@@ -13,21 +13,25 @@ and more often than around random positions of the same regions (one-sided binom
 
 Among the significant matches that pass, the feature is named by the matrix that best explains the
 sequence at its peaks: the highest mean, over the peaks, of the best log-odds score near the peak.
-A log-odds score is the log-likelihood ratio of "a site of this matrix here, background elsewhere"
-against background over the same bases, so matrices of different lengths compare fairly: a paralog
-whose matrix adds flanks the sites do not have loses on those flanks. Counting sites instead
-depends on each matrix's threshold, which is stricter for short matrices.
+A placement's log-odds score is the log-likelihood ratio of "a site of this matrix here" against
+background over the same bases, so a paralog whose matrix adds flanks the sites do not have loses
+on those flanks. It is not an exact likelihood comparison: the best of some 20 placements is taken
+at every peak, those without a site too, where a long matrix scores lower than a short one (some
+-8 bits against -1 on random sequence); the site check has already required the sites at a
+quarter of the peaks or more. Counting sites instead depends on each matrix's threshold, which is
+stricter for short matrices.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from genomix.motifs.jaspar import Motif
-from genomix.motifs.pwm import best_scores, log_odds, quantize, score_threshold
+from genomix.motifs.pwm import SITE_P, best_scores, site_matrix
 from genomix.sequence import ALPHABET
 
 _INDEX = {base: i for i, base in enumerate(ALPHABET)}
@@ -70,6 +74,16 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     return result
 
 
+class SiteTest(NamedTuple):
+    """A motif at a feature's peaks: the share of peaks with a site, the share of random positions
+    with one, whether that supports the motif, and the mean best score at the peaks (log2-odds)."""
+
+    share: float
+    background: float
+    supported: bool
+    mean_score: float
+
+
 @dataclass
 class SiteSupport:
     """Is a motif found where a feature fires? `contexts[feature]`: the sequence around each of its top
@@ -84,7 +98,7 @@ class SiteSupport:
     background: list[str]
     reach: int
     flank: int = 10
-    p_value: float = 1e-4
+    p_value: float = SITE_P
     min_share: float = 0.25
     max_binomial_p: float = 1e-3
     _background_share: dict[str, float] = field(default_factory=dict, init=False, repr=False)
@@ -92,13 +106,11 @@ class SiteSupport:
     def scores(self, contexts: list[str], motif: Motif) -> tuple[np.ndarray, float]:
         """Per context, the best score of `motif` on a placement overlapping the middle +- flank, and
         the score a site needs."""
-        pwm = quantize(log_odds(motif.ppm))
-        scores = best_scores(contexts, pwm, self.reach - self.flank - len(pwm) + 1, self.reach + self.flank)
-        return scores, score_threshold(pwm, self.p_value) - 1e-6
+        pwm, threshold = site_matrix(motif.ppm, self.p_value)
+        return best_scores(contexts, pwm, self.reach - self.flank - len(pwm) + 1, self.reach + self.flank), threshold
 
-    def test(self, feature: int, motif: Motif) -> tuple[float, float, bool, float]:
-        """(share at the feature's peaks, share around random positions, supported, mean best score
-        at the peaks)."""
+    def test(self, feature: int, motif: Motif) -> "SiteTest":
+        """How often and how well `motif` is found at the feature's peaks."""
         from scipy.stats import binom
 
         if motif.matrix_id not in self._background_share:
@@ -107,12 +119,12 @@ class SiteSupport:
         background = self._background_share[motif.matrix_id]
         scores, threshold = self.scores(self.contexts.get(feature, []), motif)
         if not len(scores):
-            return 0.0, background, False, float("-inf")
+            return SiteTest(0.0, background, False, float("-inf"))
         hits = int((scores >= threshold).sum())
         share = hits / len(scores)
         rate = max(background, 0.5 / max(len(self.background), 1))
         supported = share >= self.min_share and float(binom.sf(hits - 1, len(scores), rate)) < self.max_binomial_p
-        return share, background, supported, float(scores.mean())
+        return SiteTest(share, background, supported, float(scores.mean()))
 
 
 def match_motifs(ppms: dict[int, np.ndarray], motifs: list[Motif], q_threshold: float = 0.05,
@@ -145,9 +157,9 @@ def match_motifs(ppms: dict[int, np.ndarray], motifs: list[Motif], q_threshold: 
         order = np.argsort(p[i], kind="stable")
         kept = [(k, np.nan, np.nan) for k in order[:n_candidates] if q[i, k] < q_threshold]
         if support is not None:
-            tested = [(k, *support.test(feature, motifs[k])) for k, _, _ in kept]
-            kept = [(k, share, background) for k, share, background, ok, _ in
-                    sorted((t for t in tested if t[3]), key=lambda candidate: -candidate[4])]
+            tested = [(k, support.test(feature, motifs[k])) for k, _, _ in kept]
+            kept = [(k, t.share, t.background) for k, t in
+                    sorted((c for c in tested if c[1].supported), key=lambda c: -c[1].mean_score)]
         if kept:
             j, share, background = kept[0]
         else:  # the best match stays in the row, unlabelled, with how often it is found

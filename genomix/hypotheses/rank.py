@@ -17,14 +17,15 @@ Hypotheses are the concepts with the largest |z| among those whose raw |statisti
 every other. It is supported when the allele it says holds the site (ref for a loss, alt for a
 gain) has a site of the matrix touching the variant (p <= 1e-4, the atlas' site threshold) and
 the score moves its way by at least 1 bit; the model's feature moving with no such site change
-is more likely a neighbour's or the context's doing. Unlabelled features compete, each on its own, only with `unlabelled=True`, and
+is more likely a neighbour's or the context's doing (a matrix that does not fit the window tests
+nothing). Unlabelled features compete, each on its own, only with `unlabelled=True`, and
 `group="feature"` ranks labelled features one by one instead of concepts. The `statistic`
 column is z.
 
 Each hypothesis carries its name (the concept's), its lead feature (the member that changed most)
-with the lead's atlas label, effect (loss when the statistic is negative, gain otherwise), ref and
-alt activation, delta and offset, the PWM log-odds change of the lead's motif at the site
-(`motif_delta`), the share of the model's effect that patching all members back restores
+and its activations (ref, alt, delta, offset), the atlas label of its named member that changed
+most, effect (loss when the statistic is negative, gain otherwise), the PWM log-odds change of
+that member's motif at the site (`motif_delta`: the matrix the PWM rule tests), the share of the model's effect that patching all members back restores
 (`mediated_fraction`, see `decompose`), and a p-value against shuffled-context null variants of the
 same kind (see `null`: the null statistic is the |z| of the hypothesis each null variant puts
 first, by the same rule, so the top hypothesis' p-value is uniform under the null). A variant
@@ -48,8 +49,8 @@ from genomix.hypotheses.null import null_kind, null_windows
 from genomix.features.atlas import FeatureAtlas
 from genomix.io.genome import Genome
 from genomix.io.variants import Variant
-from genomix.io.windows import make_window
-from genomix.motifs.pwm import best_site, log_odds, quantize, score_threshold
+from genomix.io.windows import Window, make_window
+from genomix.motifs.pwm import SITE_P, best_site, site_matrix
 from genomix.scoring import Scored, score_variants
 
 log = logging.getLogger("genomix")
@@ -60,7 +61,6 @@ EXPLAIN_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "score", "method", "rank"
 GROUPS = ("concept", "feature")
 MEMBER_MIN = 0.05  # a member is listed as evidence when its own |s| reaches this
 MIN_SCALE = 0.02  # floor of a unit's null standard deviation, for units that never move under the null
-SITE_P = 1e-4  # a motif site scores at this p-value or better (the atlas' site check uses the same)
 
 
 @dataclass
@@ -77,7 +77,7 @@ class Explained:
 @dataclass
 class _Null:
     """A null of one kind of variant: each unit's standard deviation (`scale`, at least MIN_SCALE) and
-    the sorted top |z| of each null variant (`tops`)."""
+    the sorted |z| of the hypothesis each null variant puts first (`tops`)."""
 
     scale: np.ndarray
     tops: np.ndarray
@@ -87,7 +87,8 @@ class _Null:
 class _Evidence:
     """What the PWM says about a motif hypothesis: the feature whose atlas row names it, its matrix
     id, the matrix's best score at the variant in ref and alt, the score of a site (p <= SITE_P), and
-    the effect the hypothesis claims. NaN scores where there is no matrix to test."""
+    the effect the hypothesis claims. NaN scores where there is no matrix to test, or no placement of
+    it fits the window."""
 
     feature: int
     motif_id: str | None
@@ -100,8 +101,17 @@ class _Evidence:
     def supported(self) -> bool:
         """The allele the hypothesis says holds the site (ref for a loss, alt for a gain) holds one,
         and the score moves the hypothesis' way by at least 1 bit (a halving of the odds)."""
-        holder, other = (self.ref_pwm, self.alt_pwm) if self.effect == "loss" else (self.alt_pwm, self.ref_pwm)
-        return holder >= self.site - 1e-6 and holder - other >= 1.0
+        return self.holder >= self.site and self.moved >= 1.0 - 1e-6
+
+    @property
+    def holder(self) -> float:
+        """The best score in the allele the hypothesis says holds the site."""
+        return self.ref_pwm if self.effect == "loss" else self.alt_pwm
+
+    @property
+    def moved(self) -> float:
+        """How far the score moves the hypothesis' way (bits)."""
+        return (self.ref_pwm - self.alt_pwm) * (1 if self.effect == "loss" else -1)
 
     @property
     def contradicted(self) -> bool:
@@ -153,8 +163,9 @@ class Explainer:
         typical = np.array([np.median(a) if a is not None and len(a) else np.nan for a in self.table.top_activations])
         self.typical = np.where(typical > 0, typical, np.inf)
         self.motifs = motifs if motifs is not None else atlas_motifs(atlas)
-        self.pwms = {motif_id: quantize(log_odds(m.ppm)) for motif_id, m in self.motifs.items()}
-        self.site_scores = {motif_id: score_threshold(pwm, SITE_P) for motif_id, pwm in self.pwms.items()}
+        self.pwms, self.site_scores = {}, {}  # by motif id: the PWM, the score of a site
+        for motif_id, m in self.motifs.items():
+            self.pwms[motif_id], self.site_scores[motif_id] = site_matrix(m.ppm)
         table = concepts(sae, atlas)
         concept_of = concept_ids(table, sae.d_sae)
         self.concepts = table
@@ -213,8 +224,9 @@ class Explainer:
 
     def _null_file(self, kind: tuple[str, int]) -> Path:
         """The cache file of a null: named by everything the null depends on (the SAE's weights, the
-        model's fingerprint, the units, the atlas' typical activations, the genome's contigs, window,
-        radius, seed, size, kind, min_change, the motifs' site scores and the ranking rule)."""
+        model's fingerprint, the units, the atlas' typical activations, labels and motif ids, the
+        genome's contigs, window, radius, seed, size, kind, min_change, the PWMs, their site scores
+        and the ranking rule)."""
         digest = hashlib.sha256()
         for name, tensor in sorted(self.sae.weights().items()):
             digest.update(name.encode() + tensor.detach().float().cpu().numpy().tobytes())
@@ -224,10 +236,13 @@ class Explainer:
                             sorted(self.genome.lengths.items()), self.window, self.radius, self.seed, self.null_size,
                             kind, self.sae.architecture, getattr(self.sae, "k", None), self.min_change,
                             sorted(self.site_scores.items()), "PWM-contradicted motif hypotheses last")).encode())
+        digest.update(repr((list(self._kinds), list(self._motif_ids))).encode())
+        for motif_id in sorted(self.pwms):
+            digest.update(motif_id.encode() + np.ascontiguousarray(self.pwms[motif_id]).tobytes())
         return self.null_cache / f"null-{kind[0]}{kind[1]}-{digest.hexdigest()[:20]}.npz"
 
     def p_value(self, z: float, kind: tuple[str, int]) -> float:
-        """Share of null variants of `kind` whose top |z| reaches |z| (+1 in both counts)."""
+        """Share of null variants of `kind` whose first hypothesis' |z| reaches |z| (+1 in both counts)."""
         tops = self.null(kind).tops
         return float((1 + len(tops) - np.searchsorted(tops, abs(z), side="left")) / (1 + len(tops)))
 
@@ -269,12 +284,13 @@ class Explainer:
         units, evidence = self._select(p.window, raw, z, per_feature, self.top)
         return units, change, z, per_feature, kind, evidence
 
-    def _select(self, window, raw: np.ndarray, z: np.ndarray, per_feature: np.ndarray, top: int):
+    def _select(self, window: Window, raw: np.ndarray, z: np.ndarray, per_feature: np.ndarray,
+                top: int) -> tuple[list[int], dict[int, "_Evidence"]]:
         """The first `top` units by |z| among those whose raw |statistic| reaches `min_change`, the
         contradicted motif hypotheses after the others (in |z| order too), and their evidence."""
         kept, contradicted, evidence = [], [], {}
         for u in np.argsort(-np.abs(z), kind="stable"):
-            if abs(raw[u]) < self.min_change:
+            if not abs(raw[u]) >= self.min_change:  # NaN too
                 continue
             evidence[int(u)] = found = self._evidence(window, self.units[u], z[u], per_feature)
             (contradicted if found.contradicted else kept).append(int(u))
@@ -282,16 +298,21 @@ class Explainer:
                 break
         return (kept + contradicted)[:top], evidence
 
-    def _evidence(self, window, unit: _Unit, statistic: float, per_feature: np.ndarray) -> "_Evidence":
+    def _evidence(self, window: Window, unit: _Unit, statistic: float, per_feature: np.ndarray) -> "_Evidence":
         """The atlas row that names the unit here (its named member that moved most) and, for a motif,
         that matrix's best score at the variant in ref and alt."""
         named = unit.members[self._kinds[unit.members] == unit.kind]  # not joined unlabelled ones
-        feature = int(named[np.argmax(np.abs(per_feature[named]))]) if len(named) else _lead(unit, statistic, per_feature)
-        motif_id = self._motif_ids[feature] if unit.kind == "motif" and isinstance(self._motif_ids[feature], str) else None
+        feature = (int(named[np.argmax(np.abs(per_feature[named]))]) if len(named)
+                   else _lead(unit, statistic, per_feature))
+        motif_id = self._motif_ids[feature]
+        motif_id = motif_id if unit.kind == "motif" and isinstance(motif_id, str) else None
         if motif_id not in self.pwms:
             return _Evidence(feature, motif_id)
         ref_pwm, alt_pwm = pwm_scores(window, self.pwms[motif_id])
-        return _Evidence(feature, motif_id, ref_pwm, alt_pwm, self.site_scores[motif_id], "loss" if statistic < 0 else "gain")
+        if not (math.isfinite(ref_pwm) and math.isfinite(alt_pwm)):  # the matrix does not fit the window
+            return _Evidence(feature, motif_id)
+        return _Evidence(feature, motif_id, ref_pwm, alt_pwm, self.site_scores[motif_id],
+                         "loss" if statistic < 0 else "gain")
 
     def _row(self, scored: Scored, p: Pass, change, unit: _Unit, statistic: float, per_feature: np.ndarray,
              rank: int, mediated: float, p_value: float, evidence: "_Evidence") -> dict:
@@ -349,8 +370,12 @@ def sentence(row: dict, atlas: pd.Series, evidence: _Evidence, n_members: int) -
         text = f"{where} {verb} a {row['label']} site: feature {row['feature']} {moves} {lead}{others}"
         if not math.isnan(row["motif_delta"]):
             text += (f"; the {row['tf_name']} PWM (JASPAR {row['motif_id']}) scores the site {evidence.ref_pwm:.1f} "
-                     f"in ref, {evidence.alt_pwm:.1f} in alt" + ("" if evidence.supported else
-                     f" (no PWM support: a site scores {evidence.site:.1f} or more)"))
+                     f"in ref, {evidence.alt_pwm:.1f} in alt")
+            if evidence.holder < evidence.site:
+                allele = "ref" if row["effect"] == "loss" else "alt"
+                text += f" (no PWM support: {allele} has no site, which scores {evidence.site:.1f} or more)"
+            elif not evidence.supported:
+                text += " (no PWM support: the score moves less than 1 bit its way)"
     elif row["label_kind"] == "annotation":
         verb = "disrupts" if row["effect"] == "loss" else "creates"
         text = (f"{where} {verb} a {row['label']} signal: feature {row['feature']} {moves} {lead}{others} (held-out "

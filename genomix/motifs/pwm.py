@@ -11,6 +11,8 @@ import numpy as np
 
 from genomix.sequence import one_hot
 
+SITE_P = 1e-4  # a motif site scores at this p-value or better (FIMO's default threshold)
+
 
 def log_odds(ppm: np.ndarray, background: float = 0.25, floor: float = 1e-3) -> np.ndarray:
     """`[length, 4]` log2-odds of a PPM."""
@@ -84,3 +86,10 @@ def best_scores(contexts: list[str], pwm: np.ndarray, first: int, last: int) -> 
         return np.full(len(contexts), -np.inf)
     forward, reverse = _strand_scores(x[:, first: last + length], pwm)
     return np.maximum(forward.max(1), reverse.max(1))
+
+
+def site_matrix(ppm: np.ndarray, p_value: float = SITE_P) -> tuple[np.ndarray, float]:
+    """A PPM's PWM for finding sites (log2-odds in multiples of 0.01, see `quantize`) and the score a
+    site reaches (`score_threshold` at `p_value`, less a rounding tolerance)."""
+    pwm = quantize(log_odds(ppm))
+    return pwm, score_threshold(pwm, p_value) - 1e-6
