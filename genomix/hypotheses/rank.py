@@ -25,8 +25,8 @@ column is z.
 Each hypothesis carries its name (the concept's), its lead feature (the member that changed most)
 and its activations (ref, alt, delta, offset), the atlas label of its named member that changed
 most, effect (loss when the statistic is negative, gain otherwise), the PWM log-odds change of
-that member's motif at the site (`motif_delta`: the matrix the PWM rule tests), the share of the model's effect that patching all members back restores
-(`mediated_fraction`, see `decompose`), and a p-value against shuffled-context null variants of the
+that member's motif at the site (`motif_delta`: the matrix the PWM rule tests), the share of the
+model's effect that patching all members back restores (`mediated_fraction`, see `decompose`), and a p-value against shuffled-context null variants of the
 same kind (see `null`: the null statistic is the |z| of the hypothesis each null variant puts
 first, by the same rule, so the top hypothesis' p-value is uniform under the null). A variant
 without a hypothesis keeps one row of rank 0 whose status says why.
@@ -50,7 +50,7 @@ from genomix.features.atlas import FeatureAtlas
 from genomix.io.genome import Genome
 from genomix.io.variants import Variant
 from genomix.io.windows import Window, make_window
-from genomix.motifs.pwm import SITE_P, best_site, site_matrix
+from genomix.motifs.pwm import best_site, site_matrix
 from genomix.scoring import Scored, score_variants
 
 log = logging.getLogger("genomix")
@@ -86,7 +86,7 @@ class _Null:
 @dataclass
 class _Evidence:
     """What the PWM says about a motif hypothesis: the feature whose atlas row names it, its matrix
-    id, the matrix's best score at the variant in ref and alt, the score of a site (p <= SITE_P), and
+    id, the matrix's best score at the variant in ref and alt, the score of a site (p <= `SITE_P`), and
     the effect the hypothesis claims. NaN scores where there is no matrix to test, or no placement of
     it fits the window."""
 
