@@ -521,7 +521,8 @@ def features_annotate(
     from genomix.features.concepts import GroupingOptions
 
     atlas = build_atlas(trained, loaded, genome, where, table, library, windows=windows, q_threshold=q,
-                        min_site_share=min_site_share if site_check else None, motif_source=str(motifs) if motifs else jaspar_release,
+                        min_site_share=min_site_share if site_check else None,
+                        motif_source=str(motifs) if motifs else jaspar_release,
                         grouping=GroupingOptions(min_cosine=min_cosine, min_coactivation=min_coactivation),
                         progress=lambda stage: log.info("atlas: %s done", stage))
     atlas.save(out)

@@ -24,12 +24,13 @@ column is z.
 
 Each hypothesis carries its name (the concept's), its lead feature (the member that changed most)
 and its activations (ref, alt, delta, offset), the atlas label of its named member that changed
-most, effect (loss when the statistic is negative, gain otherwise), the PWM log-odds change of
-that member's motif at the site (`motif_delta`: the matrix the PWM rule tests), the share of the
-model's effect that patching all members back restores (`mediated_fraction`, see `decompose`), and a p-value against shuffled-context null variants of the
-same kind (see `null`: the null statistic is the |z| of the hypothesis each null variant puts
-first, by the same rule, so the top hypothesis' p-value is uniform under the null). A variant
-without a hypothesis keeps one row of rank 0 whose status says why.
+most, effect (loss when the statistic is negative, gain otherwise), the PWM log-odds change of that
+member's motif at the site (`motif_delta`: the matrix the PWM rule tests), the share of the model's
+effect that patching all members back restores (`mediated_fraction`, see `decompose`), and a p-value
+against shuffled-context null variants of the same kind (see `null`: the null statistic is the |z|
+of the hypothesis each null variant puts first, by the same rule, so the top hypothesis' p-value is
+uniform under the null). A variant without a hypothesis keeps one row of rank 0 whose status says
+why.
 """
 
 from __future__ import annotations
