@@ -111,6 +111,23 @@ def test_feature_changes_compare_each_ref_base_with_the_base_it_became(explainer
     np.testing.assert_array_equal(change.offset, np.array(list(expected))[best])
 
 
+def test_passes_made_for_the_null_give_the_same_changes_near_the_variant(explainer, demo_genome):
+    model, sae = explainer.model, explainer.sae
+    at = 70_000
+    base = demo_genome.fetch("chr1", at, at + 1)
+    variants = [Variant("chr1", at, base, "A" if base != "A" else "C", contig="chr1"),  # SNV
+                Variant("chr1", at, demo_genome.fetch("chr1", at, at + 4), base, contig="chr1"),  # 3 bp deletion
+                Variant("chr1", at, base, base + "GATTACA", contig="chr1")]  # 7 bp insertion
+    windows = [make_window(demo_genome, v, 256) for v in variants]
+    full, near = run_passes(model, sae, windows), run_passes(model, sae, windows, near=20)
+    assert all(p.ref_logp is None and p.alt_logp is None for p in near)
+    for a, b in zip(full, near):
+        expected, got = feature_change(a, radius=20), feature_change(b, radius=20)
+        np.testing.assert_allclose(got.delta, expected.delta, atol=1e-5)
+        np.testing.assert_array_equal(got.offset[got.delta != 0], expected.offset[got.delta != 0])
+        assert (b.ref_codes[:100] == 0).all()  # far from the variant nothing is encoded
+
+
 def test_patching_nothing_or_an_unchanged_feature_mediates_nothing(explainer, demo_genome):
     model, sae = explainer.model, explainer.sae
     variant = Variant("chr1", 60_000, demo_genome.fetch("chr1", 60_000, 60_001), "A" if demo_genome.fetch(

@@ -82,6 +82,26 @@ def test_activations_from_hooks_equal_the_models_hidden_states(request, fixture,
         assert activations[layer].shape == (2, batch.input_ids.shape[1], model.d_model)
 
 
+@pytest.mark.parametrize("fixture", ["char_mlm_dir", "char_clm_dir", "kmer_mlm_dir"])
+def test_a_pass_without_logits_stops_at_the_deepest_layer_it_captures(request, fixture):
+    model = gx.load_model(str(request.getfixturevalue(fixture)), device="cpu")
+    batch = model.tokenize(["ACGTTGCAAGGCTTACGATT", "GGGCCCAAATTT"])
+    _, full = model.forward(batch, layers=tuple(model.layers))
+    ran = []  # the blocks that ran, counted by hooks of our own
+    handles = [block.register_forward_hook(lambda *_, i=i: ran.append(i)) for i, block in enumerate(model._blocks)]
+    try:
+        logits, captured = model.forward(batch, layers=(model.layers[-2], model.layers[0]), logits=False)
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert logits is None and ran == list(range(len(model.layers) - 1))  # the last block never ran
+    assert set(captured) == {model.layers[0], model.layers[-2]}
+    for layer in captured:
+        assert torch.equal(captured[layer], full[layer])
+    after, _ = model.forward(batch)  # the hooks are gone: a full pass runs again
+    assert after.shape[:2] == batch.input_ids.shape
+
+
 def test_context_counts_special_tokens_and_absolute_positions(char_mlm_dir, kmer_mlm_dir, char_clm_dir):
     # 260 ESM positions, of which pad+1 = 2 are never used, minus <cls> and <eos>
     assert gx.load_model(str(char_mlm_dir)).context_bp == 256

@@ -83,7 +83,7 @@ def annotation_f1(sae: SAE, model, genome: Genome, annotations: pd.DataFrame, ma
     for first in range(0, windows, batch):
         starts, tokens = window_batch(model, genome, regions, window, min(batch, windows - first), rng)
         keep = base_positions(tokens)
-        _, captured = model.forward(tokens, layers=(layer,))
+        _, captured = model.forward(tokens, layers=(layer,), logits=False)
         codes = sae.encode(captured[layer].float().to(sae.W_enc.device)).cpu()
         for row, (contig, start) in enumerate(starts):
             counts = halves[number % 2]

@@ -52,7 +52,7 @@ def top_examples(sae: SAE, model, genome: Genome | str | Path, regions: Regions 
     for first in range(0, windows, batch):
         starts, tokens = window_batch(model, genome, regions, window, min(batch, windows - first), rng)
         keep = base_positions(tokens)
-        _, captured = model.forward(tokens, layers=(layer,))
+        _, captured = model.forward(tokens, layers=(layer,), logits=False)
         codes = sae.encode(captured[layer].float().to(sae.W_enc.device)).cpu()  # [n, tokens, d_sae]
         codes[~keep] = 0
         seen += int(keep.sum())

@@ -30,15 +30,16 @@ from genomix.sae.base import SAE
 class Pass:
     """One window's ref and alt pass: token-level codes, output log-probs, and the maps between them.
 
-    `ref_codes`, `alt_codes`: `[tokens, d_sae]`; `ref_logp`, `alt_logp`: `[tokens, vocab]`;
+    `ref_codes`, `alt_codes`: `[tokens, d_sae]`; `ref_logp`, `alt_logp`: `[tokens, vocab]` (None
+    for a pass made only for `feature_change`);
     `ref_token[i]`, `alt_token[j]`: the token holding base i of ref / base j of alt (-1 for none);
     `alt_to_ref_token[t]`: the ref token alt token t corresponds to (-1 where none)."""
 
     window: Window
     ref_codes: torch.Tensor
     alt_codes: torch.Tensor
-    ref_logp: torch.Tensor
-    alt_logp: torch.Tensor
+    ref_logp: torch.Tensor | None
+    alt_logp: torch.Tensor | None
     ref_token: np.ndarray
     alt_token: np.ndarray
     alt_to_ref_token: np.ndarray
@@ -61,32 +62,53 @@ class Change:
 
 def _base_to_token(spans: np.ndarray, width: int) -> np.ndarray:
     index = np.full(width, -1, dtype=np.int64)
-    for token, (start, end) in enumerate(spans):
-        if start >= 0:
-            index[start:end] = token
+    real = np.nonzero(spans[:, 0] >= 0)[0]
+    lengths = spans[real, 1] - spans[real, 0]
+    within = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)  # 0, 1, .. in each token
+    index[np.repeat(spans[real, 0], lengths) + within] = np.repeat(real, lengths)
     return index
 
 
+def _near(spans: np.ndarray, span: tuple[int, int], reach: int) -> np.ndarray:
+    """Tokens that hold a base within `reach` bp of `span` (a half-open base range)."""
+    return (spans[:, 0] >= 0) & (spans[:, 1] > span[0] - reach) & (spans[:, 0] < span[1] + reach)
+
+
 @torch.no_grad()
-def run_passes(model, sae: SAE, windows: list[Window], batch_size: int = 16) -> list[Pass]:
-    """Ref and alt passes of each window at the SAE's layer."""
+def run_passes(model, sae: SAE, windows: list[Window], batch_size: int = 16, near: int | None = None) -> list[Pass]:
+    """Ref and alt passes of each window at the SAE's layer. With `near` (bp), only what
+    `feature_change(p, radius <= near)` reads is computed: the pass stops at the SAE's layer (the
+    log-probs are None) and only the tokens within reach of the allele are encoded (the codes of
+    the others are 0)."""
     layer = sae.metadata["hook_name"]
     passes = []
     for first in range(0, len(windows), batch_size):
         chunk = windows[first:first + batch_size]
         tokens = model.tokenize([w.ref for w in chunk] + [w.alt for w in chunk])
-        logits, captured = model.forward(tokens, layers=(layer,))
-        codes = sae.encode(captured[layer].float().to(sae.W_enc.device)).cpu()
-        logp = torch.log_softmax(logits.float(), dim=-1).cpu()
+        logits, captured = model.forward(tokens, layers=(layer,), logits=near is None)
+        hidden = captured[layer].float().to(sae.W_enc.device)
+        if near is None:
+            codes = sae.encode(hidden).cpu()
+            logp = torch.log_softmax(logits.float(), dim=-1).cpu()
+        else:
+            reach = [near + abs(len(w.ref) - len(w.alt)) for w in chunk]
+            wanted = np.zeros(tokens.input_ids.shape, dtype=bool)
+            for row, window in enumerate(chunk):
+                wanted[row, :len(tokens.spans[row])] = _near(tokens.spans[row], window.ref_span, reach[row])
+                alt_spans = tokens.spans[row + len(chunk)]
+                wanted[row + len(chunk), :len(alt_spans)] = _near(alt_spans, window.alt_span, reach[row])
+            wanted = torch.from_numpy(wanted)
+            codes = torch.zeros(*wanted.shape, sae.d_sae)
+            codes[wanted] = sae.encode(hidden[wanted.to(hidden.device)]).cpu()
+            logp = None
         for row, window in enumerate(chunk):
             ref_spans, alt_spans = tokens.spans[row], tokens.spans[row + len(chunk)]
             n_ref, n_alt = len(ref_spans), len(alt_spans)
             ref_token, alt_token = _base_to_token(ref_spans, len(window)), _base_to_token(alt_spans, len(window))
-            alt_to_ref_base = window.alt_to_ref
             alt_to_ref_token = np.full(n_alt, -1, dtype=np.int64)
-            for token, (start, _) in enumerate(alt_spans):
-                if start >= 0 and alt_to_ref_base[start] >= 0:
-                    alt_to_ref_token[token] = ref_token[alt_to_ref_base[start]]
+            real = np.nonzero(alt_spans[:, 0] >= 0)[0]
+            ref_base = window.alt_to_ref[alt_spans[real, 0]]
+            alt_to_ref_token[real[ref_base >= 0]] = ref_token[ref_base[ref_base >= 0]]
             ref_special, alt_special = np.nonzero(ref_spans[:, 0] < 0)[0], np.nonzero(alt_spans[:, 0] < 0)[0]
             if len(ref_special) == len(alt_special):  # CLS to CLS, EOS to EOS: not part of the variant
                 alt_to_ref_token[alt_special] = ref_special
@@ -94,8 +116,10 @@ def run_passes(model, sae: SAE, windows: list[Window], batch_size: int = 16) -> 
             aligned = np.array([(r, a) for a, r in enumerate(alt_to_ref_token) if r not in allele
                                 and not (alt_spans[a, 0] < window.alt_span[1] and alt_spans[a, 1] > window.alt_span[0])],
                                dtype=np.int64).reshape(-1, 2)
-            passes.append(Pass(window, codes[row, :n_ref], codes[row + len(chunk), :n_alt], logp[row, :n_ref],
-                               logp[row + len(chunk), :n_alt], ref_token, alt_token, alt_to_ref_token, aligned))
+            passes.append(Pass(window, codes[row, :n_ref], codes[row + len(chunk), :n_alt],
+                               None if logp is None else logp[row, :n_ref],
+                               None if logp is None else logp[row + len(chunk), :n_alt],
+                               ref_token, alt_token, alt_to_ref_token, aligned))
     return passes
 
 

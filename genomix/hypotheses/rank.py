@@ -208,7 +208,7 @@ class Explainer:
             per_feature = np.stack([self.feature_statistic(feature_change(p, self.radius))
                                     for first in range(0, len(windows), self.batch_size)
                                     for p in run_passes(self.model, self.sae, windows[first:first + self.batch_size],
-                                                        self.batch_size)])
+                                                        self.batch_size, near=self.radius)])
             raw = per_feature @ self.weights.T
             scale = np.maximum(raw.std(axis=0), MIN_SCALE)
             tops = []  # the |z| of the hypothesis each null variant would put first

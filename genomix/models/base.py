@@ -44,13 +44,14 @@ class GenomicModel(Protocol):
         """Tokens of upper-case DNA strings, padded to the longest."""
 
     def forward(self, tokens: TokenBatch, layers: tuple[str, ...] = (),
-                edits: dict[str, Callable[[torch.Tensor], torch.Tensor]] | None = None,
-                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                edits: dict[str, Callable[[torch.Tensor], torch.Tensor]] | None = None, logits: bool = True,
+                ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
         """Logits `[batch, tokens, vocab]` and activations `{layer: [batch, tokens, d_model]}`.
 
         `edits[layer](activations)` replaces the output of that block before the model goes on
         (splicing an SAE reconstruction in, ablating, patching); captured activations of a layer
-        that is also edited are the ones before the edit."""
+        that is also edited are the ones before the edit. `logits=False`: the pass stops once the
+        deepest of `layers` is captured and the logits are None (the blocks after it do not run)."""
 
     def token_id(self, bases: str) -> int | None:
         """Id of the single token spelling `bases`, or None."""

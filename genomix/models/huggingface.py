@@ -21,6 +21,10 @@ from genomix.models.tokens import DnaTokenizer
 import genomix.models.convnet  # noqa: F401  (registers the genomix ConvNet with the Auto classes)
 
 
+class _Captured(Exception):
+    """Raised by the hook of the deepest captured layer to end a pass whose logits are not wanted."""
+
+
 def _quiet_transformers() -> None:
     import huggingface_hub
     import transformers
@@ -128,18 +132,21 @@ class HuggingFaceModel:
 
     @torch.inference_mode()
     def forward(self, tokens: TokenBatch, layers: tuple[str, ...] = (),
-                edits: dict[str, Callable[[torch.Tensor], torch.Tensor]] | None = None,
-                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                edits: dict[str, Callable[[torch.Tensor], torch.Tensor]] | None = None, logits: bool = True,
+                ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
         captured: dict[str, torch.Tensor] = {}
         handles = []
         unknown = [layer for layer in (*layers, *(edits or {})) if layer not in self.layers]
         if unknown:
             raise GenomixError(f"{self.name} has no layer {unknown[0]!r}; it has {self.layers[0]} .. {self.layers[-1]}")
+        last = None if logits or not layers else max(layers, key=self.layers.index)
         for layer in layers:
             block = self._blocks[self.layers.index(layer)]
 
             def keep(module, inputs, output, layer=layer):
                 captured[layer] = output[0] if isinstance(output, tuple) else output
+                if layer == last:
+                    raise _Captured
 
             handles.append(block.register_forward_hook(keep))
         for layer, edit in (edits or {}).items():
@@ -155,6 +162,8 @@ class HuggingFaceModel:
             output = self.model(
                 input_ids=tokens.input_ids.to(self.device), attention_mask=tokens.attention_mask.to(self.device)
             )
+        except _Captured:
+            return None, captured
         finally:
             for handle in handles:
                 handle.remove()

@@ -84,7 +84,7 @@ def activation_batch(model, genome: Genome, layer: str, regions: Regions, seed: 
     rows, total = [], 0
     while total < size:
         _, tokens = window_batch(model, genome, regions, length, n_windows, rng)
-        _, captured = model.forward(tokens, layers=(layer,))
+        _, captured = model.forward(tokens, layers=(layer,), logits=False)
         acts = captured[layer].float().cpu()
         keep = base_positions(tokens)
         for row in range(len(tokens)):

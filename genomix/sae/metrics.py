@@ -55,7 +55,7 @@ def evaluate_sae(sae: SAE, model, genome: Genome | str | Path, regions: Regions 
     for first in range(0, windows, batch):
         _, tokens = window_batch(model, genome, regions, window, min(batch, windows - first), rng)
         keep = base_positions(tokens)
-        _, captured = model.forward(tokens, layers=(layer,))
+        _, captured = model.forward(tokens, layers=(layer,), logits=False)
         x = captured[layer].float().to(device)[keep.to(device)]
         codes = sae.encode(x)
         error += float((x - sae.decode(codes)).pow(2).sum())
