@@ -17,6 +17,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import shutil
 from pathlib import Path
 
 from genomix.demo.evaluate import concept_truth
@@ -28,6 +29,7 @@ from genomix.io.genome import Genome
 from genomix.models.registry import load_model
 from genomix.paths import demo_dir, demo_sae_dir
 from genomix.sae.activations import Regions
+from genomix.sae.base import model_fingerprint
 from genomix.sae.formats import load_sae
 from genomix.sae.train import train_sae
 
@@ -37,7 +39,10 @@ LAYERS = ("blocks.1", "blocks.3", "blocks.5")
 
 def cached_sae_with_atlas(plan, folder: Path, model, genome, annotations):
     """An SAE of the demo model trained under `plan` on chr1 and chr2 into `folder`, and its atlas on
-    chr3; both reused when an earlier run left them there."""
+    chr3; both reused when an earlier run left them there for this same model."""
+    config = folder / "cfg.json"
+    if config.is_file() and json.loads(config.read_text())["metadata"].get("model_fingerprint") != model_fingerprint(model):
+        shutil.rmtree(folder)  # trained on another demo model
     if (folder / "cfg.json").is_file():
         sae = load_sae(folder, model)
     else:
