@@ -390,7 +390,7 @@ def demo(
 def demo_build(
     data: Path = typer.Option(Path("data/demo"), help="Where the genome, annotations and model go."),
     variants: Path = typer.Option(Path("variants"), help="Where demo.vcf.gz goes."),
-    steps: int = typer.Option(2400, help="Training steps of the demo model."),
+    steps: int = typer.Option(4800, help="Training steps of the demo model."),
 ) -> None:
     """Rebuild the demo world from its seed: genome, annotations, truth variants, and the trained model."""
     from genomix.demo.world import build_demo

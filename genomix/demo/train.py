@@ -1,6 +1,6 @@
 """Train the demo model: a dilated residual ConvNet masked LM on the demo genome's training contigs.
 
-    python -m genomix.demo.train --genome data/demo/genome.fa.gz --out data/demo/model --steps 2400
+    python -m genomix.demo.train --genome data/demo/genome.fa.gz --out data/demo/model --steps 4800
 
 Fixed seed, fixed number of steps; a checkpoint every `--checkpoint-every` steps lets an
 interrupted run continue where it stopped when started again with the same arguments.
@@ -51,7 +51,7 @@ def training_batches(contigs: list[np.ndarray], batch_size: int, length: int, ma
         yield torch.from_numpy(inputs), torch.from_numpy(labels)
 
 
-def train_demo_model(genome_path: Path, out: Path, held_out: str, steps: int = 2400, batch_size: int = 32,
+def train_demo_model(genome_path: Path, out: Path, held_out: str, steps: int = 4800, batch_size: int = 32,
                      length: int = 512, learning_rate: float = 2e-3, seed: int = 0,
                      checkpoint_every: int = 100, config: dict | None = None) -> ConvNetForMaskedLM:
     """Train and save the model folder `out` (config, safetensors, tokenizer); returns the model."""
@@ -114,7 +114,7 @@ def main() -> None:
     parser.add_argument("--genome", type=Path, default=Path("data/demo/genome.fa.gz"))
     parser.add_argument("--out", type=Path, default=Path("data/demo/model"))
     parser.add_argument("--held-out", default="chr3")
-    parser.add_argument("--steps", type=int, default=2400)
+    parser.add_argument("--steps", type=int, default=4800)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="genomix: %(message)s")

@@ -235,7 +235,7 @@ class _Builder:
         return self.put(start, unit * copies, "simple_repeat")
 
 
-def build_demo(data: Path, variants: Path, steps: int = 2400, seed: int = SEED,
+def build_demo(data: Path, variants: Path, steps: int = 4800, seed: int = SEED,
                contigs: dict[str, int] | None = None, sae_plan=None) -> World:
     """Build the whole demo world into `data` (genome, annotations, model/, sae/) and `variants/demo.vcf.gz`.
 
