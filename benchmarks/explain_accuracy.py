@@ -10,7 +10,7 @@ Explains variants/demo.vcf.gz with the demo model, SAE and atlas twice: hypothes
 the shipped one is seed 2024), leaving out its variants within 50 bp of a shipped truth variant: the
 ranking rules were chosen on the shipped set, so this one checks them on sites they were not fitted to.
 
-    .venv/bin/python benchmarks/explain_accuracy.py [--null-size 500] [--top 3] [--truth-seed N]
+    .venv/bin/python benchmarks/explain_accuracy.py [--null-size 500] [--top 3] [--truth-seed N] [--groups concept,feature]
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ def main() -> None:
     parser.add_argument("--truth-seed", type=int, default=None, help="another truth set of the demo world")
     parser.add_argument("--groups", default="concept,feature")
     args = parser.parse_args()
-    vcf = demo_variants() if args.truth_seed is None else other_truth(args.truth_seed, Path(tempfile.mkdtemp()))
+    scratch = tempfile.TemporaryDirectory()
+    vcf = demo_variants() if args.truth_seed is None else other_truth(args.truth_seed, Path(scratch.name))
     truth = read_truth(vcf)
     for group in args.groups.split(","):
         explainer = load_explainer(demo_dir() / "genome.fa.gz", "demo", null_size=args.null_size, group=group,

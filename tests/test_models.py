@@ -100,6 +100,8 @@ def test_a_pass_without_logits_stops_at_the_deepest_layer_it_captures(request, f
         assert torch.equal(captured[layer], full[layer])
     after, _ = model.forward(batch)  # the hooks are gone: a full pass runs again
     assert after.shape[:2] == batch.input_ids.shape
+    with pytest.raises(GenomixError, match="needs a layer"):
+        model.forward(batch, logits=False)
 
 
 def test_context_counts_special_tokens_and_absolute_positions(char_mlm_dir, kmer_mlm_dir, char_clm_dir):

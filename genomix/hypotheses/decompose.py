@@ -30,8 +30,9 @@ from genomix.sae.base import SAE
 class Pass:
     """One window's ref and alt pass: token-level codes, output log-probs, and the maps between them.
 
-    `ref_codes`, `alt_codes`: `[tokens, d_sae]`; `ref_logp`, `alt_logp`: `[tokens, vocab]` (None
-    for a pass made only for `feature_change`);
+    `ref_codes`, `alt_codes`: `[tokens, d_sae]`; `ref_logp`, `alt_logp`: `[tokens, vocab]`. A pass
+    made only for `feature_change` (`run_passes(..., near=)`) has no log-probs and codes only near
+    the allele (0 elsewhere): it is not for `base_tracks` or `mediated_fractions`.
     `ref_token[i]`, `alt_token[j]`: the token holding base i of ref / base j of alt (-1 for none);
     `alt_to_ref_token[t]`: the ref token alt token t corresponds to (-1 where none)."""
 
@@ -91,12 +92,13 @@ def run_passes(model, sae: SAE, windows: list[Window], batch_size: int = 16, nea
             codes = sae.encode(hidden).cpu()
             logp = torch.log_softmax(logits.float(), dim=-1).cpu()
         else:
-            reach = [near + abs(len(w.ref) - len(w.alt)) for w in chunk]
+            # the bases `feature_change` reads lie within `near` of the allele in ref, and in alt too
+            # (after an indel the alt bases shift by exactly the difference of the two spans)
             wanted = np.zeros(tokens.input_ids.shape, dtype=bool)
             for row, window in enumerate(chunk):
-                wanted[row, :len(tokens.spans[row])] = _near(tokens.spans[row], window.ref_span, reach[row])
+                wanted[row, :len(tokens.spans[row])] = _near(tokens.spans[row], window.ref_span, near)
                 alt_spans = tokens.spans[row + len(chunk)]
-                wanted[row + len(chunk), :len(alt_spans)] = _near(alt_spans, window.alt_span, reach[row])
+                wanted[row + len(chunk), :len(alt_spans)] = _near(alt_spans, window.alt_span, near)
             wanted = torch.from_numpy(wanted)
             codes = torch.zeros(*wanted.shape, sae.d_sae)
             codes[wanted] = sae.encode(hidden[wanted.to(hidden.device)]).cpu()

@@ -51,7 +51,8 @@ class GenomicModel(Protocol):
         `edits[layer](activations)` replaces the output of that block before the model goes on
         (splicing an SAE reconstruction in, ablating, patching); captured activations of a layer
         that is also edited are the ones before the edit. `logits=False`: the pass stops once the
-        deepest of `layers` is captured and the logits are None (the blocks after it do not run)."""
+        deepest of `layers` is captured and the logits are None (the blocks after it, and edits
+        there, do not run); it needs at least one layer."""
 
     def token_id(self, bases: str) -> int | None:
         """Id of the single token spelling `bases`, or None."""

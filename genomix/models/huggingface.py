@@ -21,8 +21,9 @@ from genomix.models.tokens import DnaTokenizer
 import genomix.models.convnet  # noqa: F401  (registers the genomix ConvNet with the Auto classes)
 
 
-class _Captured(Exception):
-    """Raised by the hook of the deepest captured layer to end a pass whose logits are not wanted."""
+class _Captured(BaseException):
+    """Raised by the hook of the deepest captured layer to end a pass whose logits are not wanted
+    (a BaseException, so that model code catching Exception lets it through)."""
 
 
 def _quiet_transformers() -> None:
@@ -139,7 +140,9 @@ class HuggingFaceModel:
         unknown = [layer for layer in (*layers, *(edits or {})) if layer not in self.layers]
         if unknown:
             raise GenomixError(f"{self.name} has no layer {unknown[0]!r}; it has {self.layers[0]} .. {self.layers[-1]}")
-        last = None if logits or not layers else max(layers, key=self.layers.index)
+        if not logits and not layers:
+            raise GenomixError("a pass without logits needs a layer to capture")
+        last = None if logits else max(layers, key=self.layers.index)
         for layer in layers:
             block = self._blocks[self.layers.index(layer)]
 
