@@ -43,7 +43,7 @@ def cached_sae_with_atlas(plan, folder: Path, model, genome, annotations):
     config = folder / "cfg.json"
     if config.is_file() and json.loads(config.read_text())["metadata"].get("model_fingerprint") != model_fingerprint(model):
         shutil.rmtree(folder)  # trained on another demo model
-    if (folder / "cfg.json").is_file():
+    if config.is_file():
         sae = load_sae(folder, model)
     else:
         sae = train_sae(model, genome, folder, plan, regions=Regions.whole_genome(genome, ["chr1", "chr2"]),
