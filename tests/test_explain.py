@@ -17,7 +17,7 @@ import torch
 
 import genomix as gx
 from genomix.hypotheses import load_explainer
-from genomix.hypotheses.decompose import feature_change, mediated_fractions, run_passes
+from genomix.hypotheses.decompose import base_tracks, feature_change, mediated_fractions, run_passes
 from genomix.hypotheses.null import dinucleotide_shuffle, null_windows
 from genomix.io.genome import Genome
 from genomix.io.variants import Variant, read_variants
@@ -51,12 +51,18 @@ def test_dinucleotide_shuffle_keeps_every_dinucleotide_count_and_both_ends():
 
 
 def test_null_windows_are_shuffled_backgrounds_with_a_centred_variant_of_the_kind(demo_genome):
-    windows = null_windows(demo_genome, ("del", 2), 5, 128, seed=3)
-    assert len(windows) == 5
-    for window in windows:
+    drawn = null_windows(demo_genome, [("del", 2), ("snv", 1), ("ins", 3)], 5, 128, seed=3)
+    assert {kind: len(windows) for kind, windows in drawn.items()} == {("del", 2): 5, ("snv", 1): 5, ("ins", 3): 5}
+    for window in drawn[("del", 2)]:
         assert len(window.ref) == len(window.alt) == 128
         assert window.ref_span == (64, 67)  # anchor base + two deleted bases
         assert window.alt[64] == window.ref[64] and window.alt[65:] == window.ref[67:] + window.alt[-2:]
+    for deletion, snv, insertion in zip(*drawn.values()):  # one background per index, whatever the kind
+        assert deletion.ref == snv.ref == insertion.ref
+        assert sum(a != b for a, b in zip(snv.ref, snv.alt)) == 1 and snv.ref[64] != snv.alt[64]
+        assert insertion.alt[:65] == insertion.ref[:65] and insertion.alt[68:] == insertion.ref[65:125]
+    alone = null_windows(demo_genome, [("ins", 3)], 5, 128, seed=3)[("ins", 3)]  # not changed by the other kinds
+    assert [w.alt for w in alone] == [w.alt for w in drawn[("ins", 3)]]
 
 
 def test_pwm_best_site_equals_a_hand_loop_on_both_strands():
@@ -119,13 +125,39 @@ def test_passes_made_for_the_null_give_the_same_changes_near_the_variant(explain
                 Variant("chr1", at, demo_genome.fetch("chr1", at, at + 4), base, contig="chr1"),  # 3 bp deletion
                 Variant("chr1", at, base, base + "GATTACA", contig="chr1")]  # 7 bp insertion
     windows = [make_window(demo_genome, v, 256) for v in variants]
-    full, near = run_passes(model, sae, windows), run_passes(model, sae, windows, near=20)
-    assert all(p.ref_logp is None and p.alt_logp is None for p in near)
-    for a, b in zip(full, near):
+    full, null = run_passes(model, sae, windows, reach=20), run_passes(model, sae, windows, reach=20, logits=False)
+    assert all(p.ref_logp is None and p.ref_hidden is None for p in null)
+    for a, b in zip(full, null):
         expected, got = feature_change(a, radius=20), feature_change(b, radius=20)
         np.testing.assert_allclose(got.delta, expected.delta, atol=1e-5)
         np.testing.assert_array_equal(got.offset[got.delta != 0], expected.offset[got.delta != 0])
-        assert (b.ref_codes[:100] == 0).all()  # far from the variant nothing is encoded
+        assert len(b.ref_near) < len(b.ref_token) / 4  # far from the variant nothing is encoded
+        with pytest.raises(ValueError, match="reach"):
+            feature_change(b, radius=40)
+
+
+@pytest.mark.parametrize("architecture", ["batchtopk", "topk"])
+def test_features_encoded_along_the_window_are_those_of_the_whole_encoding(explainer, demo_genome, architecture):
+    from genomix.sae.base import ARCHITECTURES
+
+    model = explainer.model
+    sae = explainer.sae
+    if architecture == "topk":  # the same weights read by the other architecture: its encoding is not per feature
+        other = ARCHITECTURES["topk"](sae.d_in, sae.d_sae, sae.k, sae.metadata)
+        other.set_weights({k: v for k, v in sae.weights().items() if k != "threshold"})
+        sae = other
+    variant = Variant("chr1", 80_000, demo_genome.fetch("chr1", 80_000, 80_003), demo_genome.fetch("chr1", 80_000, 80_001),
+                      contig="chr1")
+    window = make_window(demo_genome, variant, 256)
+    p, = run_passes(model, sae, [window])
+    features = [5, 900, 17, 1200]
+    ref, alt = p.window_codes(sae, features)
+    np.testing.assert_allclose(ref[p.ref_token].numpy(), _codes(model, sae, window.ref)[:, features], atol=1e-5)
+    np.testing.assert_allclose(alt[p.alt_token[:len(window.alt)]].numpy(),
+                               _codes(model, sae, window.alt)[:, features], atol=1e-5)
+    ref_track, alt_track = base_tracks(sae, p, features)
+    np.testing.assert_allclose(ref_track.T, _codes(model, sae, window.ref)[:, features], atol=1e-5)
+    assert np.isnan(alt_track[:, 129:131]).all()  # the two deleted bases
 
 
 def test_patching_nothing_or_an_unchanged_feature_mediates_nothing(explainer, demo_genome):
@@ -133,9 +165,10 @@ def test_patching_nothing_or_an_unchanged_feature_mediates_nothing(explainer, de
     variant = Variant("chr1", 60_000, demo_genome.fetch("chr1", 60_000, 60_001), "A" if demo_genome.fetch(
         "chr1", 60_000, 60_001) != "A" else "C", contig="chr1")
     p = run_passes(model, sae, [make_window(demo_genome, variant, 256)])[0]
-    aligned_ref = p.ref_codes[p.alt_to_ref_token.clip(0)] * torch.from_numpy(p.alt_to_ref_token >= 0)[:, None]
-    unchanged = int(np.nonzero(((aligned_ref - p.alt_codes).abs().max(0).values == 0).numpy())[0][0])
-    changed = int((aligned_ref - p.alt_codes).abs().max(0).values.argmax())
+    ref_codes, alt_codes = p.window_codes(sae, list(range(sae.d_sae)))
+    aligned_ref = ref_codes[p.alt_to_ref_token.clip(0)] * torch.from_numpy(p.alt_to_ref_token >= 0)[:, None]
+    unchanged = int(np.nonzero(((aligned_ref - alt_codes).abs().max(0).values == 0).numpy())[0][0])
+    changed = int((aligned_ref - alt_codes).abs().max(0).values.argmax())
     (nothing, still, moved), = mediated_fractions(model, sae, [p], [[[], [unchanged], [changed]]])
     assert nothing == pytest.approx(0.0, abs=1e-6) and still == pytest.approx(0.0, abs=1e-6)
     assert abs(moved) > 1e-4
@@ -324,9 +357,12 @@ def test_followup_site_of_a_gain_past_a_deletion_is_found_in_the_alt_frame(write
 def test_a_cached_null_is_read_back_identical_and_keyed_by_what_it_depends_on(explainer, tmp_path):
     first = load_explainer(explainer.genome, explainer.sae, explainer.atlas, explainer.model, null_size=20,
                            null_cache=tmp_path)
+    first.draw_nulls([("snv", 1), ("del", 2)])
     drawn = first.null(("snv", 1))
     files = list(tmp_path.glob("null-snv1-*.npz"))
-    assert len(files) == 1
+    assert len(files) == 1 and len(list(tmp_path.glob("null-del2-*.npz"))) == 1
+    alone = load_explainer(explainer.genome, explainer.sae, explainer.atlas, explainer.model, null_size=20)
+    np.testing.assert_allclose(alone.null(("snv", 1)).scale, drawn.scale, rtol=1e-5)  # drawn alone: the same null
     again = load_explainer(explainer.genome, explainer.sae, explainer.atlas, explainer.model, null_size=20,
                            null_cache=tmp_path)
     np.testing.assert_array_equal(again.null(("snv", 1)).tops, drawn.tops)

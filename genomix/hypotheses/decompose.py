@@ -28,23 +28,40 @@ from genomix.sae.base import SAE
 
 @dataclass
 class Pass:
-    """One window's ref and alt pass: token-level codes, output log-probs, and the maps between them.
+    """One window's ref and alt pass at the SAE's layer, and the maps between their tokens.
 
-    `ref_codes`, `alt_codes`: `[tokens, d_sae]`; `ref_logp`, `alt_logp`: `[tokens, vocab]`. A pass
-    made only for `feature_change` (`run_passes(..., near=)`) has no log-probs and codes only near
-    the allele (0 elsewhere): it is not for `base_tracks` or `mediated_fractions`.
+    Only the tokens within `reach` bp of the allele are encoded with every feature (`ref_near`,
+    `alt_near`: `[n, d_sae]`; `ref_row[t]`, `alt_row[t]`: the row of token t there, -1 for tokens
+    not encoded): that is all `feature_change` reads. The layer's output is kept (`ref_hidden`,
+    `alt_hidden`: `[tokens, d_in]`) so that a few features can be encoded along the whole window
+    (`window_codes`), with the output log-probs (`ref_logp`, `alt_logp`: `[tokens, vocab]`); a pass
+    made for the null (`run_passes(..., logits=False)`) has neither and is only for `feature_change`.
     `ref_token[i]`, `alt_token[j]`: the token holding base i of ref / base j of alt (-1 for none);
     `alt_to_ref_token[t]`: the ref token alt token t corresponds to (-1 where none)."""
 
     window: Window
-    ref_codes: torch.Tensor
-    alt_codes: torch.Tensor
+    reach: int
+    ref_near: torch.Tensor
+    alt_near: torch.Tensor
+    ref_row: np.ndarray
+    alt_row: np.ndarray
+    ref_hidden: torch.Tensor | None
+    alt_hidden: torch.Tensor | None
     ref_logp: torch.Tensor | None
     alt_logp: torch.Tensor | None
     ref_token: np.ndarray
     alt_token: np.ndarray
     alt_to_ref_token: np.ndarray
     aligned: np.ndarray  # [n, 2] (ref token, alt token) pairs outside the allele, for the effect
+
+    @torch.no_grad()
+    def window_codes(self, sae: SAE, features: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Activations of `features` at every ref token `[ref tokens, len(features)]` and every alt token."""
+        if self.ref_hidden is None:
+            raise ValueError("this pass was made for the null (logits=False): it keeps no layer output")
+        features = torch.as_tensor(features, dtype=torch.long, device=sae.W_enc.device)
+        return tuple(sae.encode_features(hidden.to(sae.W_enc.device), features).cpu()
+                     for hidden in (self.ref_hidden, self.alt_hidden))
 
 
 @dataclass
@@ -76,36 +93,36 @@ def _near(spans: np.ndarray, span: tuple[int, int], reach: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def run_passes(model, sae: SAE, windows: list[Window], batch_size: int = 16, near: int | None = None) -> list[Pass]:
-    """Ref and alt passes of each window at the SAE's layer. With `near` (bp), only what
-    `feature_change(p, radius <= near)` reads is computed: the pass stops at the SAE's layer (the
-    log-probs are None) and only the tokens within reach of the allele are encoded (the codes of
-    the others are 0)."""
+def run_passes(model, sae: SAE, windows: list[Window], batch_size: int = 16, reach: int = 20,
+               logits: bool = True) -> list[Pass]:
+    """Ref and alt passes of each window at the SAE's layer, with every feature encoded within `reach`
+    bp of the allele (`feature_change(p, radius <= reach)`). With `logits=False` the pass stops at the
+    SAE's layer and keeps neither the layer's output nor log-probs (what the null needs). A sequence
+    that several windows of a group of `batch_size` share (the ref of a site with several ALTs) runs
+    once."""
     layer = sae.metadata["hook_name"]
     passes = []
     for first in range(0, len(windows), batch_size):
         chunk = windows[first:first + batch_size]
-        tokens = model.tokenize([w.ref for w in chunk] + [w.alt for w in chunk])
-        logits, captured = model.forward(tokens, layers=(layer,), logits=near is None)
+        slot = {seq: i for i, seq in enumerate(dict.fromkeys([w.ref for w in chunk] + [w.alt for w in chunk]))}
+        tokens = model.tokenize(list(slot))
+        out, captured = model.forward(tokens, layers=(layer,), logits=logits)
         hidden = captured[layer].float().to(sae.W_enc.device)
-        if near is None:
-            codes = sae.encode(hidden).cpu()
-            logp = torch.log_softmax(logits.float(), dim=-1).cpu()
-        else:
-            # the bases `feature_change` reads lie within `near` of the allele in ref, and in alt too
-            # (after an indel the alt bases shift by exactly the difference of the two spans)
-            wanted = np.zeros(tokens.input_ids.shape, dtype=bool)
-            for row, window in enumerate(chunk):
-                wanted[row, :len(tokens.spans[row])] = _near(tokens.spans[row], window.ref_span, near)
-                alt_spans = tokens.spans[row + len(chunk)]
-                wanted[row + len(chunk), :len(alt_spans)] = _near(alt_spans, window.alt_span, near)
-            wanted = torch.from_numpy(wanted)
-            codes = torch.zeros(*wanted.shape, sae.d_sae)
-            codes[wanted] = sae.encode(hidden[wanted.to(hidden.device)]).cpu()
-            logp = None
-        for row, window in enumerate(chunk):
-            ref_spans, alt_spans = tokens.spans[row], tokens.spans[row + len(chunk)]
+        # the bases `feature_change` reads lie within `reach` of the allele in ref, and in alt too
+        # (after an indel the alt bases shift by exactly the difference of the two spans)
+        sides = [(slot[seq], np.nonzero(_near(tokens.spans[slot[seq]], span, reach))[0])
+                 for w in chunk for seq, span in ((w.ref, w.ref_span), (w.alt, w.alt_span))]
+        rows = torch.from_numpy(np.concatenate([np.full(len(at), s) for s, at in sides]))
+        near = sae.encode(hidden[rows, torch.from_numpy(np.concatenate([at for _, at in sides]))]).cpu()
+        starts = np.cumsum([0] + [len(at) for _, at in sides])
+        logp = torch.log_softmax(out.float(), dim=-1).cpu() if logits else None
+        hidden = hidden.cpu()
+        for i, window in enumerate(chunk):
+            (r, ref_at), (a, alt_at) = sides[2 * i], sides[2 * i + 1]
+            ref_spans, alt_spans = tokens.spans[r], tokens.spans[a]
             n_ref, n_alt = len(ref_spans), len(alt_spans)
+            ref_row, alt_row = np.full(n_ref, -1), np.full(n_alt, -1)
+            ref_row[ref_at], alt_row[alt_at] = np.arange(len(ref_at)), np.arange(len(alt_at))
             ref_token, alt_token = _base_to_token(ref_spans, len(window)), _base_to_token(alt_spans, len(window))
             alt_to_ref_token = np.full(n_alt, -1, dtype=np.int64)
             real = np.nonzero(alt_spans[:, 0] >= 0)[0]
@@ -114,29 +131,39 @@ def run_passes(model, sae: SAE, windows: list[Window], batch_size: int = 16, nea
             ref_special, alt_special = np.nonzero(ref_spans[:, 0] < 0)[0], np.nonzero(alt_spans[:, 0] < 0)[0]
             if len(ref_special) == len(alt_special):  # CLS to CLS, EOS to EOS: not part of the variant
                 alt_to_ref_token[alt_special] = ref_special
-            allele = set(ref_token[window.ref_span[0]:window.ref_span[1]]) | {-1}
-            aligned = np.array([(r, a) for a, r in enumerate(alt_to_ref_token) if r not in allele
-                                and not (alt_spans[a, 0] < window.alt_span[1] and alt_spans[a, 1] > window.alt_span[0])],
-                               dtype=np.int64).reshape(-1, 2)
-            passes.append(Pass(window, codes[row, :n_ref], codes[row + len(chunk), :n_alt],
-                               None if logp is None else logp[row, :n_ref],
-                               None if logp is None else logp[row + len(chunk), :n_alt],
+            allele = ref_token[window.ref_span[0]:window.ref_span[1]]
+            keep = ((alt_to_ref_token >= 0) & ~np.isin(alt_to_ref_token, allele)
+                    & ~((alt_spans[:, 0] < window.alt_span[1]) & (alt_spans[:, 1] > window.alt_span[0])))
+            aligned = np.stack([alt_to_ref_token[keep], np.nonzero(keep)[0]], axis=1)
+            passes.append(Pass(window, reach, near[starts[2 * i]:starts[2 * i + 1]],
+                               near[starts[2 * i + 1]:starts[2 * i + 2]], ref_row, alt_row,
+                               hidden[r, :n_ref] if logits else None, hidden[a, :n_alt] if logits else None,
+                               logp[r, :n_ref] if logits else None, logp[a, :n_alt] if logits else None,
                                ref_token, alt_token, alt_to_ref_token, aligned))
     return passes
 
 
-def base_tracks(p: Pass, features: list[int]) -> tuple[np.ndarray, np.ndarray]:
+def base_tracks(sae: SAE, p: Pass, features: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """Activations of `features` along the ref window `[len(features), W]`, and the alt's at the same
     genomic bases (NaN where the base was deleted)."""
+    ref_codes, alt_codes = p.window_codes(sae, features)
     ref = np.zeros((len(features), len(p.window)))
     alt = np.full((len(features), len(p.window)), np.nan)
     has = p.ref_token >= 0
-    ref[:, has] = p.ref_codes[p.ref_token[has]][:, features].numpy().T
+    ref[:, has] = ref_codes[p.ref_token[has]].numpy().T
     mapped = np.nonzero(p.window.ref_to_alt >= 0)[0]
     tokens = p.alt_token[p.window.ref_to_alt[mapped]]
     mapped, tokens = mapped[tokens >= 0], tokens[tokens >= 0]
-    alt[:, mapped] = p.alt_codes[tokens][:, features].numpy().T
+    alt[:, mapped] = alt_codes[tokens].numpy().T
     return ref, alt
+
+
+def _near_codes(near: torch.Tensor, rows: np.ndarray, tokens: np.ndarray) -> torch.Tensor:
+    """The encoded codes of `tokens` (0 for -1, a base without a token)."""
+    at = np.where(tokens >= 0, rows[np.maximum(tokens, 0)], -1)
+    if ((tokens >= 0) & (at < 0)).any():
+        raise ValueError("feature_change reads past the pass' reach: use a radius no larger than the reach")
+    return torch.where(torch.from_numpy(at >= 0)[:, None], near[np.maximum(at, 0)], 0.0)
 
 
 def feature_change(p: Pass, radius: int = 20) -> Change:
@@ -145,18 +172,16 @@ def feature_change(p: Pass, radius: int = 20) -> Change:
     width = len(window)
     start, end = max(0, window.ref_span[0] - radius), min(width, window.ref_span[1] + radius)
     positions = np.arange(start, end)
-    ref_tok = p.ref_token[positions]
-    ref = torch.where(torch.from_numpy(ref_tok >= 0)[:, None], p.ref_codes[np.maximum(ref_tok, 0)], 0.0)
+    ref = _near_codes(p.ref_near, p.ref_row, p.ref_token[positions])
     alt_base = window.ref_to_alt[positions]
-    alt_tok = np.where(alt_base >= 0, p.alt_token[np.maximum(alt_base, 0)], -1)
-    alt = torch.where(torch.from_numpy(alt_tok >= 0)[:, None], p.alt_codes[np.maximum(alt_tok, 0)], 0.0)
+    alt = _near_codes(p.alt_near, p.alt_row, np.where(alt_base >= 0, p.alt_token[np.maximum(alt_base, 0)], -1))
     offsets = positions - window.ref_span[0]
     ref_index, alt_index = positions, alt_base
     inserted = np.arange(*window.alt_span)
     inserted = inserted[(window.alt_to_ref[inserted] < 0) & (p.alt_token[inserted] >= 0)]
     if len(inserted):
         ref = torch.cat([ref, torch.zeros(len(inserted), ref.shape[1])])
-        alt = torch.cat([alt, p.alt_codes[p.alt_token[inserted]]])
+        alt = torch.cat([alt, _near_codes(p.alt_near, p.alt_row, p.alt_token[inserted])])
         offsets = np.concatenate([offsets, inserted - window.alt_span[0]])
         ref_index = np.concatenate([ref_index, np.full(len(inserted), -1)])
         alt_index = np.concatenate([alt_index, inserted])
@@ -183,16 +208,20 @@ def mediated_fractions(model, sae: SAE, passes: list[Pass], patches: list[list[l
     jobs = [(i, j) for i, sets in enumerate(patches) for j in range(len(sets))]
     results: dict[tuple[int, int], float] = {}
     decoder = sae.W_dec.detach().cpu()
+    needed = [sorted({f for features in sets for f in features}) for sets in patches]
+    codes = {i: passes[i].window_codes(sae, needed[i]) for i in {i for i, _ in jobs}}  # along the window
     for first in range(0, len(jobs), batch_size):
         chunk = jobs[first:first + batch_size]
         tokens = model.tokenize([passes[i].window.alt for i, _ in chunk])
         patch = torch.zeros(len(chunk), tokens.input_ids.shape[1], sae.d_in)
         for row, (i, j) in enumerate(chunk):
             p, features = passes[i], patches[i][j]
+            columns = [needed[i].index(f) for f in features]
+            ref_codes, alt_codes = codes[i][0][:, columns], codes[i][1][:, columns]
             target = torch.zeros(len(p.alt_to_ref_token), len(features))
             has = p.alt_to_ref_token >= 0
-            target[has] = p.ref_codes[p.alt_to_ref_token[has]][:, features]
-            patch[row, : len(target)] = (target - p.alt_codes[:, features]) @ decoder[features]
+            target[has] = ref_codes[p.alt_to_ref_token[has]]
+            patch[row, : len(target)] = (target - alt_codes) @ decoder[features]
         patch = patch.to(model.device)
         logits, _ = model.forward(tokens, edits={layer: lambda h: h + patch.to(h.dtype)})
         logp = torch.log_softmax(logits.float(), dim=-1).cpu()

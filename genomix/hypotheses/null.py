@@ -84,27 +84,37 @@ def null_kind(variant: Variant) -> tuple[str, int]:
     return "ins", min(alt - ref, MAX_NULL_LENGTH)
 
 
-def null_windows(genome: Genome, kind: tuple[str, int], n: int, width: int, seed: int = 0) -> list:
-    """`n` shuffled background windows with a variant of `kind` at their centre."""
-    rng = np.random.default_rng([seed, KINDS.index(kind[0]), kind[1]])
+def null_windows(genome: Genome, kinds: list[tuple[str, int]], n: int, width: int,
+                 seed: int = 0) -> dict[tuple[str, int], list]:
+    """`n` shuffled background windows, and for each of `kinds` the same windows with a variant of that
+    kind at their centre. The backgrounds depend on the seed only, and each kind's alleles on the seed
+    and the kind, so the windows of a kind do not depend on the other kinds drawn with it (and the ref
+    window of background i is the same in every kind)."""
+    rng = np.random.default_rng([seed])
     span = width + 2 * MAX_NULL_LENGTH
     contigs = [c for c in genome.contigs if genome.lengths[c] > span]
     if not contigs:
         raise GenomixError(f"no contig is longer than {span} bp: too short for null windows of {width} bp")
     weights = np.array([genome.lengths[c] for c in contigs], dtype=float)
-    windows, attempts = [], 0
-    while len(windows) < n:
+    backgrounds, attempts = [], 0
+    while len(backgrounds) < n:
         attempts += 1
         if attempts > 100 * n:
             raise GenomixError(f"could not find {n} windows of {span} bp without N in the genome for the null")
         contig = contigs[rng.choice(len(contigs), p=weights / weights.sum())]
         start = int(rng.integers(0, genome.lengths[contig] - span))
         seq = genome.fetch(contig, start, start + span)
-        if "N" in seq:
-            continue
-        seq = dinucleotide_shuffle(seq, rng)
-        centre = width // 2
-        what, size = kind
+        if "N" not in seq:
+            backgrounds.append(dinucleotide_shuffle(seq, rng))
+    return {kind: _with_variants(backgrounds, kind, width, np.random.default_rng([seed, KINDS.index(kind[0]), kind[1]]))
+            for kind in kinds}
+
+
+def _with_variants(backgrounds: list[str], kind: tuple[str, int], width: int, rng: np.random.Generator) -> list:
+    centre = width // 2
+    what, size = kind
+    windows = []
+    for seq in backgrounds:
         ref = seq[centre:centre + (size + 1 if what in ("del", "ins") else size)]
         if what == "del":
             alt = ref[0]

@@ -198,21 +198,39 @@ class Explainer:
         return self.weights @ self.feature_statistic(change)
 
     def null(self, kind: tuple[str, int]) -> "_Null":
-        """The null of `kind` (drawn once): each unit's spread, and the sorted |z| of the hypothesis each
-        null variant puts first (ranked the way real variants are)."""
-        if kind not in self._null and self.null_cache is not None and self._null_file(kind).is_file():
-            with np.load(self._null_file(kind)) as saved:
-                self._null[kind] = _Null(saved["scale"], saved["tops"])
+        """The null of `kind`: each unit's spread, and the sorted |z| of the hypothesis each null variant
+        puts first (ranked the way real variants are). Drawn once (see `draw_nulls`)."""
         if kind not in self._null:
-            windows = null_windows(self.genome, kind, self.null_size, self.window, self.seed)
-            per_feature = np.stack([self.feature_statistic(feature_change(p, self.radius))
-                                    for first in range(0, len(windows), self.batch_size)
-                                    for p in run_passes(self.model, self.sae, windows[first:first + self.batch_size],
-                                                        self.batch_size, near=self.radius)])
-            raw = per_feature @ self.weights.T
+            self.draw_nulls([kind])
+        return self._null[kind]
+
+    def draw_nulls(self, kinds) -> None:
+        """Draw the nulls of `kinds` that are neither drawn nor in the cache, together: their null variants
+        share their backgrounds, so the ref window of each background runs once for all of them."""
+        missing = []
+        for kind in dict.fromkeys(kinds):
+            if kind in self._null:
+                continue
+            if self.null_cache is not None and self._null_file(kind).is_file():
+                with np.load(self._null_file(kind)) as saved:
+                    self._null[kind] = _Null(saved["scale"], saved["tops"])
+                continue
+            missing.append(kind)
+        if not missing:
+            return
+        by_kind = null_windows(self.genome, missing, self.null_size, self.window, self.seed)
+        windows = [by_kind[kind][i] for i in range(self.null_size) for kind in missing]  # a background's kinds together
+        group = max(1, 2 * self.batch_size // (1 + len(missing))) * len(missing)  # about 2 x batch_size sequences a pass
+        per_feature = np.stack([self.feature_statistic(feature_change(p, self.radius))
+                                for first in range(0, len(windows), group)
+                                for p in run_passes(self.model, self.sae, windows[first:first + group], group,
+                                                    self.radius, logits=False)])
+        for k, kind in enumerate(missing):
+            features = per_feature[k::len(missing)]
+            raw = features @ self.weights.T
             scale = np.maximum(raw.std(axis=0), MIN_SCALE)
             tops = []  # the |z| of the hypothesis each null variant would put first
-            for window, r, f in zip(windows, raw, per_feature):
+            for window, r, f in zip(by_kind[kind], raw, features):
                 units, _ = self._select(window, r, r / scale, f, 1)
                 tops.append(abs(r[units[0]] / scale[units[0]]) if units else 0.0)
             self._null[kind] = _Null(scale, np.sort(tops))
@@ -221,7 +239,6 @@ class Explainer:
                 partial = self._null_file(kind).with_suffix(".partial.npz")
                 np.savez(partial, scale=scale, tops=self._null[kind].tops)
                 partial.replace(self._null_file(kind))
-        return self._null[kind]
 
     def _null_file(self, kind: tuple[str, int]) -> Path:
         """The cache file of a null: named by everything the null depends on (the SAE's weights, the
@@ -255,10 +272,11 @@ class Explainer:
         scored = score_variants(self.model, self.genome, variants, self.method, self.window, self.rc, self.batch_size)
         results = [Explained(s, [_empty_row(s)]) for s in scored]
         todo = [i for i, s in enumerate(scored) if s.variant.ok]
+        self.draw_nulls(null_kind(scored[i].variant) for i in todo)
         for first in range(0, len(todo), self.batch_size):
             group = todo[first:first + self.batch_size]
             windows = [make_window(self.genome, scored[i].variant, self.window) for i in group]
-            passes = run_passes(self.model, self.sae, windows, self.batch_size)
+            passes = run_passes(self.model, self.sae, windows, self.batch_size, self.radius)
             found = [self._candidates(p, null_kind(scored[i].variant)) for i, p in zip(group, passes)]
             patches = [[[int(f) for f in self.units[u].members] for u in units] for units, *_ in found]
             mediated = mediated_fractions(self.model, self.sae, passes, patches, self.batch_size)
@@ -270,7 +288,7 @@ class Explainer:
                                   self.p_value(z[u], kind), evidence[u])
                         for rank, (u, fraction) in enumerate(zip(units, fractions), start=1)]
                 leads = [row["feature"] for row in rows]
-                ref, alt = base_tracks(p, leads)
+                ref, alt = base_tracks(self.sae, p, leads)
                 results[i] = Explained(scored[i], rows, p.window, {f: (ref[k], alt[k]) for k, f in enumerate(leads)})
         return results
 

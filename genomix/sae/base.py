@@ -73,6 +73,10 @@ class SAE(nn.Module):
         """Feature activations `[..., d_sae]`, each position on its own."""
         raise NotImplementedError
 
+    def encode_features(self, x: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        """The activations of `features` only, `[..., len(features)]` (the same as `encode(x)[..., features]`)."""
+        return self.encode(x)[..., features]
+
     def encode_for_training(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(codes used for the training loss, ReLU'd pre-activations for the auxiliary loss) of `[n, d_in]`."""
         return self.encode(x), torch.relu(self.pre_activations(x))
@@ -211,6 +215,13 @@ class BatchTopKSAE(SAE):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         pre = torch.relu(self.pre_activations(x))
         return pre * (pre > self.threshold)
+
+    def encode_features(self, x: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        """Each feature's activation depends on its own pre-activation only: the others are not computed."""
+        if self.apply_b_dec_to_input:
+            x = x - self.b_dec
+        pre = torch.relu(x @ self.W_enc[:, features] + self.b_enc[features])
+        return pre * (pre > self.threshold[features])
 
     def encode_for_training(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         pre = torch.relu(self.pre_activations(x))
