@@ -496,6 +496,8 @@ def features_annotate(
     min_cosine: float = typer.Option(0.5, help="Concepts: decoder cosine an unlabelled feature needs to join a labelled one."),
     min_coactivation: float = typer.Option(0.3, help="Concepts: share of its top examples it must share with that feature."),
     out: Optional[Path] = typer.Option(None, "--output", "-o", help="Atlas Parquet file (default: atlas.parquet in the SAE folder)."),
+    nulls: bool = typer.Option(True, "--nulls/--no-nulls", help="Also draw explain's nulls for SNVs and 1-2 bp "
+                               "indels on this genome (explain's defaults), into the atlas' .nulls folder."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda, ..."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow the model's own code to run."),
 ) -> None:
@@ -526,6 +528,15 @@ def features_annotate(
                         grouping=GroupingOptions(min_cosine=min_cosine, min_coactivation=min_coactivation),
                         progress=lambda stage: log.info("atlas: %s done", stage))
     atlas.save(out)
+    if nulls:
+        from genomix.features.atlas import FeatureAtlas, nulls_path
+        from genomix.hypotheses import Explainer
+
+        try:
+            Explainer(loaded, trained, FeatureAtlas.load(out), genome).save_nulls(nulls_path(out))
+            log.info("atlas: explain's nulls for SNVs and 1-2 bp indels drawn into %s", nulls_path(out))
+        except GenomixError as error:  # the atlas stands; explain draws its nulls on its first run
+            log.warning("atlas: explain's nulls not drawn in advance (%s)", error)
     counts = atlas.table.label_kind.value_counts()
     typer.echo(f"{len(atlas.table)} features: {counts.get('motif', 0)} named by a motif, "
                f"{counts.get('annotation', 0)} by an annotation, {counts.get('unlabelled', 0)} unlabelled; "

@@ -369,13 +369,42 @@ def test_a_cached_null_is_read_back_identical_and_keyed_by_what_it_depends_on(ex
     np.testing.assert_array_equal(again.null(("snv", 1)).scale, drawn.scale)
     other = load_explainer(explainer.genome, explainer.sae, explainer.atlas, explainer.model, null_size=20,
                            null_cache=tmp_path, radius=10)
-    assert other._null_file(("snv", 1)) != files[0]
+    assert other._null_name(("snv", 1)) != files[0].name
     renamed = explainer.atlas.table.copy()  # a paralog's matrix names one feature: the PWM rule may rank otherwise
     motif = renamed.index[renamed.label_kind == "motif"][0]
     renamed.loc[motif, "motif_id"] = next(m for m in first.motifs if m != renamed.motif_id[motif])
     atlas = gx.FeatureAtlas(renamed, explainer.atlas.metadata, explainer.atlas.concepts)  # the same concepts
     other = load_explainer(explainer.genome, explainer.sae, atlas, explainer.model, null_size=20, null_cache=tmp_path)
-    assert other._null_file(("snv", 1)) != files[0]
+    assert other._null_name(("snv", 1)) != files[0].name
+
+
+def test_nulls_saved_beside_an_atlas_are_read_instead_of_drawn(explainer, tmp_path):
+    import shutil
+
+    from genomix.features.atlas import concepts_path, nulls_path
+
+    atlas = tmp_path / "atlas.parquet"
+    for source, target in ((explainer.atlas.path, atlas), (concepts_path(explainer.atlas.path), concepts_path(atlas))):
+        shutil.copy(source, target)
+    first = load_explainer(explainer.genome, explainer.sae, gx.FeatureAtlas.load(atlas), explainer.model, null_size=20)
+    saved = first.save_nulls(nulls_path(atlas))
+    assert sorted(p.name.split("-")[1] for p in saved) == ["del1", "del2", "ins1", "ins2", "snv1"]
+    snv = next(p for p in saved if p.name.startswith("null-snv1-"))
+    with np.load(snv) as arrays:
+        marked = {"scale": arrays["scale"], "tops": np.arange(20.0)}
+    np.savez(snv, **marked)
+    again = load_explainer(explainer.genome, explainer.sae, atlas, explainer.model, null_size=20)
+    np.testing.assert_array_equal(again.null(("snv", 1)).tops, marked["tops"])  # read, not drawn again
+
+
+def test_the_demo_ships_the_nulls_of_its_sae_atlas_and_ranking_rule():
+    from genomix.features.atlas import nulls_path
+    from genomix.hypotheses.null import STANDARD_KINDS
+
+    explainer = load_explainer(demo_dir() / "genome.fa.gz", "demo")  # explain's defaults
+    folder = nulls_path(explainer.atlas.path)
+    stale = [kind for kind in STANDARD_KINDS if not (folder / explainer._null_name(kind)).is_file()]
+    assert not stale, f"draw them again: python -m genomix.demo.sae --nulls-only ({stale} missing or stale)"
 
 
 def test_a_failed_run_leaves_no_output_behind(tmp_path, write_vcf):

@@ -70,6 +70,7 @@ def test_cli_annotates_and_shows_a_feature(world, small_fasta):
     assert done.returncode == 0, done.stderr
     assert "12 features" in done.stdout
     assert FeatureAtlas.load(folder / "cli-atlas.parquet").metadata["min_site_share"] == 0.5
+    assert "nulls not drawn in advance (no contig is longer than" in done.stderr  # too short for them: still an atlas
     bad = genomix("features", "annotate", "--sae", folder / "sae", "--fasta", small_fasta, "--min-site-share", 25,
                   "-o", folder / "bad.parquet")
     assert bad.returncode == 2 and "between 0 and 1" in bad.stderr and not (folder / "bad.parquet").exists()

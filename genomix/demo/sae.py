@@ -1,7 +1,8 @@
 """The demo SAE: a BatchTopK SAE on the demo model's middle layer, trained on the training contigs,
-and its feature atlas, built on the held-out contig with the demo annotations.
+its feature atlas, built on the held-out contig with the demo annotations, and explain's nulls
+drawn in advance for it.
 
-    python -m genomix.demo.sae [--data data/demo] [--atlas-only]
+    python -m genomix.demo.sae [--data data/demo] [--atlas-only | --nulls-only]
 """
 
 from __future__ import annotations
@@ -52,7 +53,21 @@ def build_demo_atlas(data: Path, held_out: str = "chr3", windows: int = 2048):
     annotations = read_annotations(data / "annotations.bed", genome)
     atlas = build_atlas(sae, model, genome, Regions.whole_genome(genome, [held_out]), annotations, windows=windows)
     atlas.save(data / "sae" / ATLAS_NAME)
+    save_demo_nulls(data)
     return atlas
+
+
+def save_demo_nulls(data: Path) -> list[Path]:
+    """Draw explain's nulls of the demo SAE and atlas (SNVs, 1-2 bp indels; explain's defaults) into
+    `data/sae/atlas.nulls`, as `genomix features annotate` does for any atlas."""
+    from genomix.features.atlas import ATLAS_NAME, nulls_path
+    from genomix.hypotheses import load_explainer
+    from genomix.models.registry import load_model
+
+    folder = nulls_path(data / "sae" / ATLAS_NAME)
+    for old in folder.glob("null-*.npz"):  # nulls of an earlier SAE, atlas or ranking rule
+        old.unlink()
+    return load_explainer(data / "genome.fa.gz", data / "sae", model=load_model(str(data / "model"))).save_nulls(folder)
 
 
 def _log_every(n: int):
@@ -69,8 +84,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("data/demo"))
     parser.add_argument("--atlas-only", action="store_true", help="keep the SAE, rebuild its atlas")
+    parser.add_argument("--nulls-only", action="store_true", help="keep the SAE and atlas, draw explain's nulls again")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="genomix: %(message)s")
+    if args.nulls_only:
+        print("\n".join(map(str, save_demo_nulls(args.data))))
+        return
     if not args.atlas_only:
         _, metrics = train_demo_sae(args.data)
         print(json.dumps(metrics, indent=1))

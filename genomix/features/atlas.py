@@ -28,14 +28,22 @@ def concepts_path(atlas_path: Path) -> Path:
     return atlas_path.with_name(atlas_path.name.removesuffix(".parquet") + ".concepts.parquet")
 
 
+def nulls_path(atlas_path: Path) -> Path:
+    """The folder of explain's nulls drawn in advance for an atlas file: `atlas.parquet` -> `atlas.nulls/`
+    (see `genomix.hypotheses.rank.Explainer.save_nulls`)."""
+    return atlas_path.with_name(atlas_path.name.removesuffix(".parquet") + ".nulls")
+
+
 @dataclass
 class FeatureAtlas:
     """`table`: one row per feature; `metadata`: provenance; `concepts`: the concept table stored
-    beside the atlas (`atlas.concepts.parquet` for `atlas.parquet`, see `genomix.features.concepts`)."""
+    beside the atlas (`atlas.concepts.parquet` for `atlas.parquet`, see `genomix.features.concepts`);
+    `path`: the file it was loaded from (None for one built in memory)."""
 
     table: pd.DataFrame
     metadata: dict = field(default_factory=dict)
     concepts: pd.DataFrame | None = None
+    path: Path | None = None  # the file it was loaded from
 
     def label(self, feature: int) -> str:
         """The feature's label, or `unlabelled`."""
@@ -74,7 +82,7 @@ class FeatureAtlas:
         table = pq.read_table(path)
         metadata = json.loads((table.schema.metadata or {}).get(b"genomix_atlas", b"{}"))
         concepts = concepts_path(path)
-        return cls(table.to_pandas(), metadata, pd.read_parquet(concepts) if concepts.is_file() else None)
+        return cls(table.to_pandas(), metadata, pd.read_parquet(concepts) if concepts.is_file() else None, path)
 
 
 def build_atlas(sae: SAE, model, genome: Genome | str | Path, regions: Regions | None = None,

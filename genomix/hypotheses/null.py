@@ -24,6 +24,7 @@ from genomix.sequence import ALPHABET
 
 MAX_NULL_LENGTH = 10
 KINDS = ("snv", "mnv", "del", "ins")
+STANDARD_KINDS = (("snv", 1), ("del", 1), ("del", 2), ("ins", 1), ("ins", 2))  # drawn in advance with an atlas
 
 
 def dinucleotide_shuffle(seq: str, rng: np.random.Generator) -> str:

@@ -46,8 +46,8 @@ import pandas as pd
 
 from genomix.errors import GenomixError
 from genomix.hypotheses.decompose import Pass, base_tracks, feature_change, mediated_fractions, run_passes
-from genomix.hypotheses.null import null_kind, null_windows
-from genomix.features.atlas import FeatureAtlas
+from genomix.hypotheses.null import STANDARD_KINDS, null_kind, null_windows
+from genomix.features.atlas import FeatureAtlas, nulls_path
 from genomix.io.genome import Genome
 from genomix.io.variants import Variant
 from genomix.io.windows import Window, make_window
@@ -136,7 +136,8 @@ class Explainer:
     `window` defaults to the SAE's training context (or 512 bp); `radius`: bp either side of the allele
     where feature changes count; `top`: hypotheses per ALT; `min_change`: smallest raw |statistic|
     that makes a candidate; `null_size`: null variants per kind; `group`, `unlabelled`: see the module;
-    `null_cache`: a folder where nulls are kept between runs (named by everything they depend on).
+    `null_cache`: a folder where nulls are kept between runs (named by everything they depend on);
+    nulls drawn in advance beside the atlas (`save_nulls`, the `atlas.nulls` folder) are read too.
     """
 
     def __init__(self, model, sae, atlas: FeatureAtlas, genome: Genome, window: int | None = None, radius: int = 20,
@@ -185,6 +186,7 @@ class Explainer:
             self.weights[i, unit.members] = 1 / math.sqrt(len(unit.members))
         self._null: dict[tuple, _Null] = {}
         self.null_cache = Path(null_cache) if null_cache is not None else None
+        self.null_folders = [f for f in (self.null_cache, atlas.path and nulls_path(atlas.path)) if f is not None]
 
     # ------------------------------------------------------------------ statistic and null
 
@@ -211,9 +213,11 @@ class Explainer:
         for kind in dict.fromkeys(kinds):
             if kind in self._null:
                 continue
-            if self.null_cache is not None and self._null_file(kind).is_file():
-                with np.load(self._null_file(kind)) as saved:
-                    self._null[kind] = _Null(saved["scale"], saved["tops"])
+            saved = [folder / self._null_name(kind) for folder in self.null_folders
+                     if (folder / self._null_name(kind)).is_file()]
+            if saved:
+                with np.load(saved[0]) as arrays:
+                    self._null[kind] = _Null(arrays["scale"], arrays["tops"])
                 continue
             missing.append(kind)
         if not missing:
@@ -235,13 +239,25 @@ class Explainer:
                 tops.append(abs(r[units[0]] / scale[units[0]]) if units else 0.0)
             self._null[kind] = _Null(scale, np.sort(tops))
             if self.null_cache is not None:
-                self.null_cache.mkdir(parents=True, exist_ok=True)
-                partial = self._null_file(kind).with_suffix(".partial.npz")
-                np.savez(partial, scale=scale, tops=self._null[kind].tops)
-                partial.replace(self._null_file(kind))
+                self._save_null(kind, self.null_cache)
 
-    def _null_file(self, kind: tuple[str, int]) -> Path:
-        """The cache file of a null: named by everything the null depends on (the SAE's weights, the
+    def save_nulls(self, folder: str | Path, kinds=STANDARD_KINDS) -> list[Path]:
+        """Draw the nulls of `kinds` (by default SNVs and 1-2 bp indels, most of a VCF) and save them in
+        `folder`, the `atlas.nulls` folder beside an atlas file, where explain finds them: a first
+        explain run then draws only the nulls of other kinds."""
+        self.draw_nulls(kinds)
+        return [self._save_null(kind, Path(folder)) for kind in kinds]
+
+    def _save_null(self, kind: tuple[str, int], folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / self._null_name(kind)
+        partial = path.with_suffix(".partial.npz")
+        np.savez(partial, scale=self._null[kind].scale, tops=self._null[kind].tops)
+        partial.replace(path)
+        return path
+
+    def _null_name(self, kind: tuple[str, int]) -> str:
+        """The file name of a null: named by everything the null depends on (the SAE's weights, the
         model's fingerprint, the units, the atlas' typical activations, labels and motif ids, the
         genome's contigs, window, radius, seed, size, kind, min_change, the PWMs, their site scores
         and the ranking rule)."""
@@ -257,7 +273,7 @@ class Explainer:
         digest.update(repr((list(self._kinds), list(self._motif_ids))).encode())
         for motif_id in sorted(self.pwms):
             digest.update(motif_id.encode() + np.ascontiguousarray(self.pwms[motif_id]).tobytes())
-        return self.null_cache / f"null-{kind[0]}{kind[1]}-{digest.hexdigest()[:20]}.npz"
+        return f"null-{kind[0]}{kind[1]}-{digest.hexdigest()[:20]}.npz"
 
     def p_value(self, z: float, kind: tuple[str, int]) -> float:
         """Share of null variants of `kind` whose first hypothesis' |z| reaches |z| (+1 in both counts)."""
