@@ -24,8 +24,9 @@ import json
 import statistics
 import time
 
-from genomix.features.atlas import FeatureAtlas
+from genomix.features.atlas import FeatureAtlas, nulls_path
 from genomix.hypotheses import load_explainer
+from genomix.hypotheses.null import null_kind
 from genomix.io.variants import read_variants
 from genomix.paths import demo_dir, demo_variants
 from genomix.scoring import score_variants
@@ -39,6 +40,9 @@ def main() -> None:
     first = load_explainer(demo_dir() / "genome.fa.gz", "demo", null_size=args.null_size)
     variants = list(read_variants(demo_variants(), first.genome))
     bare = FeatureAtlas(first.atlas.table, first.atlas.metadata, first.atlas.concepts)  # no nulls beside it
+    kinds = {null_kind(v) for v in variants if v.ok}
+    shipped = [kind for kind in kinds if (nulls_path(first.atlas.path) / first._null_name(kind)).is_file()]
+    print(f"null kinds of the VCF: {len(kinds)}; beside the atlas (not drawn by the first run): {len(shipped)}")
     times = {"score": [], "explain_first_run": [], "explain_nothing_drawn": [], "explain_warm": []}
     for _ in range(args.repeats):
         start = time.perf_counter()

@@ -16,9 +16,10 @@ import pytest
 import torch
 
 import genomix as gx
+from genomix.errors import GenomixError
 from genomix.hypotheses import load_explainer
 from genomix.hypotheses.decompose import base_tracks, feature_change, mediated_fractions, run_passes
-from genomix.hypotheses.null import dinucleotide_shuffle, null_windows
+from genomix.hypotheses.null import dinucleotide_shuffle, null_backgrounds, null_windows
 from genomix.io.genome import Genome
 from genomix.io.variants import Variant, read_variants
 from genomix.io.windows import make_window
@@ -51,7 +52,9 @@ def test_dinucleotide_shuffle_keeps_every_dinucleotide_count_and_both_ends():
 
 
 def test_null_windows_are_shuffled_backgrounds_with_a_centred_variant_of_the_kind(demo_genome):
-    drawn = null_windows(demo_genome, [("del", 2), ("snv", 1), ("ins", 3)], 5, 128, seed=3)
+    backgrounds = null_backgrounds(demo_genome, 5, 128, seed=3)
+    assert all(len(b) == 148 and "N" not in b for b in backgrounds)
+    drawn = null_windows(backgrounds, [("del", 2), ("snv", 1), ("ins", 3)], 128, seed=3)
     assert {kind: len(windows) for kind, windows in drawn.items()} == {("del", 2): 5, ("snv", 1): 5, ("ins", 3): 5}
     for window in drawn[("del", 2)]:
         assert len(window.ref) == len(window.alt) == 128
@@ -61,8 +64,10 @@ def test_null_windows_are_shuffled_backgrounds_with_a_centred_variant_of_the_kin
         assert deletion.ref == snv.ref == insertion.ref
         assert sum(a != b for a, b in zip(snv.ref, snv.alt)) == 1 and snv.ref[64] != snv.alt[64]
         assert insertion.alt[:65] == insertion.ref[:65] and insertion.alt[68:] == insertion.ref[65:125]
-    alone = null_windows(demo_genome, [("ins", 3)], 5, 128, seed=3)[("ins", 3)]  # not changed by the other kinds
+    alone = null_windows(backgrounds, [("ins", 3)], 128, seed=3)[("ins", 3)]  # not changed by the other kinds
     assert [w.alt for w in alone] == [w.alt for w in drawn[("ins", 3)]]
+    with pytest.raises(GenomixError, match="pairs"):
+        null_windows(backgrounds, ("del", 2), 128)  # one kind, not a list of them
 
 
 def test_pwm_best_site_equals_a_hand_loop_on_both_strands():
@@ -125,7 +130,9 @@ def test_passes_made_for_the_null_give_the_same_changes_near_the_variant(explain
                 Variant("chr1", at, demo_genome.fetch("chr1", at, at + 4), base, contig="chr1"),  # 3 bp deletion
                 Variant("chr1", at, base, base + "GATTACA", contig="chr1")]  # 7 bp insertion
     windows = [make_window(demo_genome, v, 256) for v in variants]
-    full, null = run_passes(model, sae, windows, reach=20), run_passes(model, sae, windows, reach=20, logits=False)
+    full = run_passes(model, sae, windows, reach=256)  # every token encoded
+    null = run_passes(model, sae, windows, reach=20, logits=False)
+    assert all(len(p.ref_near) == len(p.ref_token) for p in full)
     assert all(p.ref_logp is None and p.ref_hidden is None for p in null)
     for a, b in zip(full, null):
         expected, got = feature_change(a, radius=20), feature_change(b, radius=20)
@@ -134,6 +141,44 @@ def test_passes_made_for_the_null_give_the_same_changes_near_the_variant(explain
         assert len(b.ref_near) < len(b.ref_token) / 4  # far from the variant nothing is encoded
         with pytest.raises(ValueError, match="reach"):
             feature_change(b, radius=40)
+
+
+def test_windows_sharing_a_sequence_give_the_passes_they_give_alone(explainer, demo_genome):
+    model, sae = explainer.model, explainer.sae
+    at = 90_000
+    base = demo_genome.fetch("chr1", at, at + 1)
+    others = [b for b in "ACGT" if b != base]
+    variants = [Variant("chr1", at, base, others[0], contig="chr1"), Variant("chr1", at, base, others[1], contig="chr1"),
+                Variant("chr1", at, demo_genome.fetch("chr1", at, at + 3), base, contig="chr1")]
+    windows = [make_window(demo_genome, v, 256) for v in variants]
+    windows.append(windows[0])  # the same window twice
+    together = run_passes(model, sae, windows)
+    for window, shared in zip(windows, together):
+        alone, = run_passes(model, sae, [window])
+        for name in ("ref_row", "alt_row", "aligned", "alt_to_ref_token"):
+            np.testing.assert_array_equal(getattr(shared, name), getattr(alone, name))
+        np.testing.assert_allclose(feature_change(shared).delta, feature_change(alone).delta, atol=1e-5)
+        np.testing.assert_allclose(shared.alt_logp.numpy(), alone.alt_logp.numpy(), atol=1e-4)
+        np.testing.assert_allclose(base_tracks(sae, shared, [3, 40])[1], base_tracks(sae, alone, [3, 40])[1], atol=1e-5)
+
+
+def test_a_later_chunk_draws_only_the_nulls_of_new_kinds(demo_genome):
+    small = load_explainer(demo_genome, "demo", null_size=12)
+    small.null_folders = []  # nothing read from disk
+    at = 100_000
+    base = demo_genome.fetch("chr1", at, at + 1)
+    small.explain([Variant("chr1", at, base, "A" if base != "A" else "C", contig="chr1")])
+    first = small.null(("snv", 1))
+    assert set(small._null) == {("snv", 1)}
+    rows = small.explain([Variant("chr1", at, base, base + "TTT", contig="chr1")])[0].rows
+    assert set(small._null) == {("snv", 1), ("ins", 3)} and small.null(("snv", 1)) is first
+    assert all(0 < row["p_value"] <= 1 for row in rows if row["rank"] > 0)
+    together = load_explainer(demo_genome, "demo", null_size=12)
+    together.null_folders = []
+    together.draw_nulls([("snv", 1), ("ins", 3)])
+    for kind in (("snv", 1), ("ins", 3)):  # drawn with other kinds or alone: the same null
+        np.testing.assert_allclose(together.null(kind).tops, small.null(kind).tops, rtol=1e-4)
+        np.testing.assert_allclose(together.null(kind).scale, small.null(kind).scale, rtol=1e-4)
 
 
 @pytest.mark.parametrize("architecture", ["batchtopk", "topk"])
@@ -363,6 +408,7 @@ def test_a_cached_null_is_read_back_identical_and_keyed_by_what_it_depends_on(ex
     assert len(files) == 1 and len(list(tmp_path.glob("null-del2-*.npz"))) == 1
     alone = load_explainer(explainer.genome, explainer.sae, explainer.atlas, explainer.model, null_size=20)
     np.testing.assert_allclose(alone.null(("snv", 1)).scale, drawn.scale, rtol=1e-5)  # drawn alone: the same null
+    np.testing.assert_allclose(alone.null(("snv", 1)).tops, drawn.tops, rtol=1e-5)
     again = load_explainer(explainer.genome, explainer.sae, explainer.atlas, explainer.model, null_size=20,
                            null_cache=tmp_path)
     np.testing.assert_array_equal(again.null(("snv", 1)).tops, drawn.tops)

@@ -65,8 +65,6 @@ def save_demo_nulls(data: Path) -> list[Path]:
     from genomix.models.registry import load_model
 
     folder = nulls_path(data / "sae" / ATLAS_NAME)
-    for old in folder.glob("null-*.npz"):  # nulls of an earlier SAE, atlas or ranking rule
-        old.unlink()
     return load_explainer(data / "genome.fa.gz", data / "sae", model=load_model(str(data / "model"))).save_nulls(folder)
 
 

@@ -107,16 +107,16 @@ def run_passes(model, sae: SAE, windows: list[Window], batch_size: int = 16, rea
         slot = {seq: i for i, seq in enumerate(dict.fromkeys([w.ref for w in chunk] + [w.alt for w in chunk]))}
         tokens = model.tokenize(list(slot))
         out, captured = model.forward(tokens, layers=(layer,), logits=logits)
-        hidden = captured[layer].float().to(sae.W_enc.device)
         # the bases `feature_change` reads lie within `reach` of the allele in ref, and in alt too
         # (after an indel the alt bases shift by exactly the difference of the two spans)
         sides = [(slot[seq], np.nonzero(_near(tokens.spans[slot[seq]], span, reach))[0])
                  for w in chunk for seq, span in ((w.ref, w.ref_span), (w.alt, w.alt_span))]
-        rows = torch.from_numpy(np.concatenate([np.full(len(at), s) for s, at in sides]))
-        near = sae.encode(hidden[rows, torch.from_numpy(np.concatenate([at for _, at in sides]))]).cpu()
+        rows = torch.from_numpy(np.concatenate([np.full(len(at), row) for row, at in sides]))
+        columns = torch.from_numpy(np.concatenate([at for _, at in sides]))
+        near = sae.encode(captured[layer][rows, columns].float().to(sae.W_enc.device)).cpu()
         starts = np.cumsum([0] + [len(at) for _, at in sides])
         logp = torch.log_softmax(out.float(), dim=-1).cpu() if logits else None
-        hidden = hidden.cpu()
+        hidden = captured[layer].float().cpu() if logits else None
         for i, window in enumerate(chunk):
             (r, ref_at), (a, alt_at) = sides[2 * i], sides[2 * i + 1]
             ref_spans, alt_spans = tokens.spans[r], tokens.spans[a]

@@ -85,12 +85,9 @@ def null_kind(variant: Variant) -> tuple[str, int]:
     return "ins", min(alt - ref, MAX_NULL_LENGTH)
 
 
-def null_windows(genome: Genome, kinds: list[tuple[str, int]], n: int, width: int,
-                 seed: int = 0) -> dict[tuple[str, int], list]:
-    """`n` shuffled background windows, and for each of `kinds` the same windows with a variant of that
-    kind at their centre. The backgrounds depend on the seed only, and each kind's alleles on the seed
-    and the kind, so the windows of a kind do not depend on the other kinds drawn with it (and the ref
-    window of background i is the same in every kind)."""
+def null_backgrounds(genome: Genome, n: int, width: int, seed: int = 0) -> list[str]:
+    """`n` dinucleotide-shuffled background windows of `width + 2 * MAX_NULL_LENGTH` bp without N, drawn
+    from the genome with `seed`."""
     rng = np.random.default_rng([seed])
     span = width + 2 * MAX_NULL_LENGTH
     contigs = [c for c in genome.contigs if genome.lengths[c] > span]
@@ -107,6 +104,17 @@ def null_windows(genome: Genome, kinds: list[tuple[str, int]], n: int, width: in
         seq = genome.fetch(contig, start, start + span)
         if "N" not in seq:
             backgrounds.append(dinucleotide_shuffle(seq, rng))
+    return backgrounds
+
+
+def null_windows(backgrounds: list[str], kinds: list[tuple[str, int]], width: int,
+                 seed: int = 0) -> dict[tuple[str, int], list]:
+    """For each of `kinds`, the `backgrounds` (from `null_backgrounds`) with a variant of that kind at
+    their centre. Each kind's alleles depend on the seed and the kind only, so the windows of a kind
+    do not depend on the other kinds drawn with it (and the ref window of background i is the same in
+    every kind)."""
+    if not all(isinstance(kind, tuple) and len(kind) == 2 and kind[0] in KINDS for kind in kinds):
+        raise GenomixError(f"null kinds are a list of (kind, length) pairs, kind one of {', '.join(KINDS)}; got {kinds!r}")
     return {kind: _with_variants(backgrounds, kind, width, np.random.default_rng([seed, KINDS.index(kind[0]), kind[1]]))
             for kind in kinds}
 

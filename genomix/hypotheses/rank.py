@@ -38,6 +38,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
+import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,7 +49,7 @@ import pandas as pd
 
 from genomix.errors import GenomixError
 from genomix.hypotheses.decompose import Pass, base_tracks, feature_change, mediated_fractions, run_passes
-from genomix.hypotheses.null import STANDARD_KINDS, null_kind, null_windows
+from genomix.hypotheses.null import STANDARD_KINDS, null_backgrounds, null_kind, null_windows
 from genomix.features.atlas import FeatureAtlas, nulls_path
 from genomix.io.genome import Genome
 from genomix.io.variants import Variant
@@ -209,20 +212,10 @@ class Explainer:
     def draw_nulls(self, kinds) -> None:
         """Draw the nulls of `kinds` that are neither drawn nor in the cache, together: their null variants
         share their backgrounds, so the ref window of each background runs once for all of them."""
-        missing = []
-        for kind in dict.fromkeys(kinds):
-            if kind in self._null:
-                continue
-            saved = [folder / self._null_name(kind) for folder in self.null_folders
-                     if (folder / self._null_name(kind)).is_file()]
-            if saved:
-                with np.load(saved[0]) as arrays:
-                    self._null[kind] = _Null(arrays["scale"], arrays["tops"])
-                continue
-            missing.append(kind)
+        missing = [kind for kind in dict.fromkeys(kinds) if kind not in self._null and not self._read_null(kind)]
         if not missing:
             return
-        by_kind = null_windows(self.genome, missing, self.null_size, self.window, self.seed)
+        by_kind = null_windows(self._backgrounds(), missing, self.window, self.seed)
         windows = [by_kind[kind][i] for i in range(self.null_size) for kind in missing]  # a background's kinds together
         group = max(1, 2 * self.batch_size // (1 + len(missing))) * len(missing)  # about 2 x batch_size sequences a pass
         per_feature = np.stack([self.feature_statistic(feature_change(p, self.radius))
@@ -243,37 +236,69 @@ class Explainer:
 
     def save_nulls(self, folder: str | Path, kinds=STANDARD_KINDS) -> list[Path]:
         """Draw the nulls of `kinds` (by default SNVs and 1-2 bp indels, most of a VCF) and save them in
-        `folder`, the `atlas.nulls` folder beside an atlas file, where explain finds them: a first
-        explain run then draws only the nulls of other kinds."""
+        `folder`, the `atlas.nulls` folder beside an atlas file, where explain finds them (a first
+        explain run then draws only the nulls of other kinds), in place of the nulls saved there
+        before."""
         self.draw_nulls(kinds)
+        for old in Path(folder).glob("null-*.npz"):
+            old.unlink()
         return [self._save_null(kind, Path(folder)) for kind in kinds]
 
+    def _read_null(self, kind: tuple[str, int]) -> bool:
+        """Read the null of `kind` from the first folder that has it; False when none has a readable one."""
+        for folder in self.null_folders:
+            try:
+                with np.load(folder / self._null_name(kind)) as arrays:
+                    self._null[kind] = _Null(arrays["scale"], arrays["tops"])
+                return True
+            except FileNotFoundError:
+                continue
+            except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:  # half-written or foreign: draw it
+                log.warning("ignoring the unreadable null %s (%s)", folder / self._null_name(kind), error)
+        return False
+
     def _save_null(self, kind: tuple[str, int], folder: Path) -> Path:
+        """Write through a file of its own and rename, so runs sharing a cache never read a partial one."""
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / self._null_name(kind)
-        partial = path.with_suffix(".partial.npz")
-        np.savez(partial, scale=self._null[kind].scale, tops=self._null[kind].tops)
-        partial.replace(path)
-        return path
+        handle, partial = tempfile.mkstemp(dir=folder, prefix=".partial-", suffix=".npz")
+        with os.fdopen(handle, "wb") as out:
+            np.savez(out, scale=self._null[kind].scale, tops=self._null[kind].tops)
+        os.replace(partial, folder / self._null_name(kind))
+        return folder / self._null_name(kind)
+
+    def _backgrounds(self) -> list[str]:
+        if not hasattr(self, "_background_seqs"):
+            self._background_seqs = null_backgrounds(self.genome, self.null_size, self.window, self.seed)
+        return self._background_seqs
 
     def _null_name(self, kind: tuple[str, int]) -> str:
         """The file name of a null: named by everything the null depends on (the SAE's weights, the
-        model's fingerprint, the units, the atlas' typical activations, labels and motif ids, the
-        genome's contigs, window, radius, seed, size, kind, min_change, the PWMs, their site scores
+        fingerprint of the model's weights, the units and their kinds, the atlas' typical activations,
+        labels and motif ids, the null's backgrounds themselves (so the genome's sequence, window,
+        seed, size and the way they are drawn), radius, kind, min_change, the PWMs, their site scores
         and the ranking rule)."""
+        if not hasattr(self, "_null_digest"):
+            self._null_digest = self._null_dependencies()
+        return f"null-{kind[0]}{kind[1]}-{hashlib.sha256((self._null_digest + repr(kind)).encode()).hexdigest()[:20]}.npz"
+
+    def _null_dependencies(self) -> str:
+        from genomix.sae.base import model_fingerprint
+
         digest = hashlib.sha256()
         for name, tensor in sorted(self.sae.weights().items()):
             digest.update(name.encode() + tensor.detach().float().cpu().numpy().tobytes())
         digest.update(np.ascontiguousarray(self.weights).tobytes())
         digest.update(np.ascontiguousarray(self.typical).tobytes())
-        digest.update(repr((self.sae.metadata.get("model_fingerprint"), self.sae.metadata.get("hook_name"),
-                            sorted(self.genome.lengths.items()), self.window, self.radius, self.seed, self.null_size,
-                            kind, self.sae.architecture, getattr(self.sae, "k", None), self.min_change,
-                            sorted(self.site_scores.items()), "PWM-contradicted motif hypotheses last")).encode())
+        digest.update(repr((self.sae.metadata.get("model_fingerprint"), model_fingerprint(self.model),
+                            self.sae.metadata.get("hook_name"), self.window, self.radius, self.seed, self.null_size,
+                            self.sae.architecture, getattr(self.sae, "k", None), self.min_change,
+                            sorted(self.site_scores.items()), [unit.kind for unit in self.units],
+                            "PWM-contradicted motif hypotheses last")).encode())
         digest.update(repr((list(self._kinds), list(self._motif_ids))).encode())
         for motif_id in sorted(self.pwms):
             digest.update(motif_id.encode() + np.ascontiguousarray(self.pwms[motif_id]).tobytes())
-        return f"null-{kind[0]}{kind[1]}-{digest.hexdigest()[:20]}.npz"
+        digest.update("".join(self._backgrounds()).encode())
+        return digest.hexdigest()
 
     def p_value(self, z: float, kind: tuple[str, int]) -> float:
         """Share of null variants of `kind` whose first hypothesis' |z| reaches |z| (+1 in both counts)."""
