@@ -190,6 +190,8 @@ class Explainer:
         self._null: dict[tuple, _Null] = {}
         self.null_cache = Path(null_cache) if null_cache is not None else None
         self.null_folders = [f for f in (self.null_cache, atlas.path and nulls_path(atlas.path)) if f is not None]
+        self._background_seqs: list[str] | None = None  # the null's shuffled backgrounds, drawn when first needed
+        self._null_digest: str | None = None  # a hash of what the nulls depend on, made when first needed
 
     # ------------------------------------------------------------------ statistic and null
 
@@ -267,7 +269,7 @@ class Explainer:
         return folder / self._null_name(kind)
 
     def _backgrounds(self) -> list[str]:
-        if not hasattr(self, "_background_seqs"):
+        if self._background_seqs is None:
             self._background_seqs = null_backgrounds(self.genome, self.null_size, self.window, self.seed)
         return self._background_seqs
 
@@ -277,7 +279,7 @@ class Explainer:
         labels and motif ids, the null's backgrounds themselves (so the genome's sequence, window,
         seed, size and the way they are drawn), radius, kind, min_change, the PWMs, their site scores
         and the ranking rule)."""
-        if not hasattr(self, "_null_digest"):
+        if self._null_digest is None:
             self._null_digest = self._null_dependencies()
         return f"null-{kind[0]}{kind[1]}-{hashlib.sha256((self._null_digest + repr(kind)).encode()).hexdigest()[:20]}.npz"
 
