@@ -64,10 +64,13 @@ class SAE(nn.Module):
         self.apply_b_dec_to_input = apply_b_dec_to_input
         self.metadata = dict(metadata or {})
 
-    def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
+    def pre_activations(self, x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
+        """Encoder pre-activations `[..., d_sae]`, or of `features` only."""
         if self.apply_b_dec_to_input:
             x = x - self.b_dec
-        return x @ self.W_enc + self.b_enc
+        if features is None:
+            return x @ self.W_enc + self.b_enc
+        return x @ self.W_enc[:, features] + self.b_enc[features]
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Feature activations `[..., d_sae]`, each position on its own."""
@@ -218,9 +221,7 @@ class BatchTopKSAE(SAE):
 
     def encode_features(self, x: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
         """Each feature's activation depends on its own pre-activation only: the others are not computed."""
-        if self.apply_b_dec_to_input:
-            x = x - self.b_dec
-        pre = torch.relu(x @ self.W_enc[:, features] + self.b_enc[features])
+        pre = torch.relu(self.pre_activations(x, features))
         return pre * (pre > self.threshold[features])
 
     def encode_for_training(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
