@@ -4,6 +4,7 @@ designs, and the outputs (table, VCF read by bcftools +split-vep, escaped HTML r
 from __future__ import annotations
 
 import collections
+import itertools
 import math
 import shutil
 import subprocess
@@ -514,3 +515,51 @@ def test_pwm_support_needs_a_site_in_the_allele_that_holds_it_and_a_1_bit_move_i
     assert evidence(10.0, 5.0, "gain").contradicted and evidence(2.0, 7.0, "gain").contradicted
     assert evidence(10.0, 10.0 - (0.35 + 0.33 + 0.32), "loss").supported  # 1 bit, summed in floating point
     assert not _Evidence(0, "M").contradicted and not _Evidence(0, None).supported  # nothing tested
+
+
+def test_a_motif_concept_is_supported_by_the_matrix_of_any_of_its_named_members(explainer, write_fasta):
+    """An SNV breaks a consensus site of one matrix of a motif concept while the concept's member that fell
+    most has another matrix, with no site in the window: the concept is supported, and its evidence (the
+    row that names it, motif_id and the PWM scores) is the member whose matrix has the site."""
+    table = explainer.table
+
+    def matrices(unit):
+        found = {}
+        for f in unit.members:
+            motif_id = table.motif_id.loc[f]
+            if table.label_kind.loc[f] == "motif" and motif_id in explainer.pwms:
+                found.setdefault(motif_id, int(f))
+        return found
+
+    def site_without_the_other(site_id, other_id, rng):
+        """A window whose ref holds a consensus site of `site_id`, broken by an SNV, where `other_id` has no site."""
+        ppm = explainer.motifs[site_id].ppm
+        consensus = "".join("ACGT"[i] for i in ppm.argmax(1))
+        middle = int(np.argmax(ppm.max(1)))
+        pwm = explainer.pwms[other_id]
+        for _ in range(10):
+            left, right = "".join(rng.choice(list("ACGT"), 100)), "".join(rng.choice(list("ACGT"), 100))
+            genome = Genome(write_fasta({"chr1": left + consensus + right}, name="family.fa"))
+            variant = Variant("chr1", len(left) + middle, consensus[middle], "ACGT"[int(np.argmin(ppm[middle]))],
+                              contig="chr1")
+            window = make_window(genome, variant, 128)
+            best = max(sum(m[k, "ACGT".index(seq[s + k])] for k in range(len(m))) for seq in (window.ref, window.alt)
+                       for m in (pwm, pwm[::-1, ::-1]) for s in range(len(seq) - len(m) + 1))
+            if best < explainer.site_scores[other_id]:
+                return window
+        return None
+
+    rng = np.random.default_rng(5)
+    u, unit, (site_id, f_site), (other_id, f_other), window = next(
+        (u, unit, first, second, window) for u, unit in enumerate(explainer.units) if unit.kind == "motif"
+        for first, second in itertools.permutations(matrices(unit).items(), 2)
+        if (window := site_without_the_other(first[0], second[0], rng)) is not None)
+    per_feature = np.zeros(explainer.sae.d_sae)
+    per_feature[[f_site, f_other]] = [-1.0, -5.0]  # the member without a site fell most
+    raw = explainer.weights @ per_feature
+    found = explainer._evidence(window, unit, raw[u], per_feature)
+    assert found.supported and found.feature == f_site and found.motif_id == site_id
+    ref_site = best_site(window.ref, explainer.pwms[site_id], window.ref_span[0], window.ref_span[1])[0]
+    assert found.ref_pwm == ref_site >= explainer.site_scores[site_id] > found.alt_pwm + 1
+    _, evidence = explainer._select(window, raw, raw, per_feature, 3)
+    assert evidence[u].supported

@@ -13,19 +13,24 @@ in units of its own spread under the null (`z`: divided by its standard deviatio
 shuffled-context null variants of the same kind), so a concept that moves with any change of
 sequence (a broad class such as enhancer) does not outrank one that moves only when its site does.
 Hypotheses are the concepts with the largest |z| among those whose raw |statistic| reaches
-`min_change`, with one exception: a motif hypothesis that its own PWM contradicts comes after
-every other. It is supported when the allele it says holds the site (ref for a loss, alt for a
-gain) has a site of the matrix touching the variant (p <= 1e-4, the atlas' site threshold) and
-the score moves its way by at least 1 bit; the model's feature moving with no such site change
-is more likely a neighbour's or the context's doing (a matrix that does not fit the window tests
-nothing). Unlabelled features compete, each on its own, only with `unlabelled=True`, and
+`min_change`, with one exception: a motif hypothesis that its own PWMs contradict comes after
+every other. It is supported when the matrix of one of its named members (the motif-labelled
+features of the concept: a family's matrices, tried from the member that changed most) has a site
+touching the variant in the allele the hypothesis says holds it (ref for a loss, alt for a gain;
+p <= 1e-4, the atlas' site threshold) and the score moves its way by at least 1 bit; the model's
+feature moving with no such site change is more likely a neighbour's or the context's doing (a
+matrix that does not fit the window tests nothing). A family is tested with all its matrices
+because its members are fragments of one concept: a site of one TF of the family scores below
+the site threshold of another's matrix (a FOS::JUN site under JUNB's), and a short matrix (7 bp)
+counts only its consensus as a site. Unlabelled features compete, each on its own, only with `unlabelled=True`, and
 `group="feature"` ranks labelled features one by one instead of concepts. The `statistic`
 column is z.
 
 Each hypothesis carries its name (the concept's), its lead feature (the member that changed most)
-and its activations (ref, alt, delta, offset), the atlas label of its named member that changed
-most, effect (loss when the statistic is negative, gain otherwise), the PWM log-odds change of that
-member's motif at the site (`motif_delta`: the matrix the PWM rule tests), the share of the model's
+and its activations (ref, alt, delta, offset), the atlas label of its named member whose matrix
+supports it (else of its named member that changed most), effect (loss when the statistic is
+negative, gain otherwise), the PWM log-odds change of that member's motif at the site
+(`motif_delta`), the share of the model's
 effect that patching all members back restores (`mediated_fraction`, see `decompose`), and a p-value
 against shuffled-context null variants of the same kind (see `null`: the null statistic is the |z|
 of the hypothesis each null variant puts first, by the same rule, so the top hypothesis' p-value is
@@ -295,7 +300,7 @@ class Explainer:
                             self.sae.metadata.get("hook_name"), self.window, self.radius, self.seed, self.null_size,
                             self.sae.architecture, getattr(self.sae, "k", None), self.min_change,
                             sorted(self.site_scores.items()), [unit.kind for unit in self.units],
-                            "PWM-contradicted motif hypotheses last")).encode())
+                            "PWM-contradicted motif hypotheses last, tested with every named member's matrix")).encode())
         digest.update(repr((list(self._kinds), list(self._motif_ids))).encode())
         for motif_id in sorted(self.pwms):
             digest.update(motif_id.encode() + np.ascontiguousarray(self.pwms[motif_id]).tobytes())
@@ -361,20 +366,32 @@ class Explainer:
         return (kept + contradicted)[:top], evidence
 
     def _evidence(self, window: Window, unit: _Unit, statistic: float, per_feature: np.ndarray) -> "_Evidence":
-        """The atlas row that names the unit here (its named member that moved most) and, for a motif,
-        that matrix's best score at the variant in ref and alt."""
+        """The atlas row that names the unit here and, for a motif, what the PWMs say: the first named
+        member (by how much it changed) whose matrix supports the hypothesis, else the first whose
+        matrix fits the window, else the named member that changed most (tested by no matrix)."""
         named = unit.members[self._kinds[unit.members] == unit.kind]  # not joined unlabelled ones
-        feature = (int(named[np.argmax(np.abs(per_feature[named]))]) if len(named)
-                   else _lead(unit, statistic, per_feature))
-        motif_id = self._motif_ids[feature]
-        motif_id = motif_id if unit.kind == "motif" and isinstance(motif_id, str) else None
-        if motif_id not in self.pwms:
-            return _Evidence(feature, motif_id)
-        ref_pwm, alt_pwm = pwm_scores(window, self.pwms[motif_id])
-        if not (math.isfinite(ref_pwm) and math.isfinite(alt_pwm)):  # the matrix does not fit the window
-            return _Evidence(feature, motif_id)
-        return _Evidence(feature, motif_id, ref_pwm, alt_pwm, self.site_scores[motif_id],
-                         "loss" if statistic < 0 else "gain")
+        if not len(named):
+            return _Evidence(_lead(unit, statistic, per_feature), None)
+        named = named[np.argsort(-np.abs(per_feature[named]), kind="stable")]
+        if unit.kind != "motif":
+            return _Evidence(int(named[0]), None)
+        effect, tested, first = "loss" if statistic < 0 else "gain", set(), None
+        for feature in named:
+            motif_id = self._motif_ids[feature]
+            if motif_id not in self.pwms or motif_id in tested:
+                continue
+            tested.add(motif_id)
+            ref_pwm, alt_pwm = pwm_scores(window, self.pwms[motif_id])
+            if not (math.isfinite(ref_pwm) and math.isfinite(alt_pwm)):  # the matrix does not fit the window
+                continue
+            found = _Evidence(int(feature), motif_id, ref_pwm, alt_pwm, self.site_scores[motif_id], effect)
+            if found.supported:
+                return found
+            first = first or found
+        if first is not None:
+            return first
+        motif_id = self._motif_ids[named[0]]
+        return _Evidence(int(named[0]), motif_id if isinstance(motif_id, str) else None)
 
     def _row(self, scored: Scored, p: Pass, change, unit: _Unit, statistic: float, per_feature: np.ndarray,
              rank: int, mediated: float, p_value: float, evidence: "_Evidence") -> dict:
