@@ -481,19 +481,156 @@ def test_a_motif_hypothesis_its_pwm_contradicts_comes_after_the_others(explainer
     length = {pair: len(explainer.pwms[table.motif_id.loc[pair[1]]]) for pair in motifs}
     (a, fa), (b, fb) = next(pair for pair in motifs if length[pair] <= 12), max(motifs, key=length.get)
     c, fc = named("annotation")[0]
-    ppm = explainer.motifs[table.motif_id.loc[fa]].ppm
-    consensus = "".join("ACGT"[i] for i in ppm.argmax(1))
-    middle = int(np.argmax(ppm.max(1)))  # the most certain column: the SNV there breaks the site
-    rng = np.random.default_rng(4)
-    left, right = "".join(rng.choice(list("ACGT"), 100)), "".join(rng.choice(list("ACGT"), 100))
-    genome = Genome(write_fasta({"chr1": left + consensus + right}, name="site.fa"))
-    at = len(left) + middle
-    variant = Variant("chr1", at, consensus[middle], "ACGT"[int(np.argmin(ppm[middle]))], contig="chr1")
-    window = make_window(genome, variant, 128)
-    pwm_b = explainer.pwms[table.motif_id.loc[fb]]
-    best = max(sum(m[k, "ACGT".index(seq[s + k])] for k in range(len(m))) for seq in (window.ref, window.alt)
-               for m in (pwm_b, pwm_b[::-1, ::-1]) for s in range(len(seq) - len(m) + 1))
-    assert best < explainer.site_scores[table.motif_id.loc[fb]]  # no site of B anywhere in the window
+    window = _broken_consensus_window(explainer, write_fasta, table.motif_id.loc[fa], np.random.default_rng(4))
+    motif_b = table.motif_id.loc[fb]
+    assert _best_anywhere(window, explainer.pwms[motif_b]) < explainer.site_scores[motif_b]  # no site of B in the window
+    per_feature = np.zeros(explainer.sae.d_sae)
+    per_feature[[fa, fb, fc]] = [-1.0, -100.0, -20.0]
+    raw = explainer.weights @ per_feature
+    assert abs(raw[b]) > abs(raw[c]) > abs(raw[a]) >= explainer.min_change
+    order, evidence = explainer._select(window, raw, raw, per_feature, 3)
+    assert order == [c, a, b]
+    assert evidence[a].supported and evidence[b].contradicted and not evidence[c].contradicted
+
+
+def test_pwm_support_needs_a_site_in_the_allele_that_holds_it_and_a_1_bit_move_its_way():
+    from genomix.hypotheses.rank import _Evidence
+
+    def evidence(ref, alt, effect):
+        return _Evidence(0, "M", ref, alt, 8.0, effect)
+
+    assert evidence(10.0, 5.0, "loss").supported and evidence(5.0, 10.0, "gain").supported
+    assert evidence(7.9, 2.0, "loss").contradicted  # the ref has no site to lose
+    assert evidence(10.0, 9.5, "loss").contradicted  # half a bit
+    assert evidence(10.0, 5.0, "gain").contradicted and evidence(2.0, 7.0, "gain").contradicted
+    assert evidence(10.0, 10.0 - (0.35 + 0.33 + 0.32), "loss").supported  # 1 bit, summed in floating point
+    assert not _Evidence(0, "M").contradicted and not _Evidence(0, None).supported  # nothing tested
+
+
+def test_a_motif_concept_is_supported_by_the_matrix_of_any_of_its_named_members(explainer, write_fasta):
+    """An SNV breaks a consensus site of one matrix of a motif concept while the concept's member that fell
+    most has another matrix, with no site in the window: the concept is supported, and its evidence (the
+    row that names it, motif_id and the PWM scores) is the member whose matrix has the site."""
+    table = explainer.table
+
+    def matrices(unit):
+        found = {}
+        for f in unit.members:
+            motif_id = table.motif_id.loc[f]
+            if table.label_kind.loc[f] == "motif" and motif_id in explainer.pwms:
+                found.setdefault(motif_id, int(f))
+        return found
+
+    def site_without_the_other(site_id, other_id, rng):
+        """A window whose ref holds a consensus site of `site_id`, broken by an SNV, where `other_id` has no site."""
+        for _ in range(10):
+            window = _broken_consensus_window(explainer, write_fasta, site_id, rng)
+            if _best_anywhere(window, explainer.pwms[other_id]) < explainer.site_scores[other_id]:
+                return window
+        return None
+
+    rng = np.random.default_rng(5)
+    seq = "".join(rng.choice(list("ACGT"), 200))
+    genome = Genome(write_fasta({"chr1": seq}))
+    variant = Variant("chr1", 100, seq[100:106], seq[100], contig="chr1")  # a 5 bp deletion
+    window = make_window(genome, variant, 100)
+    lead = 50 + 16  # the feature changed most at ref index 66, which is alt index 61
+    row = {"chrom": "chr1", "pos": 101, "id": ".", "ref": variant.ref, "alt": variant.alt, "rank": 1, "label": "X",
+           "effect": "gain", "tf_name": ".", "offset": 16, "_ref_index": lead, "_alt_index": lead - 5}
+    designs = {d["design"]: d for d in _designs(window, row, None, 60, 2, 20, np.random.default_rng(0))}
+    alt_oligo, control = designs["mpra_alt"]["sequence"], designs["mpra_scrambled"]["sequence"]
+    differs = [i for i, (a, b) in enumerate(zip(alt_oligo, control)) if a != b]
+    first = 50 - 30  # the oligo starts 30 bp before the variant
+    assert differs and min(differs) >= lead - 5 - 2 - first and max(differs) <= lead - 5 + 2 - first
+    # the site's reference coordinates are those of the same genomic bases
+    assert designs["emsa_alt"]["sequence"][15:20] == seq[100 + 16 - 2:100 + 16 + 3]
+    assert (designs["mpra_alt"]["site_start"], designs["mpra_alt"]["site_end"]) == (100 + 16 - 2 + 1, 100 + 16 + 2 + 1)
+
+
+def test_a_cached_null_is_read_back_identical_and_keyed_by_what_it_depends_on(explainer, tmp_path):
+    first = load_explainer(explainer.genome, explainer.sae, explainer.atlas, explainer.model, null_size=20,
+                           null_cache=tmp_path)
+    first.draw_nulls([("snv", 1), ("del", 2)])
+    drawn = first.null(("snv", 1))
+    files = list(tmp_path.glob("null-snv1-*.npz"))
+    assert len(files) == 1 and len(list(tmp_path.glob("null-del2-*.npz"))) == 1
+    alone = load_explainer(explainer.genome, explainer.sae, explainer.atlas, explainer.model, null_size=20)
+    np.testing.assert_allclose(alone.null(("snv", 1)).scale, drawn.scale, rtol=1e-5)  # drawn alone: the same null
+    np.testing.assert_allclose(alone.null(("snv", 1)).tops, drawn.tops, rtol=1e-5)
+    again = load_explainer(explainer.genome, explainer.sae, explainer.atlas, explainer.model, null_size=20,
+                           null_cache=tmp_path)
+    np.testing.assert_array_equal(again.null(("snv", 1)).tops, drawn.tops)
+    np.testing.assert_array_equal(again.null(("snv", 1)).scale, drawn.scale)
+    other = load_explainer(explainer.genome, explainer.sae, explainer.atlas, explainer.model, null_size=20,
+                           null_cache=tmp_path, radius=10)
+    assert other._null_name(("snv", 1)) != files[0].name
+    renamed = explainer.atlas.table.copy()  # a paralog's matrix names one feature: the PWM rule may rank otherwise
+    motif = renamed.index[renamed.label_kind == "motif"][0]
+    renamed.loc[motif, "motif_id"] = next(m for m in first.motifs if m != renamed.motif_id[motif])
+    atlas = gx.FeatureAtlas(renamed, explainer.atlas.metadata, explainer.atlas.concepts)  # the same concepts
+    other = load_explainer(explainer.genome, explainer.sae, atlas, explainer.model, null_size=20, null_cache=tmp_path)
+    assert other._null_name(("snv", 1)) != files[0].name
+
+
+def test_nulls_saved_beside_an_atlas_are_read_instead_of_drawn(explainer, tmp_path):
+    import shutil
+
+    from genomix.features.atlas import concepts_path, nulls_path
+
+    atlas = tmp_path / "atlas.parquet"
+    for source, target in ((explainer.atlas.path, atlas), (concepts_path(explainer.atlas.path), concepts_path(atlas))):
+        shutil.copy(source, target)
+    first = load_explainer(explainer.genome, explainer.sae, gx.FeatureAtlas.load(atlas), explainer.model, null_size=20)
+    saved = first.save_nulls(nulls_path(atlas))
+    assert sorted(p.name.split("-")[1] for p in saved) == ["del1", "del2", "ins1", "ins2", "snv1"]
+    snv = next(p for p in saved if p.name.startswith("null-snv1-"))
+    with np.load(snv) as arrays:
+        marked = {"scale": arrays["scale"], "tops": np.arange(20.0)}
+    np.savez(snv, **marked)
+    again = load_explainer(explainer.genome, explainer.sae, atlas, explainer.model, null_size=20)
+    np.testing.assert_array_equal(again.null(("snv", 1)).tops, marked["tops"])  # read, not drawn again
+
+
+def test_the_demo_ships_the_nulls_of_its_sae_atlas_and_ranking_rule():
+    from genomix.features.atlas import nulls_path
+    from genomix.hypotheses.null import STANDARD_KINDS
+
+    explainer = load_explainer(demo_dir() / "genome.fa.gz", "demo")  # explain's defaults
+    folder = nulls_path(explainer.atlas.path)
+    stale = [kind for kind in STANDARD_KINDS if not (folder / explainer._null_name(kind)).is_file()]
+    assert not stale, f"draw them again: python -m genomix.demo.sae --nulls-only ({stale} missing or stale)"
+
+
+def test_a_failed_run_leaves_no_output_behind(tmp_path, write_vcf):
+    genome = Genome(STARTER_FASTA)
+    wrong = "A" if genome.fetch("chr1", 99, 100) != "A" else "C"
+    vcf = write_vcf([("chr1", 100, wrong, "G")], contigs={"chr1": genome.lengths["chr1"], "chr2": genome.lengths["chr2"]})
+    out = tmp_path / "out"
+    out.mkdir()
+    done = subprocess.run([sys.executable, "-m", "genomix", "explain", vcf, "--fasta", STARTER_FASTA, "-o", out / "h.tsv",
+                           "--vcf-out", out / "a.vcf.gz", "--report", out / "r.html", "--followup", out / "f.tsv",
+                           "--window", "128", "--null-size", "10"], capture_output=True, text=True)
+    assert done.returncode == 2 and "REF" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert list(out.iterdir()) == []
+
+
+def test_a_motif_hypothesis_its_pwm_contradicts_comes_after_the_others(explainer, write_fasta):
+    """Three concepts fall at an SNV that breaks a consensus site of motif concept A: motif concept B
+    (the longest matrix), which has no site there, comes last though it fell most; annotation concept C, which no
+    matrix can test, keeps its place by |z| before A."""
+    table, units = explainer.table, explainer.units
+
+    def named(kind):
+        return [(i, int(f)) for i, u in enumerate(units) if u.kind == kind for f in u.members
+                if table.label_kind.loc[f] == kind and (kind != "motif" or table.motif_id.loc[f] in explainer.pwms)]
+
+    motifs = named("motif")
+    length = {pair: len(explainer.pwms[table.motif_id.loc[pair[1]]]) for pair in motifs}
+    (a, fa), (b, fb) = next(pair for pair in motifs if length[pair] <= 12), max(motifs, key=length.get)
+    c, fc = named("annotation")[0]
+    window = _broken_consensus_window(explainer, write_fasta, table.motif_id.loc[fa], np.random.default_rng(4))
+    motif_b = table.motif_id.loc[fb]
+    assert _best_anywhere(window, explainer.pwms[motif_b]) < explainer.site_scores[motif_b]  # no site of B in the window
     per_feature = np.zeros(explainer.sae.d_sae)
     per_feature[[fa, fb, fc]] = [-1.0, -100.0, -20.0]
     raw = explainer.weights @ per_feature
@@ -563,3 +700,22 @@ def test_a_motif_concept_is_supported_by_the_matrix_of_any_of_its_named_members(
     assert found.ref_pwm == ref_site >= explainer.site_scores[site_id] > found.alt_pwm + 1
     _, evidence = explainer._select(window, raw, raw, per_feature, 3)
     assert evidence[u].supported
+    gain = explainer._evidence(window, unit, abs(raw[u]), per_feature)  # no matrix has a site in the alt
+    assert gain.contradicted and gain.feature == f_other and gain.motif_id == other_id
+
+
+def _broken_consensus_window(explainer, write_fasta, motif_id, rng):
+    """A 128 bp window whose ref holds the consensus of `motif_id` in random flanks, and an SNV that turns
+    its most certain column to its least likely base."""
+    ppm = explainer.motifs[motif_id].ppm
+    consensus = "".join("ACGT"[i] for i in ppm.argmax(1))
+    middle = int(np.argmax(ppm.max(1)))
+    left, right = "".join(rng.choice(list("ACGT"), 100)), "".join(rng.choice(list("ACGT"), 100))
+    genome = Genome(write_fasta({"chr1": left + consensus + right}, name="site.fa"))
+    variant = Variant("chr1", len(left) + middle, consensus[middle], "ACGT"[int(np.argmin(ppm[middle]))], contig="chr1")
+    return make_window(genome, variant, 128)
+
+
+def _best_anywhere(window, pwm) -> float:
+    """The best score of `pwm` anywhere in the ref or the alt window, either strand."""
+    return max(best_site(seq, pwm, 0, len(seq))[0] for seq in (window.ref, window.alt))

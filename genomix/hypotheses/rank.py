@@ -28,8 +28,10 @@ column is z.
 
 Each hypothesis carries its name (the concept's), its lead feature (the member that changed most)
 and its activations (ref, alt, delta, offset), the atlas label of its named member whose matrix
-supports it (else of its named member that changed most), effect (loss when the statistic is
-negative, gain otherwise), the PWM log-odds change of that member's motif at the site
+supports it (else of the first whose matrix fits the window, else of its named member that
+changed most; any named member of the family lends its matrix, moved or not: the matrix tests
+the site, the features the model's response), effect (loss when the statistic is negative, gain
+otherwise), the PWM log-odds change of that member's motif at the site
 (`motif_delta`), the share of the model's
 effect that patching all members back restores (`mediated_fraction`, see `decompose`), and a p-value
 against shuffled-context null variants of the same kind (see `null`: the null statistic is the |z|
@@ -375,7 +377,7 @@ class Explainer:
         named = named[np.argsort(-np.abs(per_feature[named]), kind="stable")]
         if unit.kind != "motif":
             return _Evidence(int(named[0]), None)
-        effect, tested, first = "loss" if statistic < 0 else "gain", set(), None
+        tested, first = set(), None
         for feature in named:
             motif_id = self._motif_ids[feature]
             if motif_id not in self.pwms or motif_id in tested:
@@ -384,10 +386,11 @@ class Explainer:
             ref_pwm, alt_pwm = pwm_scores(window, self.pwms[motif_id])
             if not (math.isfinite(ref_pwm) and math.isfinite(alt_pwm)):  # the matrix does not fit the window
                 continue
-            found = _Evidence(int(feature), motif_id, ref_pwm, alt_pwm, self.site_scores[motif_id], effect)
+            found = _Evidence(int(feature), motif_id, ref_pwm, alt_pwm, self.site_scores[motif_id], _effect(statistic))
             if found.supported:
                 return found
-            first = first or found
+            if first is None:
+                first = found
         if first is not None:
             return first
         motif_id = self._motif_ids[named[0]]
@@ -402,7 +405,7 @@ class Explainer:
                  if abs(per_feature[f]) >= MEMBER_MIN]
         row = _empty_row(scored)
         row.update(rank=rank, feature=lead, label=unit.name, label_kind=unit.kind, motif_id=motif_id or ".",
-                   tf_name=str(atlas.tf_name) if motif_id else ".", effect="loss" if statistic < 0 else "gain",
+                   tf_name=str(atlas.tf_name) if motif_id else ".", effect=_effect(statistic),
                    ref_act=float(change.ref_act[lead]), alt_act=float(change.alt_act[lead]),
                    delta=float(change.delta[lead]), offset=int(change.offset[lead]), motif_delta=motif_delta,
                    mediated_fraction=mediated, p_value=p_value, status="ok", statistic=float(statistic),
@@ -410,6 +413,10 @@ class Explainer:
                    _ref_index=int(change.ref_index[lead]), _alt_index=int(change.alt_index[lead]))
         row["hypothesis"] = sentence(row, atlas, evidence, len(moved))
         return row
+
+
+def _effect(statistic: float) -> str:
+    return "loss" if statistic < 0 else "gain"
 
 
 def _lead(unit: _Unit, statistic: float, per_feature: np.ndarray) -> int:
