@@ -1,44 +1,41 @@
 """Ranked mechanistic hypotheses per variant, with their evidence.
 
-Each feature's change near the variant (see `decompose`) is scored as
-`s = delta / typical * min(1, max(ref, alt) / typical)`, where `typical` is the median of the
-feature's top activations in the atlas: a change counts in units of the feature's usual strength,
-and only as much as the feature is really on in the ref or the alt window (a weak feature wobbling
-near zero is not a lost site). Features are then put back together into concepts (see
-`genomix.features.concepts`: one concept per JASPAR family or annotation class, with the unlabelled
-features that fire with its members), and a concept's
-raw statistic is the sum of its members' `s` divided by the square root of its size, so a concept
-with many fragments is not favoured for its size alone. Each concept's raw statistic is then put
-in units of its own spread under the null (`z`: divided by its standard deviation over the
+Each feature's change near the variant (see `decompose`) is scored as `s = delta / typical * min(1,
+max(ref, alt) / typical)`, where `typical` is the median of the feature's top activations in the
+atlas: a change counts in units of the feature's usual strength, and only as much as the feature is
+really on in the ref or the alt window (a weak feature wobbling near zero is not a lost site).
+Features are then put back together into concepts (see `genomix.features.concepts`: one concept per
+JASPAR family or annotation class, with the unlabelled features that fire with its members), and a
+concept's raw statistic is the sum of its members' `s` divided by the square root of its size, so a
+concept with many fragments is not favoured for its size alone. Each concept's raw statistic is
+then put in units of its own spread under the null (`z`: divided by its standard deviation over the
 shuffled-context null variants of the same kind), so a concept that moves with any change of
 sequence (a broad class such as enhancer) does not outrank one that moves only when its site does.
 Hypotheses are the concepts with the largest |z| among those whose raw |statistic| reaches
-`min_change`, with one exception: a motif hypothesis that its own PWMs contradict comes after
-every other. It is supported when the matrix of one of its named members (the motif-labelled
-features of the concept: a family's matrices, tried from the member that changed most) has a site
-touching the variant in the allele the hypothesis says holds it (ref for a loss, alt for a gain;
-p <= 1e-4, the atlas' site threshold) and the score moves its way by at least 1 bit; the model's
-feature moving with no such site change is more likely a neighbour's or the context's doing (a
-matrix that does not fit the window tests nothing). A family is tested with all its matrices
-because its members are fragments of one concept: a site of one TF of the family scores below
-the site threshold of another's matrix (a FOS::JUN site under JUNB's), and a short matrix (7 bp)
-counts only its consensus as a site. Unlabelled features compete, each on its own, only with `unlabelled=True`, and
-`group="feature"` ranks labelled features one by one instead of concepts. The `statistic`
-column is z.
+`min_change`, with one exception: a motif hypothesis that its own PWMs contradict comes after every
+other. It is supported when the matrix of one of its named members (the motif-labelled features of
+the concept: a family's matrices, tried from the member that changed most) has a site touching the
+variant in the allele the hypothesis says holds it (ref for a loss, alt for a gain; p <= 1e-4, the
+atlas' site threshold) and the score moves its way by at least 1 bit; the model's feature moving
+with no such site change is more likely a neighbour's or the context's doing (a matrix that does
+not fit the window tests nothing). A family is tested with all its matrices because its members are
+fragments of one concept: a site of one TF of the family scores below the site threshold of
+another's matrix (a FOS::JUN site under JUNB's), and a short matrix (7 bp) counts only its
+consensus as a site. Unlabelled features compete, each on its own, only with `unlabelled=True`, and
+`group="feature"` ranks labelled features one by one instead of concepts. The `statistic` column is
+z.
 
 Each hypothesis carries its name (the concept's), its lead feature (the member that changed most)
 and its activations (ref, alt, delta, offset), the atlas label of its named member whose matrix
-supports it (else of the first whose matrix fits the window, else of its named member that
-changed most; any named member of the family lends its matrix, moved or not: the matrix tests
-the site, the features the model's response), effect (loss when the statistic is negative, gain
-otherwise), the PWM log-odds change of that member's motif at the site
-(`motif_delta`), the share of the model's
-effect that patching all members back restores (`mediated_fraction`, see `decompose`), and a p-value
-against shuffled-context null variants of the same kind (see `null`: the null statistic is the |z|
-of the hypothesis each null variant puts first, by the same rule, so the top hypothesis' p-value is
-uniform under the null). A variant without a hypothesis keeps one row of rank 0 whose status says
-why.
-"""
+supports it (else of the first whose matrix fits the window, else of its named member that changed
+most; any named member of the family lends its matrix, moved or not: the matrix tests the site, the
+features the model's response), effect (loss when the statistic is negative, gain otherwise), the
+PWM log-odds change of that member's motif at the site (`motif_delta`), the share of the model's
+effect that patching all members back restores (`mediated_fraction`, see `decompose`), and a
+p-value against shuffled-context null variants of the same kind (see `null`: the null statistic is
+the |z| of the hypothesis each null variant puts first, by the same rule, so the top hypothesis'
+p-value is uniform under the null). A variant without a hypothesis keeps one row of rank 0 whose
+status says why."""
 
 from __future__ import annotations
 
