@@ -1,8 +1,8 @@
 """Ranked mechanistic hypotheses per variant, with their evidence.
 
-Each feature's change near the variant (see `decompose`) is scored as `s = delta / typical * min(1,
-max(ref, alt) / typical)`, where `typical` is the median of the feature's top activations in the
-atlas: a change counts in units of the feature's usual strength, and only as much as the feature is
+Each feature's change near the variant (see `decompose`) is scored as
+`s = delta / typical * min(1, max(ref, alt) / typical)`, where `typical` is the median of the
+feature's top activations in the atlas: a change counts in units of the feature's usual strength, and only as much as the feature is
 really on in the ref or the alt window (a weak feature wobbling near zero is not a lost site).
 Features are then put back together into concepts (see `genomix.features.concepts`: one concept per
 JASPAR family or annotation class, with the unlabelled features that fire with its members), and a
