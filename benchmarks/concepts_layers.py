@@ -24,7 +24,7 @@ from genomix.demo.evaluate import concept_truth
 from genomix.demo.sae import DEMO_SAE_PLAN
 from genomix.features.annotations import read_annotations
 from genomix.features.atlas import ATLAS_NAME, FeatureAtlas, build_atlas
-from genomix.features.concepts import summarize
+from genomix.features.measures import summarize
 from genomix.io.genome import Genome
 from genomix.models.registry import load_model
 from genomix.paths import demo_dir, demo_sae_dir

@@ -28,7 +28,8 @@ import numpy as np
 
 from genomix.demo.evaluate import explain_truth, read_truth
 from genomix.demo.world import HELD_OUT
-from genomix.hypotheses import explain_table, load_explainer
+from genomix.hypotheses import explain_table
+from genomix.pipelines import load_explainer
 from genomix.io.variants import read_variants
 from genomix.paths import demo_dir, demo_variants
 

@@ -6,7 +6,7 @@ repeat (interleaved, medians reported):
 - score: `genomix.scoring.score_variants` (llr for SNVs, embedding distance for indels, both strands);
 - explain, first run: a new `Explainer` explains the whole VCF, as one `genomix explain --model demo`
   run does: it reads the nulls shipped beside the demo atlas (SNVs, 1-2 bp indels; drawn by
-  `python -m genomix.demo.sae --nulls-only`, as `genomix features annotate` does for any atlas) and
+  `genomix demo sae --nulls-only`, as `genomix features annotate` does for any atlas) and
   draws those of other kinds on the way;
 - explain, nothing drawn: the same with an atlas that has no nulls beside it (one built in memory):
   every null (500 shuffled-context variants per kind of variant in the VCF) is drawn on the way;
@@ -25,7 +25,7 @@ import statistics
 import time
 
 from genomix.features.atlas import FeatureAtlas, nulls_path
-from genomix.hypotheses import load_explainer
+from genomix.pipelines import load_explainer
 from genomix.hypotheses.null import null_kind
 from genomix.io.variants import read_variants
 from genomix.paths import demo_dir, demo_variants
@@ -57,7 +57,7 @@ def main() -> None:
         explainer.explain(variants)
         times["explain_warm"].append(time.perf_counter() - start)
     medians = {k: statistics.median(v) for k, v in times.items()}
-    result = {"variants": len(variants), "null_kinds": len(explainer._null), "repeats": args.repeats,
+    result = {"variants": len(variants), "null_kinds": len(explainer.nulls.drawn), "repeats": args.repeats,
               **{f"{k}_seconds": round(v, 2) for k, v in medians.items()},
               **{f"{k}_variants_per_s": round(len(variants) / v, 1) for k, v in medians.items()},
               **{f"{k}_over_score": round(medians[k] / medians["score"], 2) for k in times if k != "score"}}

@@ -14,7 +14,7 @@ VCFs:
   (as an MPRA / saturation-genome-editing table normalised with `bcftools norm -m-`).
 
 Three timings per VCF, measured in the same run and interleaved over repeats (medians):
-- genomix: `genomix.scoring.score_to_file(vcf, genome, model, out.tsv, method="llr",
+- genomix: `genomix.pipelines.score_to_file(vcf, genome, model, out.tsv, method="llr",
   window=W, batch_size=B)`, the function `genomix score` calls (llr with reverse-complement
   averaging, its default), TSV written; model and genome loading are not timed;
 - naive: the loop a user writes in a notebook: for each variant build the window with
@@ -161,7 +161,7 @@ class ForwardClock:
 def run_genomix(vcf: Path, genome, gmodel, clock: ForwardClock, out: Path, window: int, batch_size: int):
     import pandas as pd
 
-    from genomix.scoring import score_to_file
+    from genomix.pipelines import score_to_file
 
     clock.reset()
     start = time.perf_counter()

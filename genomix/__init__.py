@@ -20,7 +20,8 @@ _EXPORTS = {
     "make_window": "genomix.io.windows",
     "GenomicModel": "genomix.models.base",
     "load_model": "genomix.models.registry",
-    "score": "genomix.scoring",
+    "score": "genomix.pipelines",
+    "ScoreOptions": "genomix.scoring",
     "score_variants": "genomix.scoring",
     "score_windows": "genomix.scoring",
     "SAE": "genomix.sae.base",
@@ -30,8 +31,12 @@ _EXPORTS = {
     "evaluate_sae": "genomix.sae.metrics",
     "FeatureAtlas": "genomix.features.atlas",
     "build_atlas": "genomix.features.atlas",
-    "explain": "genomix.hypotheses",
+    "AtlasOptions": "genomix.features.atlas",
+    "explain": "genomix.pipelines",
+    "load_explainer": "genomix.pipelines",
     "Explainer": "genomix.hypotheses",
+    "ExplainOptions": "genomix.hypotheses",
+    "Hypothesis": "genomix.hypotheses",
     "concepts": "genomix.features.concepts",
 }
 

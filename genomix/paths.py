@@ -6,6 +6,17 @@ from importlib.resources import files
 from pathlib import Path
 
 
+SHIPPED = "demo"
+
+
+def shipped(source, part: str):
+    """What a source names: for `demo` (the one name genomix ships), the folder of its `part`
+    (`model`, `sae`: the SAE folder, which holds its atlas); any other source unchanged."""
+    if str(source) != SHIPPED:
+        return source
+    return {"model": demo_model_dir, "sae": demo_sae_dir}[part]()
+
+
 def data_dir() -> Path:
     """The shipped `data/` folder (installed as the `genomix.data` package)."""
     return Path(str(files("genomix.data")))

@@ -17,7 +17,7 @@ Scores are averaged over the forward and the reverse-complement window unless
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -46,11 +46,13 @@ def choose_method(method: str, model: GenomicModel, variant: Variant) -> str:
 def check_method(method: str, model: GenomicModel) -> None:
     """Refuse a method the model cannot compute, before any work starts."""
     if method not in METHODS:
-        raise GenomixError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+        raise GenomixError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}", option="method")
     if method == "llr" and (model.kind != "mlm" or getattr(model, "mask_token_id", None) is None):
-        raise GenomixError(f"llr needs a masked LM with a mask token; {model.name} is not one. Use --method delta_ll or embedding.")
+        raise GenomixError(f"llr needs a masked LM with a mask token; {model.name} is not one. Use "
+                           "method=\"delta_ll\" or method=\"embedding\".", option="method")
     if method == "delta_ll" and model.kind != "clm":
-        raise GenomixError(f"delta_ll needs a causal LM; {model.name} is a masked LM. Use --method llr or embedding.")
+        raise GenomixError(f"delta_ll needs a causal LM; {model.name} is a masked LM. Use "
+                           "method=\"llr\" or method=\"embedding\".", option="method")
 
 
 def default_window(model: GenomicModel) -> int:
@@ -59,16 +61,16 @@ def default_window(model: GenomicModel) -> int:
 
 def check_window(width: int, model: GenomicModel) -> None:
     if width < 2:
-        raise GenomixError(f"--window must be at least 2 bp, not {width}")
+        raise GenomixError(f"a window must be at least 2 bp, not {width}", option="window")
     if width > model.context_bp:
         raise GenomixError(
             f"window of {width} bp is longer than {model.name}'s context ({model.context_bp} bp); "
-            f"pass --window {model.context_bp} or less."
+            f"use window={model.context_bp} or less.", option="window"
         )
 
 
 @dataclass
-class _Pass:
+class _Forward:
     """One forward pass: a sequence, the token positions to mask, and what to read from it."""
 
     seq: str
@@ -80,10 +82,10 @@ class _Pass:
 class _Plan:
     """Forward passes shared by a batch of windows, and how each window's score reads them."""
 
-    passes: list[_Pass] = field(default_factory=list)
+    passes: list[_Forward] = field(default_factory=list)
     index: dict[tuple, int] = field(default_factory=dict)
 
-    def add(self, key: tuple, make: Callable[[], _Pass]) -> int:
+    def add(self, key: tuple, make: Callable[[], _Forward]) -> int:
         if key not in self.index:
             self.index[key] = len(self.passes)
             self.passes.append(make())
@@ -108,17 +110,17 @@ def _plan_strand(plan: _Plan, model: GenomicModel, window: Window, method: str):
                 return None
             pairs.append((ref_id, alt_id))
         key = ("masked", window.ref, tuple(tokens))
-        at = plan.add(key, lambda: _Pass(window.ref, tuple(tokens), "masked"))
+        at = plan.add(key, lambda: _Forward(window.ref, tuple(tokens), "masked"))
         return lambda results: sum(float(results[at][i, a] - results[at][i, r]) for i, (r, a) in enumerate(pairs))
     kind = "ll" if method == "delta_ll" else "embed"
-    ref_at = plan.add((kind, window.ref), lambda: _Pass(window.ref, (), kind))
-    alt_at = plan.add((kind, window.alt), lambda: _Pass(window.alt, (), kind))
+    ref_at = plan.add((kind, window.ref), lambda: _Forward(window.ref, (), kind))
+    alt_at = plan.add((kind, window.alt), lambda: _Forward(window.alt, (), kind))
     if method == "delta_ll":
         return lambda results: float(results[alt_at] - results[ref_at])
     return lambda results: float(np.linalg.norm(results[alt_at] - results[ref_at]))
 
 
-def _run_passes(model: GenomicModel, passes: list[_Pass], batch_size: int, layer: str | None) -> list:
+def _run_forwards(model: GenomicModel, passes: list[_Forward], batch_size: int, layer: str | None) -> list:
     """Run the passes in batches of `batch_size`, grouped by kind; one result per pass."""
     results: list = [None] * len(passes)
     order = sorted(range(len(passes)), key=lambda i: (passes[i].kind, len(passes[i].seq)))
@@ -172,12 +174,30 @@ def score_windows(
     for window, method in zip(windows, methods):
         strands = [window, window.reverse_complement()] if rc else [window]
         readers.append([_plan_strand(plan, model, strand, method) for strand in strands])
-    results = _run_passes(model, plan.passes, batch_size, hook)
+    results = _run_forwards(model, plan.passes, batch_size, hook)
     scores = np.full(len(windows), np.nan)
     for row, strand_readers in enumerate(readers):
         if all(reader is not None for reader in strand_readers):
             scores[row] = np.mean([reader(results) for reader in strand_readers])
     return scores
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """How variants are scored: `method` (auto, llr, delta_ll, embedding), `window` in bp (None: 1024 or
+    the model's context), `rc` (average with the reverse-complement strand), `batch_size` (forward
+    passes per batch; results do not depend on it), `layer` (of the embedding score; None: the last)."""
+
+    method: str = "auto"
+    window: int | None = None
+    rc: bool = True
+    batch_size: int = 32
+    layer: str | int | None = None
+
+    def check(self, model: GenomicModel) -> None:
+        """Refuse what the model cannot do, before any work starts."""
+        check_method(self.method, model)
+        check_window(self.window or default_window(model), model)
 
 
 @dataclass(frozen=True)
@@ -187,6 +207,10 @@ class Scored:
     variant: Variant
     method: str
     score: float
+
+    @property
+    def status(self) -> str:
+        return self.variant.status
 
 
 def score_variants(
@@ -223,39 +247,6 @@ def score_variants(
     ]
 
 
-@dataclass
-class ScoredChunk:
-    """Consecutive VCF records as (index in the input, pysam record), and their scored ALTs in input order."""
-
-    records: list[tuple[int, object]]
-    scored: list[Scored]
-
-
-def iter_scores(
-    vcf,
-    genome: Genome,
-    model: GenomicModel,
-    method: str = "auto",
-    window: int | None = None,
-    rc: bool = True,
-    batch_size: int = 32,
-    layer: str | int | None = None,
-    ref_check: str = "error",
-    region: str | None = None,
-    chunk_size: int = 512,
-) -> Iterator[ScoredChunk]:
-    """Stream a VCF/BCF through the model in chunks of about `chunk_size` ALTs (whole records).
-
-    Memory stays bounded by the chunk; every input ALT comes back with a status.
-    """
-    from genomix.io.variants import iter_variant_chunks
-
-    check_method(method, model)
-    check_window(window or default_window(model), model)
-    for records, variants in iter_variant_chunks(vcf, genome, region, ref_check, chunk_size):
-        yield ScoredChunk(records, score_variants(model, genome, variants, method, window, rc, batch_size, layer))
-
-
 SCORE_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "method", "score", "status"]
 
 
@@ -268,79 +259,3 @@ def scores_table(scored: list[Scored]):
          for s in scored],
         columns=SCORE_COLUMNS,
     ).astype({"pos": "int64", "score": "float64"})
-
-
-def score(vcf, fasta, model: GenomicModel | str, **options):
-    """Score every ALT of a VCF/BCF against `fasta` with `model` (a GenomicModel or a name to load).
-
-    Options as in `iter_scores`. Returns a DataFrame with the columns of `scores_table`.
-    """
-    import pandas as pd
-
-    from genomix.models.registry import load_model
-
-    if isinstance(model, str):
-        model = load_model(model)
-    genome = fasta if isinstance(fasta, Genome) else Genome(fasta)
-    frames = [scores_table(chunk.scored) for chunk in iter_scores(vcf, genome, model, **options)]
-    return pd.concat(frames, ignore_index=True) if frames else scores_table([])
-
-
-SCORE_INFO = {
-    "GMX_SCORE": (
-        "A",
-        "Float",
-        "genomix zero-shot score per ALT: llr and delta_ll are log P(alt) - log P(ref) (negative: the model "
-        "finds the ALT less likely); embedding is a distance (>= 0); see ##genomix_method",
-    )
-}
-
-
-def score_to_file(vcf, genome: Genome, model: GenomicModel, out, meta: dict | None = None,
-                  progress: Callable[[int], None] | None = None, **options) -> dict[str, int]:
-    """Score a VCF/BCF once and write each of `out` (one path or several: .tsv, .parquet, .vcf, .vcf.gz,
-    .bcf, or `-` for VCF on stdout).
-
-    Files are written under a temporary name and moved into place only when complete.
-    `progress(n)` is called with the number of ALTs done after each chunk. Returns counts by status.
-    """
-    import os
-    from pathlib import Path
-
-    from genomix.io.outputs import AnnotatedVcfWriter, TableWriter, output_format, vcf_float, written_whole
-    from genomix.io.variants import open_vcf
-
-    outs = [out] if isinstance(out, (str, os.PathLike)) else list(out)
-    finals = [None if str(o) == "-" else Path(o) for o in outs]
-    kinds = [output_format(o) for o in outs]
-    chunks = iter_scores(vcf, genome, model, **options)  # checks arguments before any file is opened
-    counts: dict[str, int] = {}
-    with written_whole(finals) as partials:
-        writers = []
-        for kind, target in zip(kinds, partials):
-            target = "-" if target is None else target
-            if kind in ("tsv", "parquet"):
-                writers.append(TableWriter(target, kind))
-            else:
-                with open_vcf(vcf) as template:
-                    writers.append(AnnotatedVcfWriter(target, template.header, SCORE_INFO, meta or {}, kind))
-        for chunk in chunks:
-            table = scores_table(chunk.scored)
-            by_record: dict[int, list[Scored]] = {}
-            for item in chunk.scored:
-                by_record.setdefault(item.variant.record, []).append(item)
-                counts[item.variant.status] = counts.get(item.variant.status, 0) + 1
-            for writer in writers:
-                if isinstance(writer, TableWriter):
-                    writer.write(table)
-                    continue
-                for index, record in chunk.records:
-                    writer.write(record, {"GMX_SCORE": tuple(vcf_float(item.score) for item in by_record[index])})
-            if progress:
-                progress(len(chunk.scored))
-        for writer in writers:
-            if isinstance(writer, TableWriter):
-                writer.close(empty=scores_table([]))
-            else:
-                writer.close()
-    return counts

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from genomix.features.atlas import FeatureAtlas
-from genomix.features.concepts import (GroupingOptions, adjusted_rand_index, coactivation, concept_ids, entanglement,
-                                       fracture, group_features)
+from genomix.features.concepts import GroupingOptions, coactivation, concept_ids, group_features
+from genomix.features.measures import adjusted_rand_index, entanglement, fracture
 from genomix.sae.base import TopKSAE
 
 

@@ -18,7 +18,7 @@ import torch
 
 import genomix as gx
 from genomix.errors import GenomixError
-from genomix.hypotheses import load_explainer
+from genomix.pipelines import load_explainer
 from genomix.hypotheses.decompose import base_tracks, feature_change, mediated_fractions, run_passes
 from genomix.hypotheses.null import dinucleotide_shuffle, null_backgrounds, null_windows
 from genomix.io.genome import Genome
@@ -140,7 +140,7 @@ def test_passes_made_for_the_null_give_the_same_changes_near_the_variant(explain
         np.testing.assert_allclose(got.delta, expected.delta, atol=1e-5)
         np.testing.assert_array_equal(got.offset[got.delta != 0], expected.offset[got.delta != 0])
         assert len(b.ref_near) < len(b.ref_token) / 4  # far from the variant nothing is encoded
-        with pytest.raises(ValueError, match="reach"):
+        with pytest.raises(GenomixError, match="reach"):
             feature_change(b, radius=40)
 
 
@@ -165,17 +165,17 @@ def test_windows_sharing_a_sequence_give_the_passes_they_give_alone(explainer, d
 
 def test_a_later_chunk_draws_only_the_nulls_of_new_kinds(demo_genome):
     small = load_explainer(demo_genome, "demo", null_size=12)
-    small.null_folders = []  # nothing read from disk
+    small.nulls.folders = []  # nothing read from disk
     at = 100_000
     base = demo_genome.fetch("chr1", at, at + 1)
     small.explain([Variant("chr1", at, base, "A" if base != "A" else "C", contig="chr1")])
     first = small.null(("snv", 1))
-    assert set(small._null) == {("snv", 1)}
-    rows = small.explain([Variant("chr1", at, base, base + "TTT", contig="chr1")])[0].rows
-    assert set(small._null) == {("snv", 1), ("ins", 3)} and small.null(("snv", 1)) is first
-    assert all(0 < row["p_value"] <= 1 for row in rows if row["rank"] > 0)
+    assert set(small.nulls.drawn) == {("snv", 1)}
+    rows = small.explain([Variant("chr1", at, base, base + "TTT", contig="chr1")])[0].hypotheses
+    assert set(small.nulls.drawn) == {("snv", 1), ("ins", 3)} and small.null(("snv", 1)) is first
+    assert all(0 < row.p_value <= 1 for row in rows if row.rank > 0)
     together = load_explainer(demo_genome, "demo", null_size=12)
-    together.null_folders = []
+    together.nulls.folders = []
     together.draw_nulls([("snv", 1), ("ins", 3)])
     for kind in (("snv", 1), ("ins", 3)):  # drawn with other kinds or alone: the same null
         np.testing.assert_allclose(together.null(kind).tops, small.null(kind).tops, rtol=1e-4)
@@ -221,9 +221,9 @@ def test_patching_nothing_or_an_unchanged_feature_mediates_nothing(explainer, de
 
 
 def test_p_value_counts_null_statistics_at_least_as_large(explainer):
-    from genomix.hypotheses.rank import _Null
+    from genomix.hypotheses.null import Null
 
-    explainer._null[("test", 1)] = _Null(np.ones(len(explainer.units)), np.sort(np.array([0.1, 0.2, 0.3, 0.4])))
+    explainer.nulls.drawn[("test", 1)] = Null(np.ones(len(explainer.units)), np.sort(np.array([0.1, 0.2, 0.3, 0.4])))
     assert explainer.p_value(0.35, ("test", 1)) == pytest.approx(2 / 5)
     assert explainer.p_value(-0.2, ("test", 1)) == pytest.approx(4 / 5)
     assert explainer.p_value(9.0, ("test", 1)) == pytest.approx(1 / 5)
@@ -337,7 +337,7 @@ def test_followup_designs_test_the_site(planted, demo_genome):
 
 
 def test_an_intact_site_beside_an_indel_scores_the_same_in_ref_and_alt(write_fasta):
-    from genomix.hypotheses.rank import pwm_scores
+    from genomix.hypotheses.evidence import pwm_scores
 
     ppm = np.full((6, 4), 0.01)
     for column, base in enumerate("GATAAG"):
@@ -365,14 +365,15 @@ def test_grouping_by_feature_ranks_every_labelled_feature_on_its_own(explainer):
 
 
 def test_gmx_entries_keep_vcf_syntax_whatever_the_label():
-    from genomix.hypotheses import gmx_entries
-    from genomix.hypotheses.rank import Explained, _empty_row
+    from dataclasses import replace
+
+    from genomix.hypotheses.records import Hypothesis
     from genomix.scoring import Scored
 
     scored = Scored(Variant("chr1", 9, "A", "G", contig="chr1"), "llr", -1.5)
-    row = _empty_row(scored) | {"rank": 1, "feature": 7, "label": "odd, label;x=y|z w", "effect": "loss", "delta": -2.0,
-                                "motif_delta": float("nan"), "mediated_fraction": 0.25, "p_value": 0.01}
-    entry, = gmx_entries(Explained(scored, [row]))
+    row = replace(Hypothesis.none(scored), rank=1, feature=7, label="odd, label;x=y|z w", effect="loss", delta=-2.0,
+                  motif_delta=float("nan"), mediated_fraction=0.25, p_value=0.01)
+    entry = row.gmx_entry()
     fields = entry.split("|")
     assert len(fields) == 11 and not any(c in entry for c in ",; =")
     assert fields[:6] == ["G", "llr", "-1.5", "7", "odd__label_x_y_z_w", "loss"]
@@ -380,6 +381,7 @@ def test_gmx_entries_keep_vcf_syntax_whatever_the_label():
 
 
 def test_followup_site_of_a_gain_past_a_deletion_is_found_in_the_alt_frame(write_fasta):
+    from genomix.hypotheses.records import Hypothesis
     from genomix.report.followup import _designs
 
     rng = np.random.default_rng(5)
@@ -388,8 +390,8 @@ def test_followup_site_of_a_gain_past_a_deletion_is_found_in_the_alt_frame(write
     variant = Variant("chr1", 100, seq[100:106], seq[100], contig="chr1")  # a 5 bp deletion
     window = make_window(genome, variant, 100)
     lead = 50 + 16  # the feature changed most at ref index 66, which is alt index 61
-    row = {"chrom": "chr1", "pos": 101, "id": ".", "ref": variant.ref, "alt": variant.alt, "rank": 1, "label": "X",
-           "effect": "gain", "tf_name": ".", "offset": 16, "_ref_index": lead, "_alt_index": lead - 5}
+    row = Hypothesis("chr1", 101, ".", variant.ref, variant.alt, math.nan, "llr", "ok", rank=1, label="X",
+                     effect="gain", tf_name=".", offset=16, ref_index=lead, alt_index=lead - 5)
     designs = {d["design"]: d for d in _designs(window, row, None, 60, 2, 20, np.random.default_rng(0))}
     alt_oligo, control = designs["mpra_alt"]["sequence"], designs["mpra_scrambled"]["sequence"]
     differs = [i for i, (a, b) in enumerate(zip(alt_oligo, control)) if a != b]
@@ -416,13 +418,13 @@ def test_a_cached_null_is_read_back_identical_and_keyed_by_what_it_depends_on(ex
     np.testing.assert_array_equal(again.null(("snv", 1)).scale, drawn.scale)
     other = load_explainer(explainer.genome, explainer.sae, explainer.atlas, explainer.model, null_size=20,
                            null_cache=tmp_path, radius=10)
-    assert other._null_name(("snv", 1)) != files[0].name
+    assert other.nulls.name(("snv", 1)) != files[0].name
     renamed = explainer.atlas.table.copy()  # a paralog's matrix names one feature: the PWM rule may rank otherwise
     motif = renamed.index[renamed.label_kind == "motif"][0]
-    renamed.loc[motif, "motif_id"] = next(m for m in first.motifs if m != renamed.motif_id[motif])
+    renamed.loc[motif, "motif_id"] = next(m for m in first.evidence.motifs if m != renamed.motif_id[motif])
     atlas = gx.FeatureAtlas(renamed, explainer.atlas.metadata, explainer.atlas.concepts)  # the same concepts
     other = load_explainer(explainer.genome, explainer.sae, atlas, explainer.model, null_size=20, null_cache=tmp_path)
-    assert other._null_name(("snv", 1)) != files[0].name
+    assert other.nulls.name(("snv", 1)) != files[0].name
 
 
 def test_nulls_saved_beside_an_atlas_are_read_instead_of_drawn(explainer, tmp_path):
@@ -450,8 +452,8 @@ def test_the_demo_ships_the_nulls_of_its_sae_atlas_and_ranking_rule():
 
     explainer = load_explainer(demo_dir() / "genome.fa.gz", "demo")  # explain's defaults
     folder = nulls_path(explainer.atlas.path)
-    stale = [kind for kind in STANDARD_KINDS if not (folder / explainer._null_name(kind)).is_file()]
-    assert not stale, f"draw them again: python -m genomix.demo.sae --nulls-only ({stale} missing or stale)"
+    stale = [kind for kind in STANDARD_KINDS if not (folder / explainer.nulls.name(kind)).is_file()]
+    assert not stale, f"draw them again: genomix demo sae --nulls-only ({stale} missing or stale)"
 
 
 def test_a_failed_run_leaves_no_output_behind(tmp_path, write_vcf):
@@ -475,26 +477,26 @@ def test_a_motif_hypothesis_its_pwm_contradicts_comes_after_the_others(explainer
 
     def named(kind):
         return [(i, int(f)) for i, u in enumerate(units) if u.kind == kind for f in u.members
-                if table.label_kind.loc[f] == kind and (kind != "motif" or table.motif_id.loc[f] in explainer.pwms)]
+                if table.label_kind.loc[f] == kind and (kind != "motif" or table.motif_id.loc[f] in explainer.evidence.pwms)]
 
     motifs = named("motif")
-    length = {pair: len(explainer.pwms[table.motif_id.loc[pair[1]]]) for pair in motifs}
+    length = {pair: len(explainer.evidence.pwms[table.motif_id.loc[pair[1]]]) for pair in motifs}
     (a, fa), (b, fb) = next(pair for pair in motifs if length[pair] <= 12), max(motifs, key=length.get)
     c, fc = named("annotation")[0]
     window = _broken_consensus_window(explainer, write_fasta, table.motif_id.loc[fa], np.random.default_rng(4))
     motif_b = table.motif_id.loc[fb]
-    assert _best_anywhere(window, explainer.pwms[motif_b]) < explainer.site_scores[motif_b]  # no site of B in the window
+    assert _best_anywhere(window, explainer.evidence.pwms[motif_b]) < explainer.evidence.site_scores[motif_b]  # no site of B in the window
     per_feature = np.zeros(explainer.sae.d_sae)
     per_feature[[fa, fb, fc]] = [-1.0, -100.0, -20.0]
     raw = explainer.weights @ per_feature
-    assert abs(raw[b]) > abs(raw[c]) > abs(raw[a]) >= explainer.min_change
+    assert abs(raw[b]) > abs(raw[c]) > abs(raw[a]) >= explainer.options.min_change
     order, evidence = explainer._select(window, raw, raw, per_feature, 3)
     assert order == [c, a, b]
     assert evidence[a].supported and evidence[b].contradicted and not evidence[c].contradicted
 
 
 def test_pwm_support_needs_a_site_in_the_allele_that_holds_it_and_a_1_bit_move_its_way():
-    from genomix.hypotheses.rank import _Evidence
+    from genomix.hypotheses.evidence import Evidence as _Evidence
 
     def evidence(ref, alt, effect):
         return _Evidence(0, "M", ref, alt, 8.0, effect)
@@ -517,7 +519,7 @@ def test_a_motif_concept_is_supported_by_the_matrix_of_any_of_its_named_members(
         found = {}
         for f in unit.members:
             motif_id = table.motif_id.loc[f]
-            if table.label_kind.loc[f] == "motif" and motif_id in explainer.pwms:
+            if table.label_kind.loc[f] == "motif" and motif_id in explainer.evidence.pwms:
                 found.setdefault(motif_id, int(f))
         return found
 
@@ -525,7 +527,7 @@ def test_a_motif_concept_is_supported_by_the_matrix_of_any_of_its_named_members(
         """A window whose ref holds a consensus site of `site_id`, broken by an SNV, where `other_id` has no site."""
         for _ in range(10):
             window = _broken_consensus_window(explainer, write_fasta, site_id, rng)
-            if _best_anywhere(window, explainer.pwms[other_id]) < explainer.site_scores[other_id]:
+            if _best_anywhere(window, explainer.evidence.pwms[other_id]) < explainer.evidence.site_scores[other_id]:
                 return window
         return None
 
@@ -539,8 +541,8 @@ def test_a_motif_concept_is_supported_by_the_matrix_of_any_of_its_named_members(
     raw = explainer.weights @ per_feature
     found = explainer._evidence(window, unit, raw[u], per_feature)
     assert found.supported and found.feature == f_site and found.motif_id == site_id
-    ref_site = best_site(window.ref, explainer.pwms[site_id], window.ref_span[0], window.ref_span[1])[0]
-    assert found.ref_pwm == ref_site >= explainer.site_scores[site_id] > found.alt_pwm + 1
+    ref_site = best_site(window.ref, explainer.evidence.pwms[site_id], window.ref_span[0], window.ref_span[1])[0]
+    assert found.ref_pwm == ref_site >= explainer.evidence.site_scores[site_id] > found.alt_pwm + 1
     _, evidence = explainer._select(window, raw, raw, per_feature, 3)
     assert evidence[u].supported
     gain = explainer._evidence(window, unit, abs(raw[u]), per_feature)  # no matrix has a site in the alt
@@ -550,7 +552,7 @@ def test_a_motif_concept_is_supported_by_the_matrix_of_any_of_its_named_members(
 def _broken_consensus_window(explainer, write_fasta, motif_id, rng):
     """A 128 bp window whose ref holds the consensus of `motif_id` in random flanks, and an SNV that turns
     its most certain column to its least likely base."""
-    ppm = explainer.motifs[motif_id].ppm
+    ppm = explainer.evidence.motifs[motif_id].ppm
     consensus = "".join("ACGT"[i] for i in ppm.argmax(1))
     middle = int(np.argmax(ppm.max(1)))
     left, right = "".join(rng.choice(list("ACGT"), 100)), "".join(rng.choice(list("ACGT"), 100))

@@ -19,7 +19,7 @@ def test_the_wheel_ships_the_demo_world_and_the_variant_sets(tmp_path):
                     "genomix/data/demo/model/config.json", "genomix/data/starter/genome.fa.gz",
                     "genomix/variants/demo.vcf.gz", "genomix/variants/demo.vcf.gz.tbi",
                     "genomix/variants/starter.vcf.gz", "genomix/data/demo/sae/cfg.json",
-                    "genomix/data/demo/sae/sae_weights.safetensors", "genomix/cli.py", "genomix/sae/base.py",
+                    "genomix/data/demo/sae/sae_weights.safetensors", "genomix/cli/__init__.py", "genomix/pipelines.py", "genomix/sae/base.py",
                     "genomix/models/convnet.py", "genomix/motifs/jaspar.py", "genomix/demo/world.py",
                     "genomix/io/variants.py"):
         assert shipped in names, shipped

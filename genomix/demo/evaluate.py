@@ -1,13 +1,11 @@
 """How well a model knows the demo world: masked-base accuracy at planted sites vs background, and
 AUROC of |score| for functional vs neutral truth variants.
 
-    python -m genomix.demo.evaluate [--model demo] [--window 512]
+    genomix demo evaluate [--model demo] [--window 512]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -198,7 +196,8 @@ def concept_truth(atlas, concepts: pd.DataFrame, annotations: Path, min_share: f
     completeness (share of a TF's features in its most common concept), over the features whose
     peaks lie at least `min_share` in one TF's sites; the ARI over every feature with any planted
     peak is given too."""
-    from genomix.features.concepts import adjusted_rand_index, concept_ids
+    from genomix.features.concepts import concept_ids
+    from genomix.features.measures import adjusted_rand_index
 
     truth = planted_tf_of_features(atlas, annotations)
     truth["concept"] = concept_ids(concepts, len(atlas.table))[truth.feature.to_numpy()]
@@ -259,32 +258,10 @@ def masked_accuracy(model: GenomicModel, genome: Genome, annotations: Path, cont
 def evaluate(model: GenomicModel, genome_path: Path, annotations: Path, truth_vcf: Path, held_out: str,
              window: int = 512, batch_size: int = 32) -> dict[str, float]:
     """All demo-world figures for `model`."""
-    from genomix.scoring import score
+    from genomix.pipelines import score
 
     genome = Genome(genome_path)
     scores = score(truth_vcf, genome, model, window=window, batch_size=batch_size)
     figures = score_auroc(scores, read_truth(truth_vcf), held_out)
     figures |= masked_accuracy(model, genome, annotations, held_out)
     return figures
-
-
-def main() -> None:
-    from genomix.demo.world import HELD_OUT
-    from genomix.models.registry import load_model
-    from genomix.paths import demo_dir, demo_variants
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="demo")
-    parser.add_argument("--data", type=Path, default=None, help="demo data folder (default: the shipped one)")
-    parser.add_argument("--vcf", type=Path, default=None, help="truth VCF (default: variants/demo.vcf.gz)")
-    parser.add_argument("--window", type=int, default=512)
-    args = parser.parse_args()
-    data = args.data or demo_dir()
-    vcf = args.vcf or demo_variants()
-    figures = evaluate(load_model(args.model), data / "genome.fa.gz", data / "annotations.bed", vcf, HELD_OUT,
-                       window=args.window)
-    print(json.dumps(figures, indent=1))
-
-
-if __name__ == "__main__":
-    main()

@@ -2,12 +2,11 @@
 its feature atlas, built on the held-out contig with the demo annotations, and explain's nulls
 drawn in advance for it.
 
-    python -m genomix.demo.sae [--data data/demo] [--atlas-only | --nulls-only]
+    genomix demo sae [--data data/demo] [--atlas-only | --nulls-only]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from pathlib import Path
@@ -60,12 +59,15 @@ def build_demo_atlas(data: Path, held_out: str = "chr3", windows: int = 2048):
 def save_demo_nulls(data: Path) -> list[Path]:
     """Draw explain's nulls of the demo SAE and atlas (SNVs, 1-2 bp indels; explain's defaults) into
     `data/sae/atlas.nulls`, as `genomix features annotate` does for any atlas."""
-    from genomix.features.atlas import ATLAS_NAME, nulls_path
-    from genomix.hypotheses import load_explainer
+    from genomix.features.atlas import ATLAS_NAME, FeatureAtlas, nulls_path
+    from genomix.hypotheses import Explainer
+    from genomix.io.genome import Genome
     from genomix.models.registry import load_model
+    from genomix.sae.formats import load_sae
 
-    folder = nulls_path(data / "sae" / ATLAS_NAME)
-    return load_explainer(data / "genome.fa.gz", data / "sae", model=load_model(str(data / "model"))).save_nulls(folder)
+    model = load_model(str(data / "model"))
+    explainer = Explainer(model, load_sae(data / "sae", model), FeatureAtlas.load(data / "sae"), Genome(data / "genome.fa.gz"))
+    return explainer.save_nulls(nulls_path(data / "sae" / ATLAS_NAME))
 
 
 def _log_every(n: int):
@@ -76,24 +78,3 @@ def _log_every(n: int):
             log.info("SAE step %d: %s", step, "  ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
 
     return report
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("data/demo"))
-    parser.add_argument("--atlas-only", action="store_true", help="keep the SAE, rebuild its atlas")
-    parser.add_argument("--nulls-only", action="store_true", help="keep the SAE and atlas, draw explain's nulls again")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="genomix: %(message)s")
-    if args.nulls_only:
-        print("\n".join(map(str, save_demo_nulls(args.data))))
-        return
-    if not args.atlas_only:
-        _, metrics = train_demo_sae(args.data)
-        print(json.dumps(metrics, indent=1))
-    atlas = build_demo_atlas(args.data)
-    print(atlas.table.label_kind.value_counts().to_string())
-
-
-if __name__ == "__main__":
-    main()

@@ -4,12 +4,11 @@ Multi-allelic records, an MNV, an insertion, a deletion, a symbolic allele, a sp
 deletion, and SNVs at the first and last base of a contig; the tests and the scoring
 notebook run on them.
 
-    python -m genomix.demo.starter [--data data] [--variants variants]
+    genomix demo starter [--data data] [--variants variants]
 """
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -74,18 +73,11 @@ def build_variants(path: Path, contigs: dict[str, str], seed: int = SEED) -> Non
     pysam.tabix_index(str(plain), preset="vcf", force=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("data"))
-    parser.add_argument("--variants", type=Path, default=Path("variants"))
-    args = parser.parse_args()
-    starter = args.data / "starter"
+def build_starter(data: Path, variants: Path) -> list[Path]:
+    """Write `data/starter/genome.fa.gz` and `variants/starter.vcf.gz`; returns their paths."""
+    starter = data / "starter"
     starter.mkdir(parents=True, exist_ok=True)
-    args.variants.mkdir(parents=True, exist_ok=True)
+    variants.mkdir(parents=True, exist_ok=True)
     contigs = build_genome(starter / "genome.fa.gz")
-    build_variants(args.variants / "starter.vcf.gz", contigs)
-    print(f"wrote {starter}/genome.fa.gz, {args.variants}/starter.vcf.gz")
-
-
-if __name__ == "__main__":
-    main()
+    build_variants(variants / "starter.vcf.gz", contigs)
+    return [starter / "genome.fa.gz", variants / "starter.vcf.gz"]

@@ -1,14 +1,13 @@
 """Train the demo model: a dilated residual ConvNet masked LM on the demo genome's training contigs.
 
-    python -m genomix.demo.train --genome data/demo/genome.fa.gz --out data/demo/model --steps 4800
+    genomix demo model --genome data/demo/genome.fa.gz --out data/demo/model --steps 4800
 
-Fixed seed, fixed number of steps; a checkpoint every `--checkpoint-every` steps lets an
+Fixed seed, fixed number of steps; a checkpoint every `checkpoint_every` steps lets an
 interrupted run continue where it stopped when started again with the same arguments.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
@@ -107,19 +106,3 @@ def train_demo_model(genome_path: Path, out: Path, held_out: str, steps: int = 4
     (out / "training.json").write_text(json.dumps(dict(arguments, final_loss=float(np.mean(losses[-50:] or [0]))), indent=1))
     checkpoint.unlink(missing_ok=True)
     return model
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--genome", type=Path, default=Path("data/demo/genome.fa.gz"))
-    parser.add_argument("--out", type=Path, default=Path("data/demo/model"))
-    parser.add_argument("--held-out", default="chr3")
-    parser.add_argument("--steps", type=int, default=4800)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="genomix: %(message)s")
-    train_demo_model(args.genome, args.out, args.held_out, steps=args.steps, seed=args.seed)
-
-
-if __name__ == "__main__":
-    main()

@@ -19,7 +19,7 @@ import torch
 
 from genomix.errors import GenomixError
 from genomix.io.genome import Genome, resolve_contig
-from genomix.sae.activations import Regions, base_positions, window_batch
+from genomix.sae.activations import Regions, window_activations
 from genomix.sae.base import SAE
 
 THRESHOLDS = (0.0, 0.15, 0.5, 0.6, 0.8)
@@ -81,10 +81,9 @@ def annotation_f1(sae: SAE, model, genome: Genome, annotations: pd.DataFrame, ma
     rng = np.random.default_rng(seed)
     number = 0
     for first in range(0, windows, batch):
-        starts, tokens = window_batch(model, genome, regions, window, min(batch, windows - first), rng)
-        keep = base_positions(tokens)
-        _, captured = model.forward(tokens, layers=(layer,), logits=False)
-        codes = sae.encode(captured[layer].float().to(sae.W_enc.device)).cpu()
+        run = window_activations(model, genome, regions, layer, window, min(batch, windows - first), rng)
+        starts, tokens, keep = run.starts, run.tokens, run.keep
+        codes = run.codes(sae).cpu()
         for row, (contig, start) in enumerate(starts):
             counts = halves[number % 2]
             number += 1

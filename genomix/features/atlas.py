@@ -11,7 +11,7 @@ with the atlas' provenance in the file's metadata.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -70,11 +70,9 @@ class FeatureAtlas:
         """An atlas file, or the SAE folder that holds one (`demo` for the demo SAE's)."""
         import pyarrow.parquet as pq
 
-        if str(path) == "demo":
-            from genomix.paths import demo_sae_dir
+        from genomix.paths import shipped
 
-            path = demo_sae_dir()
-        path = Path(path)
+        path = Path(shipped(path, "sae"))
         if path.is_dir():
             path = path / ATLAS_NAME
         if not path.is_file():
@@ -84,26 +82,60 @@ class FeatureAtlas:
         concepts = concepts_path(path)
         return cls(table.to_pandas(), metadata, pd.read_parquet(concepts) if concepts.is_file() else None, path)
 
+    def motif_collection(self) -> list | None:
+        """The motifs (Motif) of the collection the atlas was built with: a JASPAR release or a MEME
+        file; None when the atlas does not name one that can be read here."""
+        from genomix.motifs.jaspar import load_jaspar, read_meme_motifs
+
+        source = str(self.metadata.get("motif_source") or "")
+        if source.startswith("JASPAR"):
+            return load_jaspar(release=source)
+        if source and Path(source).is_file():
+            return read_meme_motifs(source)
+        return None
+
+
+@dataclass(frozen=True)
+class AtlasOptions:
+    """How an atlas is built. `windows` random windows of `window` bp are scanned, keeping each
+    feature's `n_top` strongest examples with `flank` bp each side; a feature with `min_examples` or
+    more gets a seqlet PPM. A TOMTOM match at q < `q_threshold` names it only when the motif has a site
+    near at least `min_site_share` of its top examples (and far more often than near
+    `background_positions` random positions; `min_site_share=None` turns that check off: TOMTOM alone
+    names features); an annotation names it at held-out F1 > `min_f1`. Features are then grouped into
+    concepts (`grouping`: `genomix.features.concepts.GroupingOptions`)."""
+
+    windows: int = 2048
+    window: int = 512
+    q_threshold: float = 0.05
+    min_f1: float = 0.5
+    n_top: int = 100
+    flank: int = 10
+    min_examples: int = 20
+    min_site_share: float | None = 0.25
+    background_positions: int = 1000
+    grouping: object = None
+
 
 def build_atlas(sae: SAE, model, genome: Genome | str | Path, regions: Regions | None = None,
-                annotations: pd.DataFrame | None = None, motifs: list | None = None, windows: int = 2048,
-                window: int = 512, q_threshold: float = 0.05, min_f1: float = 0.5, n_top: int = 100,
-                flank: int = 10, min_examples: int = 20, motif_source: str | None = None,
-                min_site_share: float | None = 0.25, background_positions: int = 1000, grouping=None,
-                progress=None) -> FeatureAtlas:
-    """Scan the genome (best on regions the SAE was not trained on), then name every feature.
+                annotations: pd.DataFrame | None = None, motifs: list | None = None,
+                options: AtlasOptions | None = None, motif_source: str | None = None, progress=None,
+                **overrides) -> FeatureAtlas:
+    """Scan the genome (best on regions the SAE was not trained on), then name every feature
+    (`options`: AtlasOptions, or its fields as keywords).
 
     `motifs` default to JASPAR's CORE vertebrates of the pinned release; `motif_source` names what
-    was passed instead (a release, a MEME file) for the atlas' provenance. A match names a feature
-    only when the motif has a site near at least `min_site_share` of its top examples (and far more
-    often than near `background_positions` random positions of `regions`); `min_site_share=None` turns
-    that check off (TOMTOM alone names features). Features are then grouped
-    into concepts (`grouping`: `genomix.features.concepts.GroupingOptions`)."""
+    was passed instead (a release, a MEME file) for the atlas' provenance."""
     from genomix.features.annotations import annotation_f1, best_annotation
     from genomix.features.examples import top_examples
     from genomix.features.motifs import SiteSupport, match_motifs, seqlet_ppm, trim
     from genomix.motifs.jaspar import DEFAULT_RELEASE, load_jaspar
 
+    from genomix.features.concepts import GroupingOptions, concept_ids, group_features
+
+    options = replace(options or AtlasOptions(), **overrides)
+    grouping = options.grouping or GroupingOptions()
+    windows, window, n_top, flank = options.windows, options.window, options.n_top, options.flank
     genome = genome if isinstance(genome, Genome) else Genome(genome)
     regions = regions or Regions.whole_genome(genome)
     motifs_given, motifs = motifs, motifs if motifs is not None else load_jaspar()
@@ -112,7 +144,7 @@ def build_atlas(sae: SAE, model, genome: Genome | str | Path, regions: Regions |
         progress("examples")
     ppms, trimmed = {}, {}
     for feature in range(sae.d_sae):
-        if len(examples.seqlets[feature]) >= min_examples:
+        if len(examples.seqlets[feature]) >= options.min_examples:
             ppms[feature] = seqlet_ppm(examples.seqlets[feature])
             core, _ = trim(ppms[feature])
             if core is not None:
@@ -122,10 +154,10 @@ def build_atlas(sae: SAE, model, genome: Genome | str | Path, regions: Regions |
                     for c, p, a in zip(examples.contig[f], examples.position[f], examples.activation[f]) if a > 0]
                 for f in trimmed}
     background = [genome.fetch(contig, start, start + 2 * reach + 1)
-                  for contig, start in regions.draw(np.random.default_rng(3), background_positions, 2 * reach + 1)]
-    support = None if min_site_share is None else SiteSupport(contexts, background, reach, flank=flank,
-                                                               min_share=min_site_share)
-    matches = match_motifs(trimmed, motifs, q_threshold, support=support).set_index("feature")
+                  for contig, start in regions.draw(np.random.default_rng(3), options.background_positions, 2 * reach + 1)]
+    support = None if options.min_site_share is None else SiteSupport(contexts, background, reach, flank=flank,
+                                                                       min_share=options.min_site_share)
+    matches = match_motifs(trimmed, motifs, options.q_threshold, support=support).set_index("feature")
     if progress:
         progress("motifs")
     table = pd.DataFrame({"feature": np.arange(sae.d_sae), "frequency": examples.frequency,
@@ -150,7 +182,7 @@ def build_atlas(sae: SAE, model, genome: Genome | str | Path, regions: Regions |
     else:
         table["annotation"], table["annotation_f1"] = None, np.nan
     motif_ok = table.motif_labelled.fillna(False).astype(bool)
-    annotation_ok = ~motif_ok & (table.annotation_f1.fillna(0) > min_f1)
+    annotation_ok = ~motif_ok & (table.annotation_f1.fillna(0) > options.min_f1)
     table["label"] = np.where(motif_ok, table.tf_name, np.where(annotation_ok, table.annotation, "unlabelled"))
     table["label_kind"] = np.where(motif_ok, "motif", np.where(annotation_ok, "annotation", "unlabelled"))
     table["motif_labelled"] = motif_ok
@@ -162,16 +194,14 @@ def build_atlas(sae: SAE, model, genome: Genome | str | Path, regions: Regions |
     metadata = {"sae": sae.metadata.get("model_name"), "hook_name": sae.metadata.get("hook_name"),
                 "model_fingerprint": sae.metadata.get("model_fingerprint"),
                 "motif_source": motif_source or (DEFAULT_RELEASE if motifs_given is None else "given"),
-                "motifs": len(motifs), "q_threshold": q_threshold, "min_site_share": min_site_share,
-                "site_p_value": support.p_value if support else None, "min_f1": min_f1, "windows": windows,
+                "motifs": len(motifs), "q_threshold": options.q_threshold, "min_site_share": options.min_site_share,
+                "site_p_value": support.p_value if support else None, "min_f1": options.min_f1, "windows": windows,
                 "window": window, "positions": examples.positions_seen, "flank": flank,
                 "regions": sorted(set(regions.contigs))}
-    from genomix.features.concepts import GroupingOptions, concept_ids, group_features
-
     atlas = FeatureAtlas(table, metadata)
-    atlas.concepts = group_features(sae, atlas, grouping or GroupingOptions())
+    atlas.concepts = group_features(sae, atlas, grouping)
     atlas.table["concept"] = concept_ids(atlas.concepts, sae.d_sae)
-    atlas.metadata["grouping"] = (grouping or GroupingOptions()).__dict__
+    atlas.metadata["grouping"] = grouping.__dict__
     return atlas
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from genomix.io.genome import Genome
-from genomix.sae.activations import Regions, base_positions, window_batch
+from genomix.sae.activations import Regions, window_activations
 from genomix.sae.base import SAE
 
 
@@ -50,10 +50,9 @@ def top_examples(sae: SAE, model, genome: Genome | str | Path, regions: Regions 
     peak = np.zeros(sae.d_sae)
     seen = 0
     for first in range(0, windows, batch):
-        starts, tokens = window_batch(model, genome, regions, window, min(batch, windows - first), rng)
-        keep = base_positions(tokens)
-        _, captured = model.forward(tokens, layers=(layer,), logits=False)
-        codes = sae.encode(captured[layer].float().to(sae.W_enc.device)).cpu()  # [n, tokens, d_sae]
+        run = window_activations(model, genome, regions, layer, window, min(batch, windows - first), rng)
+        starts, tokens, keep = run.starts, run.tokens, run.keep
+        codes = run.codes(sae).cpu()  # [n, tokens, d_sae]
         codes[~keep] = 0
         seen += int(keep.sum())
         fired += (codes > 0).sum((0, 1)).numpy()

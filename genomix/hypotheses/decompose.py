@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from genomix.errors import GenomixError
 from genomix.io.windows import Window
 from genomix.sae.base import SAE
 
@@ -58,7 +59,7 @@ class Pass:
     def window_codes(self, sae: SAE, features: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         """Activations of `features` at every ref token `[ref tokens, len(features)]` and every alt token."""
         if self.ref_hidden is None:
-            raise ValueError("this pass was made for the null (logits=False): it keeps no layer output")
+            raise GenomixError("this pass was made for the null (logits=False): it keeps no layer output")
         features = torch.as_tensor(features, dtype=torch.long, device=sae.W_enc.device)
         return tuple(sae.encode_features(hidden.to(sae.W_enc.device), features).cpu()
                      for hidden in (self.ref_hidden, self.alt_hidden))
@@ -162,7 +163,7 @@ def _near_codes(near: torch.Tensor, rows: np.ndarray, tokens: np.ndarray) -> tor
     """The encoded codes of `tokens` (0 for -1, a base without a token)."""
     at = np.where(tokens >= 0, rows[np.maximum(tokens, 0)], -1)
     if ((tokens >= 0) & (at < 0)).any():
-        raise ValueError("feature_change reads past the pass' reach: use a radius no larger than the reach")
+        raise GenomixError("feature_change reads past the pass' reach: use a radius no larger than the reach")
     return torch.where(torch.from_numpy(at >= 0)[:, None], near[np.maximum(at, 0)], 0.0)
 
 
@@ -192,7 +193,7 @@ def feature_change(p: Pass, radius: int = 20) -> Change:
                   offsets[where], ref_index[where], alt_index[where])
 
 
-def _effect(p: Pass, alt_logp: torch.Tensor) -> float:
+def _logp_distance(p: Pass, alt_logp: torch.Tensor) -> float:
     if not len(p.aligned):
         return 0.0
     return float((alt_logp[p.aligned[:, 1]] - p.ref_logp[p.aligned[:, 0]]).norm())
@@ -227,7 +228,7 @@ def mediated_fractions(model, sae: SAE, passes: list[Pass], patches: list[list[l
         logp = torch.log_softmax(logits.float(), dim=-1).cpu()
         for row, (i, j) in enumerate(chunk):
             p = passes[i]
-            total = _effect(p, p.alt_logp)
-            left = _effect(p, logp[row, : len(p.alt_to_ref_token)])
+            total = _logp_distance(p, p.alt_logp)
+            left = _logp_distance(p, logp[row, : len(p.alt_to_ref_token)])
             results[(i, j)] = 1.0 - left / total if total > 0 else float("nan")
     return [[results[(i, j)] for j in range(len(sets))] for i, sets in enumerate(patches)]

@@ -12,7 +12,15 @@ reaches its own (with the usual +1 in numerator and denominator).
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import tempfile
+import zipfile
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -21,6 +29,8 @@ from genomix.io.genome import Genome
 from genomix.io.variants import Variant
 from genomix.io.windows import make_window
 from genomix.sequence import ALPHABET
+
+log = logging.getLogger("genomix")
 
 MAX_NULL_LENGTH = 10
 KINDS = ("snv", "mnv", "del", "ins")
@@ -135,3 +145,58 @@ def _with_variants(backgrounds: list[str], kind: tuple[str, int], width: int, rn
         variant = Variant("null", centre, ref, alt, contig="null")
         windows.append(make_window(_Sequence(seq), variant, width))
     return windows
+
+
+@dataclass
+class Null:
+    """A null of one kind of variant: each unit's standard deviation (`scale`) and the sorted |z| of
+    the hypothesis each null variant puts first (`tops`)."""
+
+    scale: np.ndarray
+    tops: np.ndarray
+
+
+class NullStore:
+    """Nulls by kind: those drawn in this run (`drawn`), read from the first of `folders` that has
+    one, and saved into `cache` when drawn. A null's file name hashes everything it depends on
+    (`digest()`, made when first needed), so a null of other settings is never read back."""
+
+    def __init__(self, digest: Callable[[], str], folders: list[Path], cache: Path | None = None):
+        self.drawn: dict[tuple[str, int], Null] = {}
+        self.folders, self.cache = folders, cache
+        self._digest, self._made = digest, None
+
+    def name(self, kind: tuple[str, int]) -> str:
+        if self._made is None:
+            self._made = self._digest()
+        return f"null-{kind[0]}{kind[1]}-{hashlib.sha256((self._made + repr(kind)).encode()).hexdigest()[:20]}.npz"
+
+    def has(self, kind: tuple[str, int]) -> bool:
+        """Drawn, or read now from a folder (False when no folder has a readable one)."""
+        return kind in self.drawn or self._read(kind)
+
+    def put(self, kind: tuple[str, int], null: Null) -> None:
+        self.drawn[kind] = null
+        if self.cache is not None:
+            self.save(kind, self.cache)
+
+    def _read(self, kind: tuple[str, int]) -> bool:
+        for folder in self.folders:
+            try:
+                with np.load(folder / self.name(kind)) as arrays:
+                    self.drawn[kind] = Null(arrays["scale"], arrays["tops"])
+                return True
+            except FileNotFoundError:
+                continue
+            except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:  # half-written or foreign: draw it
+                log.warning("ignoring the unreadable null %s (%s)", folder / self.name(kind), error)
+        return False
+
+    def save(self, kind: tuple[str, int], folder: Path) -> Path:
+        """Write through a file of its own and rename, so runs sharing a folder never read a partial one."""
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, partial = tempfile.mkstemp(dir=folder, prefix=".partial-", suffix=".npz")
+        with os.fdopen(handle, "wb") as out:
+            np.savez(out, scale=self.drawn[kind].scale, tops=self.drawn[kind].tops)
+        os.replace(partial, folder / self.name(kind))
+        return folder / self.name(kind)

@@ -20,7 +20,8 @@ class Genome:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         if not self.path.exists():
-            raise GenomixError(f"FASTA not found: {self.path}. Pass the reference with --fasta PATH.")
+            raise GenomixError(f"FASTA not found: {self.path}. Name the reference FASTA the variants were called on.",
+                               option="fasta")
         self._ensure_index()
         try:
             self._fasta = pysam.FastaFile(str(self.path))

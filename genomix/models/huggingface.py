@@ -50,8 +50,8 @@ def read_config(source: str, trust_remote_code: bool = False):
     except ValueError as error:
         if "trust_remote_code" in str(error):
             raise GenomixError(
-                f"{source} needs its own code to load; if you trust it, pass --trust-remote-code."
-            ) from error
+                f"{source} needs its own code to load; if you trust it, pass trust_remote_code=True.",
+                option="trust_remote_code") from error
         raise GenomixError(f"cannot load model {source}: {error}") from error
     except OSError as error:
         raise GenomixError(

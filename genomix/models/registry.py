@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from genomix.errors import GenomixError
 from genomix.models.base import GenomicModel
@@ -26,15 +25,6 @@ def register_backend(name: str):
     return register
 
 
-def shipped_model_path(name: str) -> Path | None:
-    """Folder of a model genomix ships (`demo`), or None."""
-    if name != "demo":
-        return None
-    from genomix.paths import demo_model_dir
-
-    return demo_model_dir()
-
-
 def load_model(
     name_or_path: str | os.PathLike,
     backend: str | None = None,
@@ -44,8 +34,9 @@ def load_model(
     """Load a DNA model by hub id, local folder, or `demo`; the backend is inferred from its config."""
     import genomix.models.huggingface  # noqa: F401  (registers the hf-* backends)
 
-    shipped = shipped_model_path(str(name_or_path))
-    source = str(shipped or name_or_path)
+    from genomix.paths import shipped
+
+    source = str(shipped(name_or_path, "model"))
     if backend is not None:
         if backend not in BACKENDS:
             raise GenomixError(f"unknown backend {backend!r}; choose one of {', '.join(sorted(BACKENDS))}")
@@ -57,10 +48,9 @@ def load_model(
         chosen = next((cls for cls in BACKENDS.values() if cls.claims(source, config)), None)
     if chosen is not None:
         model = chosen(source, device=device, trust_remote_code=trust_remote_code)
-        if shipped is not None:
-            model.name = str(name_or_path)  # `demo`, not the folder it happens to be installed in
+        model.name = str(name_or_path)  # `demo`, not the folder it happens to be installed in
         return model
     raise GenomixError(
         f"no genomix backend recognises {name_or_path} (architectures: {getattr(config, 'architectures', None)}). "
-        f"Name one with --backend ({', '.join(sorted(BACKENDS))})."
+        f"Name one: backend=NAME ({', '.join(sorted(BACKENDS))}).", option="backend"
     )

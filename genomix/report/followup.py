@@ -20,6 +20,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from genomix.hypotheses.records import Hypothesis
 from genomix.motifs.pwm import best_site, site_scores
 
 FOLLOWUP_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "rank", "label", "effect", "design", "sequence", "length",
@@ -33,23 +34,23 @@ def followup_designs(explained, motifs: dict, mpra_length: int = 150, flank: int
     `Explained`; `motifs`: log-odds matrices by JASPAR id)."""
     rows = []
     for item in explained:
-        hypotheses = [row for row in item.rows if row["rank"] == 1]
-        if not hypotheses or item.window is None:
+        top = item.top
+        if top is None or item.window is None:
             continue
-        rows += _designs(item.window, hypotheses[0], motifs.get(hypotheses[0]["motif_id"]), mpra_length, flank, tries,
+        rows += _designs(item.window, top, motifs.get(top.motif_id), mpra_length, flank, tries,
                          np.random.default_rng([seed, item.scored.variant.pos]))
     return pd.DataFrame(rows, columns=FOLLOWUP_COLUMNS)
 
 
-def _designs(window, row: dict, pwm, mpra_length: int, flank: int, tries: int, rng) -> list[dict]:
-    loss = row["effect"] == "loss"
+def _designs(window, row: Hypothesis, pwm, mpra_length: int, flank: int, tries: int, rng) -> list[dict]:
+    loss = row.effect == "loss"
     carrier, span = (window.ref, window.ref_span) if loss else (window.alt, window.alt_span)
     if pwm is not None:
         indel = int(window.ref_span[1] - window.ref_span[0] != window.alt_span[1] - window.alt_span[0])
         _, start, _ = best_site(carrier, pwm, span[0], max(span[1], span[0] + 1) + indel)
         end = start + len(pwm)
     else:  # where the lead feature changed most, in the carrier's own frame
-        ref_index, alt_index = row.get("_ref_index", -1), row.get("_alt_index", -1)
+        ref_index, alt_index = row.ref_index, row.alt_index
         if loss:
             centre = ref_index if ref_index >= 0 else span[0]
         else:
@@ -66,8 +67,8 @@ def _designs(window, row: dict, pwm, mpra_length: int, flank: int, tries: int, r
                                                   else ((other_start, other_end), (start, end)))
     half = mpra_length // 2
     piece = slice(max(0, window.ref_span[0] - half), max(0, window.ref_span[0] - half) + mpra_length)
-    where = f"{row['label']} site"
-    factor = row["tf_name"] if row["tf_name"] != "." else "the factor"
+    where = f"{row.label} site"
+    factor = row.tf_name if row.tf_name != "." else "the factor"
     designs = [
         ("mpra_ref", window.ref[piece], f"baseline activity of the reference {mpra_length} bp around the variant"),
         ("mpra_alt", window.alt[piece], f"whether the ALT changes activity ({'loss' if loss else 'gain'} of the {where} predicted)"),
@@ -77,7 +78,7 @@ def _designs(window, row: dict, pwm, mpra_length: int, flank: int, tries: int, r
         ("emsa_alt", window.alt[max(0, alt_start - EMSA_FLANK):alt_end + EMSA_FLANK],
          f"whether the ALT {'abolishes' if loss else 'creates'} that binding (compare with emsa_ref)"),
     ]
-    base = {k: row[k] for k in ("chrom", "pos", "id", "ref", "alt", "rank", "label", "effect")}
+    base = {k: getattr(row, k) for k in ("chrom", "pos", "id", "ref", "alt", "rank", "label", "effect")}
     # genome coordinates (1-based, inclusive) of the reference bases the site covers
     coordinates = {"site_start": window.genome_start + ref_start + 1, "site_end": window.genome_start + ref_end}
     return [base | {"design": name, "sequence": seq, "length": len(seq), **coordinates, "tests": tests}

@@ -43,18 +43,18 @@ def track_img(item) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [row for row in item.rows if row["rank"] > 0]
+    rows = [row for row in item.hypotheses if row.rank > 0]
     figure, axes = plt.subplots(len(rows), 1, figsize=(7, 1.3 * len(rows)), squeeze=False, sharex=True)
     centre = item.window.ref_span[0]
     lo, hi = max(0, centre - TRACK_FLANK), min(len(item.window), centre + TRACK_FLANK + 1)
     x = np.arange(lo, hi) - centre
     for axis, row in zip(axes[:, 0], rows):
-        ref, alt = item.tracks[row["feature"]]
+        ref, alt = item.tracks[row.feature]
         axis.plot(x, ref[lo:hi], color="#555", label="ref", lw=1.2)
-        axis.plot(x, alt[lo:hi], color="#c33" if row["effect"] == "loss" else "#33c", label="alt", lw=1.2)
+        axis.plot(x, alt[lo:hi], color="#c33" if row.effect == "loss" else "#33c", label="alt", lw=1.2)
         axis.axvline(0, color="#aaa", lw=0.6, ls=":")
-        axis.set_ylabel(f"f{row['feature']}", fontsize=8)
-        axis.set_title(f"#{row['rank']} {row['label']}", fontsize=8, loc="left")
+        axis.set_ylabel(f"f{row.feature}", fontsize=8)
+        axis.set_title(f"#{row.rank} {row.label}", fontsize=8, loc="left")
         axis.tick_params(labelsize=7)
         for side in ("top", "right"):
             axis.spines[side].set_visible(False)
@@ -86,36 +86,36 @@ def report_html(explained: list, counts: dict, atlas, motifs: dict, meta: dict) 
              + "".join(f"<th>{c}</th>" for c in ("variant", "id", "score", "hypothesis", "effect", "statistic",
                                                   "mediated", "p")) + "</tr>"]
     for number, item in enumerate(explained):
-        row = item.rows[0]
-        parts.append(f"<tr><td><a href='#v{number}'>{esc(str(row['chrom']))}:{row['pos']} {esc(row['ref'])}&gt;"
-                     f"{esc(row['alt'])}</a></td><td>{esc(str(row['id']))}</td><td>{_number(row['score'])}</td>"
-                     f"<td>{esc(str(row['label']))}</td><td class='{esc(str(row['effect']))}'>{esc(str(row['effect']))}</td>"
-                     f"<td>{_number(row['statistic'])}</td><td>{_number(row['mediated_fraction'])}</td>"
-                     f"<td>{_number(row['p_value'])}</td></tr>")
+        row = item.hypotheses[0]
+        parts.append(f"<tr><td><a href='#v{number}'>{esc(str(row.chrom))}:{row.pos} {esc(row.ref)}&gt;"
+                     f"{esc(row.alt)}</a></td><td>{esc(str(row.id))}</td><td>{_number(row.score)}</td>"
+                     f"<td>{esc(str(row.label))}</td><td class='{esc(str(row.effect))}'>{esc(str(row.effect))}</td>"
+                     f"<td>{_number(row.statistic)}</td><td>{_number(row.mediated_fraction)}</td>"
+                     f"<td>{_number(row.p_value)}</td></tr>")
     parts.append("</table>")
     for number, item in enumerate(explained):
         v = item.scored.variant
         parts.append(f"<div class='card' id='v{number}'><h2>{esc(v.chrom)}:{v.vcf_pos} {esc(v.ref)}&gt;{esc(v.alt)} "
                      f"<span class='meta'>{esc(v.id)} · score {_number(item.scored.score)} ({esc(item.scored.method)})</span></h2>")
-        for row in item.rows:
-            parts.append(f"<p class='sentence'><b>#{row['rank']}</b> {esc(row['hypothesis'])}</p>")
+        for row in item.hypotheses:
+            parts.append(f"<p class='sentence'><b>#{row.rank}</b> {esc(row.hypothesis)}</p>")
         parts.append(f"<div class='row'>{track_img(item)}<div>")
-        for row in item.rows:
-            feature = atlas_rows.loc[row["feature"]]
+        for row in item.hypotheses:
+            feature = atlas_rows.loc[row.feature]
             shown = []
             if feature.ppm is not None:
-                if row["feature"] not in logos:
-                    logos[row["feature"]] = logo_img(np.array([list(c) for c in feature.ppm]), f"feature {row['feature']} seqlets")
-                shown.append(logos[row["feature"]])
-            motif = motifs.get(row["motif_id"])
+                if row.feature not in logos:
+                    logos[row.feature] = logo_img(np.array([list(c) for c in feature.ppm]), f"feature {row.feature} seqlets")
+                shown.append(logos[row.feature])
+            motif = motifs.get(row.motif_id)
             if motif is not None:
                 if motif.matrix_id not in logos:
                     logos[motif.matrix_id] = logo_img(motif.ppm, f"{motif.tf_name} {motif.matrix_id}")
                 shown.append(logos[motif.matrix_id])
-            evidence = (f"delta {_number(row['delta'])} at {row['offset']:+d} bp · motif_delta {_number(row['motif_delta'])}"
-                        f" · mediated {_number(row['mediated_fraction'])} · p {_number(row['p_value'])} · members "
-                        f"{esc(str(row['members']))}")
-            parts.append(f"<div><div class='meta'>#{row['rank']} {esc(str(row['label']))}: {evidence}</div>"
+            evidence = (f"delta {_number(row.delta)} at {row.offset:+d} bp · motif_delta {_number(row.motif_delta)}"
+                        f" · mediated {_number(row.mediated_fraction)} · p {_number(row.p_value)} · members "
+                        f"{esc(str(row.members))}")
+            parts.append(f"<div><div class='meta'>#{row.rank} {esc(str(row.label))}: {evidence}</div>"
                          f"<div class='row'>{''.join(shown)}</div></div>")
         parts.append("</div></div></div>")
     parts.append("</body></html>")

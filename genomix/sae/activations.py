@@ -59,11 +59,29 @@ class Regions:
         return [(self.contigs[i], int(c) - length // 2) for i, c in zip(picks, centres)]
 
 
-def window_batch(model, genome: Genome, regions: Regions, length: int, n_windows: int,
-                 rng: np.random.Generator) -> tuple[list[tuple[str, int]], object]:
-    """`n_windows` random windows: their (contig, start) and their tokens."""
+@dataclass
+class WindowActivations:
+    """Random windows run through a model to one layer: each window's (contig, start), their tokens,
+    which tokens spell bases (`keep`, `[batch, tokens]`) and the layer's output (`activations`,
+    `[batch, tokens, d_model]`, float32 on the model's device)."""
+
+    starts: list[tuple[str, int]]
+    tokens: object
+    keep: torch.Tensor
+    activations: torch.Tensor
+
+    def codes(self, sae) -> torch.Tensor:
+        """The SAE's codes of every token `[batch, tokens, d_sae]` (on the SAE's device)."""
+        return sae.encode(self.activations.to(sae.W_enc.device))
+
+
+def window_activations(model, genome: Genome, regions: Regions, layer: str, length: int, n_windows: int,
+                       rng: np.random.Generator) -> WindowActivations:
+    """`n_windows` random windows of `length` bp drawn from `regions` with `rng`, run to `layer`."""
     starts = regions.draw(rng, n_windows, length)
-    return starts, model.tokenize([genome.fetch(contig, start, start + length) for contig, start in starts])
+    tokens = model.tokenize([genome.fetch(contig, start, start + length) for contig, start in starts])
+    _, captured = model.forward(tokens, layers=(layer,), logits=False)
+    return WindowActivations(starts, tokens, base_positions(tokens), captured[layer].float())
 
 
 def base_positions(tokens) -> torch.Tensor:
@@ -83,11 +101,9 @@ def activation_batch(model, genome: Genome, layer: str, regions: Regions, seed: 
     per_window = -(-size // n_windows)
     rows, total = [], 0
     while total < size:
-        _, tokens = window_batch(model, genome, regions, length, n_windows, rng)
-        _, captured = model.forward(tokens, layers=(layer,), logits=False)
-        acts = captured[layer].float().cpu()
-        keep = base_positions(tokens)
-        for row in range(len(tokens)):
+        batch = window_activations(model, genome, regions, layer, length, n_windows, rng)
+        acts, keep = batch.activations.cpu(), batch.keep
+        for row in range(len(batch.tokens)):
             positions = torch.nonzero(keep[row]).squeeze(1).numpy()
             chosen = rng.choice(positions, size=min(per_window, len(positions)), replace=False)
             rows.append(acts[row, torch.from_numpy(np.sort(chosen))])

@@ -86,11 +86,9 @@ def import_goodfire(path: str | Path, k: int = 64, model_name: str = "evo2_7b_26
 def load_sae(path: str | Path, model=None, layer: str | None = None, **options) -> SAE:
     """An SAE from a genomix / SAELens folder, a dictionary_learning folder, a Goodfire `.pt` file, or
     `demo` (the demo model's SAE); with `model`, checked against it (see `SAE.check_matches`)."""
-    if str(path) == "demo":
-        from genomix.paths import demo_sae_dir
+    from genomix.paths import shipped
 
-        path = demo_sae_dir()
-    path = Path(path)
+    path = Path(shipped(path, "sae"))
     if path.is_dir() and (path / "cfg.json").exists():
         return SAE.load(path, model, layer)
     if path.is_dir() and (path / "ae.pt").exists():

@@ -18,7 +18,7 @@ import torch
 
 from genomix.errors import GenomixError
 from genomix.io.genome import Genome
-from genomix.sae.activations import Regions, base_positions, window_batch
+from genomix.sae.activations import Regions, window_activations
 from genomix.sae.base import SAE
 
 
@@ -53,10 +53,9 @@ def evaluate_sae(sae: SAE, model, genome: Genome | str | Path, regions: Regions 
     ce = {"clean": 0.0, "sae": 0.0, "zero": 0.0}
     ce_count = 0
     for first in range(0, windows, batch):
-        _, tokens = window_batch(model, genome, regions, window, min(batch, windows - first), rng)
-        keep = base_positions(tokens)
-        _, captured = model.forward(tokens, layers=(layer,), logits=False)
-        x = captured[layer].float().to(device)[keep.to(device)]
+        run = window_activations(model, genome, regions, layer, window, min(batch, windows - first), rng)
+        tokens, keep = run.tokens, run.keep
+        x = run.activations.to(device)[keep.to(device)]
         codes = sae.encode(x)
         error += float((x - sae.decode(codes)).pow(2).sum())
         sums += x.double().sum(0)

@@ -1,0 +1,152 @@
+"""What explain writes: a typed `Hypothesis` per ALT and rank, which owns its table columns, its
+sentence and its INFO/GMX entry, and `Explained`, one ALT with its hypotheses."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from genomix.hypotheses.evidence import Evidence
+from genomix.scoring import Scored
+
+EXPLAIN_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "score", "method", "rank", "feature", "label", "label_kind",
+                   "motif_id", "tf_name", "effect", "ref_act", "alt_act", "delta", "offset", "motif_delta",
+                   "mediated_fraction", "p_value", "hypothesis", "status", "statistic", "concept", "members"]
+# Consequence (label_effect, or the status without a hypothesis) closes the list: bcftools +split-vep
+# refuses a tag without a field of that name.
+GMX_FIELDS = "Allele|Method|Score|Feature|Label|Effect|Delta|MotifDelta|Mediated|P|Consequence"
+
+
+@dataclass
+class Hypothesis:
+    """One row of the hypotheses table (see EXPLAIN_COLUMNS; `pos` 1-based as in the VCF). Rank 0 is
+    the one row of an ALT without a hypothesis, whose `status` says why. Beside the columns it keeps
+    what its sentence and the follow-up designs read: the PWM `evidence`, the number of members that
+    moved, the naming feature's annotation F1, and where the lead feature changed most in the ref and
+    the alt window (`ref_index`, `alt_index`; -1 for a deleted or an inserted base)."""
+
+    chrom: str
+    pos: int
+    id: str
+    ref: str
+    alt: str
+    score: float
+    method: str
+    status: str
+    rank: int = 0
+    feature: int = -1
+    label: str = "."
+    label_kind: str = "."
+    motif_id: str = "."
+    tf_name: str = "."
+    effect: str = "."
+    ref_act: float = math.nan
+    alt_act: float = math.nan
+    delta: float = math.nan
+    offset: int = 0
+    motif_delta: float = math.nan
+    mediated_fraction: float = math.nan
+    p_value: float = math.nan
+    statistic: float = math.nan
+    concept: str = "."
+    members: str = "."
+    evidence: Evidence | None = None
+    moved_members: int = 1
+    naming_feature: int = -1
+    annotation_f1: float = math.nan
+    ref_index: int = -1
+    alt_index: int = -1
+
+    @classmethod
+    def none(cls, scored: Scored, status: str | None = None) -> "Hypothesis":
+        """The rank-0 row of an ALT without a hypothesis (its variant's status unless `status` is given)."""
+        v = scored.variant
+        return cls(v.chrom, v.vcf_pos, v.id, v.ref, v.alt, scored.score, scored.method, status or v.status)
+
+    @property
+    def hypothesis(self) -> str:
+        """The sentence (the `hypothesis` column); `.` without a hypothesis."""
+        return sentence(self) if self.rank > 0 else "."
+
+    def row(self) -> dict:
+        return {column: getattr(self, column) for column in EXPLAIN_COLUMNS}
+
+    def gmx_entry(self) -> str:
+        """This row's INFO/GMX entry (see GMX_FIELDS): `|`, `,`, `;`, `=` and blanks in text become `_`."""
+        named = self.rank > 0
+        fields = [self.alt, self.method, self.score, self.feature if named else None, self.label if named else None,
+                  self.effect if named else None, self.delta, self.motif_delta, self.mediated_fraction, self.p_value,
+                  f"{self.label}_{self.effect}" if named else self.status]
+        return "|".join(_gmx_text(f) for f in fields)
+
+
+def _gmx_text(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "".join("_" if c in ",;=| \t" else c for c in str(value))
+
+
+def sentence(h: Hypothesis) -> str:
+    """One plain sentence: the mechanism, then the evidence."""
+    where = f"{h.ref}>{h.alt} at {h.chrom}:{h.pos}"
+    moves = "falls" if h.delta < 0 else "rises"
+    lead = f"from {h.ref_act:.2f} to {h.alt_act:.2f} at {h.offset:+d} bp"
+    others = f" with {h.moved_members - 1} more of its features" if h.moved_members > 1 else ""
+    evidence = h.evidence
+    if h.label_kind == "motif":
+        verb = "weakens" if h.effect == "loss" else "creates or strengthens"
+        text = f"{where} {verb} a {h.label} site: feature {h.feature} {moves} {lead}{others}"
+        if not math.isnan(h.motif_delta):
+            text += (f"; the {h.tf_name} PWM (JASPAR {h.motif_id}) scores the site {evidence.ref_pwm:.1f} "
+                     f"in ref, {evidence.alt_pwm:.1f} in alt")
+            if evidence.holder < evidence.site:
+                allele = "ref" if h.effect == "loss" else "alt"
+                text += f" (no PWM support: {allele} has no site, which scores {evidence.site:.1f} or more)"
+            elif not evidence.supported:
+                text += " (no PWM support: the score moves less than 1 bit its way)"
+    elif h.label_kind == "annotation":
+        verb = "disrupts" if h.effect == "loss" else "creates"
+        text = (f"{where} {verb} a {h.label} signal: feature {h.feature} {moves} {lead}{others} (held-out "
+                f"F1 {h.annotation_f1:.2f} of feature {h.naming_feature} for {h.label})")
+    else:
+        text = f"{where} changes feature {h.feature}, which no motif or annotation names: it {moves} {lead}"
+    if not math.isnan(h.mediated_fraction):
+        them = "them" if h.moved_members > 1 else "it"
+        text += f"; patching {them} back restores {max(h.mediated_fraction, 0.0):.0%} of the model's effect"
+    return text + f"; p = {h.p_value:.2g}."
+
+
+@dataclass
+class Explained:
+    """One ALT: its score, its hypotheses (best first; one of rank 0 when it has none), and for the
+    report the window and the activation tracks of the lead features (ref, alt on ref bases)."""
+
+    scored: Scored
+    hypotheses: list[Hypothesis]
+    window: object = None
+    tracks: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    @property
+    def variant(self):
+        return self.scored.variant
+
+    @property
+    def status(self) -> str:
+        return self.hypotheses[0].status
+
+    @property
+    def top(self) -> Hypothesis | None:
+        """The rank-1 hypothesis, or None."""
+        return self.hypotheses[0] if self.hypotheses[0].rank == 1 else None
+
+
+def explain_table(explained: list[Explained]) -> pd.DataFrame:
+    """One row per ALT and hypothesis (rank 0 where there is none), columns EXPLAIN_COLUMNS."""
+    rows = [h.row() for item in explained for h in item.hypotheses]
+    return pd.DataFrame(rows, columns=EXPLAIN_COLUMNS).astype({"pos": "int64", "rank": "int64", "feature": "int64",
+                                                                "offset": "int64"})
