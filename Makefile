@@ -29,4 +29,9 @@ tools:
 test: setup tools
 	$(BIN)/python -m pytest -q
 
-.PHONY: setup demo test tools
+# ruff keeps the code's shape: lint and format, 120 columns (pyproject.toml).
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+.PHONY: setup demo test tools lint

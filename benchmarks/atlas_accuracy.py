@@ -36,8 +36,9 @@ CLASSES = ["exon", "intron", "splice_donor", "splice_acceptor", "cpg_island", "C
 def class_features(sae, model, genome, annotations, atlas, held_out):
     """Per class of CLASSES, the feature with the best F1 on the first half of 512 held-out windows
     (like its threshold) and its figures on the second half, indexed by class."""
-    scores = annotation_f1(sae, model, genome, annotations, atlas.table.max_activation.to_numpy(), held_out,
-                           windows=512, classes=CLASSES)
+    scores = annotation_f1(
+        sae, model, genome, annotations, atlas.table.max_activation.to_numpy(), held_out, windows=512, classes=CLASSES
+    )
     return scores.sort_values("f1_selection", ascending=False).groupby("annotation").head(1).set_index("annotation")
 
 
@@ -56,15 +57,20 @@ def main() -> None:
     atlas = build_atlas(sae, model, genome, held_out, annotations)
     seconds = time.time() - start
     truth = atlas_truth(atlas, data / "annotations.bed", data / "motifs.tsv")
-    print(f"demo atlas built in {seconds:.1f} s (models loaded, {atlas.metadata['windows']} windows of chr3, TOMTOM, annotation F1, concepts)")
+    print(
+        f"demo atlas built in {seconds:.1f} s (models loaded, {atlas.metadata['windows']} windows of chr3, TOMTOM, "
+        "annotation F1, concepts)"
+    )
     print(json.dumps(truth, indent=1))
 
     best = class_features(sae, model, genome, annotations, atlas, held_out)
     print("per class, the feature picked on the first half; its second-half (held-out) figures:")
     for cls in CLASSES:
         row = best.loc[cls]
-        print(f"  {cls:16s} feature {int(row.feature):4d}  t {row.threshold:.2f}  P {row.precision:.3f}  "
-              f"R {row.recall:.3f}  F1 {row.f1:.3f}")
+        print(
+            f"  {cls:16s} feature {int(row.feature):4d}  t {row.threshold:.2f}  P {row.precision:.3f}  "
+            f"R {row.recall:.3f}  F1 {row.f1:.3f}"
+        )
 
     from genomix.demo.sae import DEMO_SAE_PLAN
     from genomix.demo.train import DEMO_CONFIG
@@ -83,9 +89,12 @@ def main() -> None:
         random_sae = train_sae(random_model, genome, folder / "random-sae", plan, regions=training)
         control = build_atlas(random_sae, random_model, genome, held_out, annotations)
         kinds = control.table.label_kind.value_counts()
-        print(f"control (random-init model, SAE on {args.control_tokens:,} activations, {time.time() - start:.0f} s): "
-              f"{kinds.get('motif', 0)} motif labels ({sorted(set(control.table[control.table.label_kind == 'motif'].label))}), "
-              f"{kinds.get('annotation', 0)} annotation labels, {kinds.get('unlabelled', 0)} unlabelled")
+        print(
+            f"control (random-init model, SAE on {args.control_tokens:,} activations, {time.time() - start:.0f} s): "
+            f"{kinds.get('motif', 0)} motif labels "
+            f"({sorted(set(control.table[control.table.label_kind == 'motif'].label))}), "
+            f"{kinds.get('annotation', 0)} annotation labels, {kinds.get('unlabelled', 0)} unlabelled"
+        )
 
 
 if __name__ == "__main__":

@@ -41,13 +41,16 @@ def cached_sae_with_atlas(plan, folder: Path, model, genome, annotations):
     """An SAE of the demo model trained under `plan` on chr1 and chr2 into `folder`, and its atlas on
     chr3; both reused when an earlier run left them there for this same model."""
     config = folder / "cfg.json"
-    if config.is_file() and json.loads(config.read_text())["metadata"].get("model_fingerprint") != model_fingerprint(model):
+    if config.is_file() and json.loads(config.read_text())["metadata"].get("model_fingerprint") != model_fingerprint(
+        model
+    ):
         shutil.rmtree(folder)  # trained on another demo model
     if config.is_file():
         sae = load_sae(folder, model)
     else:
-        sae = train_sae(model, genome, folder, plan, regions=Regions.whole_genome(genome, ["chr1", "chr2"]),
-                        model_name="demo")
+        sae = train_sae(
+            model, genome, folder, plan, regions=Regions.whole_genome(genome, ["chr1", "chr2"]), model_name="demo"
+        )
     if not (folder / ATLAS_NAME).is_file():
         build_atlas(sae, model, genome, Regions.whole_genome(genome, ["chr3"]), annotations).save(folder / ATLAS_NAME)
     return sae, FeatureAtlas.load(folder)
@@ -56,8 +59,9 @@ def cached_sae_with_atlas(plan, folder: Path, model, genome, annotations):
 def sae_with_atlas(layer: str, model, genome, annotations):
     if layer == DEMO_SAE_PLAN.layer:
         return load_sae(demo_sae_dir(), model), FeatureAtlas.load("demo")
-    return cached_sae_with_atlas(dataclasses.replace(DEMO_SAE_PLAN, layer=layer), CACHE / f"sae-{layer}", model,
-                                 genome, annotations)
+    return cached_sae_with_atlas(
+        dataclasses.replace(DEMO_SAE_PLAN, layer=layer), CACHE / f"sae-{layer}", model, genome, annotations
+    )
 
 
 def main() -> None:

@@ -13,7 +13,8 @@ ranking rules were chosen on the shipped set, so this one checks them on sites t
 `--seeds 0,1,2` runs each group once per seed of the null draw (explain's `seed`; 0 is its default):
 the neutral-variant figures move with the draw.
 
-    .venv/bin/python benchmarks/explain_accuracy.py [--null-size 500] [--top 3] [--truth-seed N] [--groups concept,feature] [--seeds 0,1,2]
+    .venv/bin/python benchmarks/explain_accuracy.py [--null-size 500] [--top 3] [--truth-seed N]
+        [--groups concept,feature] [--seeds 0,1,2]
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ import numpy as np
 from genomix.demo.evaluate import explain_truth, read_truth
 from genomix.demo.world import HELD_OUT
 from genomix.hypotheses import explain_table
-from genomix.pipelines import load_explainer
 from genomix.io.variants import read_variants
 from genomix.paths import demo_dir, demo_variants
+from genomix.pipelines import load_explainer
 
 
 def main() -> None:
@@ -47,8 +48,9 @@ def main() -> None:
     truth = read_truth(vcf)
     for group in args.groups.split(","):
         for seed in map(int, args.seeds.split(",")):
-            explainer = load_explainer(demo_dir() / "genome.fa.gz", "demo", null_size=args.null_size, group=group,
-                                       top=args.top, seed=seed)
+            explainer = load_explainer(
+                demo_dir() / "genome.fa.gz", "demo", null_size=args.null_size, group=group, top=args.top, seed=seed
+            )
             start = time.time()
             table = explain_table(explainer.explain(list(read_variants(vcf, explainer.genome))))
             figures = explain_truth(table, truth, explainer.atlas, HELD_OUT)

@@ -25,10 +25,10 @@ import statistics
 import time
 
 from genomix.features.atlas import FeatureAtlas, nulls_path
-from genomix.pipelines import load_explainer
 from genomix.hypotheses.null import null_kind
 from genomix.io.variants import read_variants
 from genomix.paths import demo_dir, demo_variants
+from genomix.pipelines import load_explainer
 from genomix.scoring import score_variants
 
 
@@ -57,10 +57,14 @@ def main() -> None:
         explainer.explain(variants)
         times["explain_warm"].append(time.perf_counter() - start)
     medians = {k: statistics.median(v) for k, v in times.items()}
-    result = {"variants": len(variants), "null_kinds": len(explainer.nulls.drawn), "repeats": args.repeats,
-              **{f"{k}_seconds": round(v, 2) for k, v in medians.items()},
-              **{f"{k}_variants_per_s": round(len(variants) / v, 1) for k, v in medians.items()},
-              **{f"{k}_over_score": round(medians[k] / medians["score"], 2) for k in times if k != "score"}}
+    result = {
+        "variants": len(variants),
+        "null_kinds": len(explainer.nulls.drawn),
+        "repeats": args.repeats,
+        **{f"{k}_seconds": round(v, 2) for k, v in medians.items()},
+        **{f"{k}_variants_per_s": round(len(variants) / v, 1) for k, v in medians.items()},
+        **{f"{k}_over_score": round(medians[k] / medians["score"], 2) for k in times if k != "score"},
+    }
     print(json.dumps(result, indent=1))
 
 

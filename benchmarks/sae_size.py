@@ -39,10 +39,18 @@ def main() -> None:
     annotations = read_annotations(demo_dir() / "annotations.bed", genome)
     held_out = Regions.whole_genome(genome, ["chr3"])
     for size in args.sizes:
-        sae, atlas = cached_sae_with_atlas(dataclasses.replace(DEMO_SAE_PLAN, d_sae=size),
-                                           CACHE / f"sae-{DEMO_SAE_PLAN.layer}-{size}", model, genome, annotations)
-        figures = {"d_sae": size, "metrics": evaluate_sae(sae, model, genome, held_out, windows=256),
-                   "truth": atlas_truth(atlas, demo_dir() / "annotations.bed", demo_dir() / "motifs.tsv")}
+        sae, atlas = cached_sae_with_atlas(
+            dataclasses.replace(DEMO_SAE_PLAN, d_sae=size),
+            CACHE / f"sae-{DEMO_SAE_PLAN.layer}-{size}",
+            model,
+            genome,
+            annotations,
+        )
+        figures = {
+            "d_sae": size,
+            "metrics": evaluate_sae(sae, model, genome, held_out, windows=256),
+            "truth": atlas_truth(atlas, demo_dir() / "annotations.bed", demo_dir() / "motifs.tsv"),
+        }
         best = class_features(sae, model, genome, annotations, atlas, held_out)
         figures["held_out_f1"] = {cls: round(float(f1), 3) for cls, f1 in best.f1.items()}
         print(json.dumps(figures, indent=1, default=str))

@@ -70,10 +70,13 @@ def main() -> None:
     generator = torch.Generator().manual_seed(0)
     # activations with a few strong directions, like a residual stream, rather than isotropic noise
     basis = torch.randn(d_in * 2, d_in, generator=generator)
-    x_batches = [torch.relu(torch.randn(args.batch_size, d_in * 2, generator=generator) - 1.0) @ basis
-                 for _ in range(steps)]
-    print(f"machine: torch {torch.__version__}, {torch.get_num_threads()} threads; d_in {d_in}, d_sae {d_sae}, "
-          f"k {k}, batch {args.batch_size}, {steps} steps, {args.repeats} repeats")
+    x_batches = [
+        torch.relu(torch.randn(args.batch_size, d_in * 2, generator=generator) - 1.0) @ basis for _ in range(steps)
+    ]
+    print(
+        f"machine: torch {torch.__version__}, {torch.get_num_threads()} threads; d_in {d_in}, d_sae {d_sae}, "
+        f"k {k}, batch {args.batch_size}, {steps} steps, {args.repeats} repeats"
+    )
     times: dict[str, list[float]] = {"reference topk": [], "genomix topk": [], "genomix batchtopk": []}
     for repeat in range(args.repeats):
         for name in times:
@@ -82,8 +85,14 @@ def main() -> None:
             else:
                 # timed: the first steps of a 10 M-token run (latents count as dead after 500 k tokens,
                 # so AuxK and resampling, which only work on dead latents, are not triggered here)
-                plan = TrainingPlan(layer="blocks.0", d_sae=d_sae, k=k, architecture=name.split()[1],
-                                    tokens=10_000_000, batch_size=args.batch_size)
+                plan = TrainingPlan(
+                    layer="blocks.0",
+                    d_sae=d_sae,
+                    k=k,
+                    architecture=name.split()[1],
+                    tokens=10_000_000,
+                    batch_size=args.batch_size,
+                )
                 seconds = genomix_loop(x_batches, plan, d_in)
             times[name].append(seconds)
         print(f"  repeat {repeat + 1}: " + "  ".join(f"{n} {t[-1]:.2f} s" for n, t in times.items()), flush=True)

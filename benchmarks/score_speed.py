@@ -5,7 +5,8 @@ Everything is built in a temporary folder: a random genome (fixed seed), two VCF
 taken from it, and a random-init ESM masked LM of the published Nucleotide Transformer
 v2-50M shape (12 layers, hidden 512, 16 heads, rotary positions, the NT 6-mer vocabulary;
 NT-v2's gated feed-forward with intermediate 2048 has three 512x2048 matrices per layer, the
-stock ESM block used here two, so its intermediate is 3072: same weights and FLOPs per layer), saved with `save_pretrained` and loaded with `genomix.load_model(folder)`,
+stock ESM block used here two, so its intermediate is 3072: same weights and FLOPs per layer), saved with
+`save_pretrained` and loaded with `genomix.load_model(folder)`,
 the path a hub id takes.
 
 VCFs:
@@ -56,12 +57,22 @@ NT_SPECIALS = ["<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>"]
 K = 6  # bases per token of the NT vocabulary
 
 # NT-v2-50M shape: its gated FFN (3 x 512x2048 per layer) as a stock ESM FFN (2 x 512x3072).
-FULL = dict(layers=12, hidden=512, heads=16, intermediate=3072,
-            genome_bp=300_000, n_sparse=200, regions=2, region_len=30, repeats=3)
-QUICK = dict(layers=4, hidden=128, heads=4, intermediate=512,
-             genome_bp=100_000, n_sparse=40, regions=1, region_len=12, repeats=3)
+FULL = dict(
+    layers=12,
+    hidden=512,
+    heads=16,
+    intermediate=3072,
+    genome_bp=300_000,
+    n_sparse=200,
+    regions=2,
+    region_len=30,
+    repeats=3,
+)
+QUICK = dict(
+    layers=4, hidden=128, heads=4, intermediate=512, genome_bp=100_000, n_sparse=40, regions=1, region_len=12, repeats=3
+)
 
-SAT_TARGET = 3.0    # genomix / naive on the saturation VCF
+SAT_TARGET = 3.0  # genomix / naive on the saturation VCF
 BOUND_TARGET = 0.75  # genomix variants/s as a fraction of the bound's ("within 25 %")
 _COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
 
@@ -72,6 +83,7 @@ def revcomp(seq: str) -> str:
 
 # --------------------------------------------------------------------------- inputs
 
+
 def build_genome(folder: Path, length: int, seed: int) -> Path:
     rng = np.random.default_rng(seed)
     seq = "".join(rng.choice(list("ACGT"), size=length))
@@ -79,7 +91,7 @@ def build_genome(folder: Path, length: int, seed: int) -> Path:
     with open(path, "w") as out:
         out.write(">chr1\n")
         for i in range(0, length, 60):
-            out.write(seq[i:i + 60] + "\n")
+            out.write(seq[i : i + 60] + "\n")
     return path
 
 
@@ -93,8 +105,9 @@ def _write_vcf(path: Path, length: int, rows: list[tuple[int, str, str]]) -> Pat
     return path
 
 
-def build_vcfs(folder: Path, genome_seq: str, n_sparse: int, regions: int, region_len: int,
-               margin: int, seed: int) -> tuple[Path, Path]:
+def build_vcfs(
+    folder: Path, genome_seq: str, n_sparse: int, regions: int, region_len: int, margin: int, seed: int
+) -> tuple[Path, Path]:
     """Sparse SNVs at distinct positions, and saturation mutagenesis of `regions` x `region_len` bp."""
     rng = np.random.default_rng(seed + 1)
     length = len(genome_seq)
@@ -104,11 +117,17 @@ def build_vcfs(folder: Path, genome_seq: str, n_sparse: int, regions: int, regio
         ref = genome_seq[pos]
         sparse.append((int(pos), ref, str(rng.choice([b for b in "ACGT" if b != ref]))))
     starts = np.linspace(margin, length - margin - region_len, regions + 2, dtype=int)[1:-1]
-    saturation = [(int(p), genome_seq[p], alt)
-                  for start in starts for p in range(start, start + region_len)
-                  for alt in "ACGT" if alt != genome_seq[p]]
-    return (_write_vcf(folder / "sparse.vcf", length, sparse),
-            _write_vcf(folder / "saturation.vcf", length, saturation))
+    saturation = [
+        (int(p), genome_seq[p], alt)
+        for start in starts
+        for p in range(start, start + region_len)
+        for alt in "ACGT"
+        if alt != genome_seq[p]
+    ]
+    return (
+        _write_vcf(folder / "sparse.vcf", length, sparse),
+        _write_vcf(folder / "saturation.vcf", length, saturation),
+    )
 
 
 def build_model(folder: Path, shape: dict, max_positions: int, seed: int) -> Path:
@@ -120,10 +139,18 @@ def build_model(folder: Path, shape: dict, max_positions: int, seed: int) -> Pat
     vocab = NT_SPECIALS + kmers + list("ATCGN")
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
     torch.manual_seed(seed)
-    config = EsmConfig(vocab_size=len(vocab), hidden_size=shape["hidden"], num_hidden_layers=shape["layers"],
-                       num_attention_heads=shape["heads"], intermediate_size=shape["intermediate"],
-                       max_position_embeddings=max_positions, position_embedding_type="rotary",
-                       pad_token_id=1, mask_token_id=2, token_dropout=False)
+    config = EsmConfig(
+        vocab_size=len(vocab),
+        hidden_size=shape["hidden"],
+        num_hidden_layers=shape["layers"],
+        num_attention_heads=shape["heads"],
+        intermediate_size=shape["intermediate"],
+        max_position_embeddings=max_positions,
+        position_embedding_type="rotary",
+        pad_token_id=1,
+        mask_token_id=2,
+        token_dropout=False,
+    )
     EsmForMaskedLM(config).save_pretrained(folder)
     EsmTokenizer(str(folder / "vocab.txt")).save_pretrained(folder)
     return folder
@@ -137,6 +164,7 @@ def read_snvs(vcf: Path) -> list[tuple[str, int, str, str]]:
 
 
 # --------------------------------------------------------------------------- the three timings
+
 
 class ForwardClock:
     """Wraps a genomix model's `forward` (on the instance, genomix untouched) to time and count it."""
@@ -186,10 +214,12 @@ def run_naive(vcf: Path, fasta: Path, model, tokenizer, window: int):
         for rec in handle:
             for alt in rec.alts:
                 ref_seq = fa.fetch(rec.chrom, rec.start - offset, rec.start - offset + window).upper()
-                alt_seq = ref_seq[:offset] + alt + ref_seq[offset + 1:]
+                alt_seq = ref_seq[:offset] + alt + ref_seq[offset + 1 :]
                 llrs = []
-                for ref_s, alt_s, at in ((ref_seq, alt_seq, offset),
-                                         (revcomp(ref_seq), revcomp(alt_seq), window - 1 - offset)):
+                for ref_s, alt_s, at in (
+                    (ref_seq, alt_seq, offset),
+                    (revcomp(ref_seq), revcomp(alt_seq), window - 1 - offset),
+                ):
                     enc = tokenizer(ref_s, return_tensors="pt")
                     assert enc["input_ids"].shape[1] == window // K + 2, "expected <cls> + 6-mers + <eos>"
                     token = 1 + at // K  # <cls> first, then 6-mers
@@ -225,12 +255,13 @@ def run_bound(ids: torch.Tensor, model, batch_size: int) -> float:
     start = time.perf_counter()
     with torch.inference_mode():
         for first in range(0, len(ids), batch_size):
-            batch = ids[first:first + batch_size]
+            batch = ids[first : first + batch_size]
             model(input_ids=batch, attention_mask=torch.ones_like(batch))
     return time.perf_counter() - start
 
 
 # --------------------------------------------------------------------------- report
+
 
 def machine() -> str:
     import transformers
@@ -244,19 +275,43 @@ def machine() -> str:
     except OSError:
         pass
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{os.cpu_count()}-core {cpu}, {gpu}; torch {torch.__version__} ({torch.get_num_threads()} threads), "
-            f"transformers {transformers.__version__}, Python {platform.python_version()}")
+    return (
+        f"{os.cpu_count()}-core {cpu}, {gpu}; torch {torch.__version__} ({torch.get_num_threads()} threads), "
+        f"transformers {transformers.__version__}, Python {platform.python_version()}"
+    )
 
 
 def table(rows: list[dict]) -> str:
-    head = ["VCF", "variants", "unique passes", "genomix var/s", "naive var/s", "bound var/s",
-            "genomix/bound", "genomix/naive", "targets"]
+    head = [
+        "VCF",
+        "variants",
+        "unique passes",
+        "genomix var/s",
+        "naive var/s",
+        "bound var/s",
+        "genomix/bound",
+        "genomix/naive",
+        "targets",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for r in rows:
-        lines.append("| " + " | ".join([
-            r["vcf"], str(r["variants"]), str(r["unique_passes"]), f"{r['genomix_vps']:.2f}",
-            f"{r['naive_vps']:.2f}", f"{r['bound_vps']:.2f}", f"{r['genomix_over_bound']:.2f}",
-            f"{r['genomix_over_naive']:.2f}x", r["verdict"]]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    r["vcf"],
+                    str(r["variants"]),
+                    str(r["unique_passes"]),
+                    f"{r['genomix_vps']:.2f}",
+                    f"{r['naive_vps']:.2f}",
+                    f"{r['bound_vps']:.2f}",
+                    f"{r['genomix_over_bound']:.2f}",
+                    f"{r['genomix_over_naive']:.2f}x",
+                    r["verdict"],
+                ]
+            )
+            + " |"
+        )
     return "\n".join(lines)
 
 
@@ -264,14 +319,20 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small model and few variants (about a minute)")
     parser.add_argument("--window", type=int, default=1200, help="window in bp (default 1200)")
-    parser.add_argument("--batch-size", type=int, default=4,
-                        help="batch size of genomix and of the bound (default 4, the fastest per sequence on a 2-core CPU)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=4,
+        help="batch size of genomix and of the bound (default 4, the fastest per sequence on a 2-core CPU)",
+    )
     parser.add_argument("--repeats", type=int, help="timed repeats of each measurement (medians are reported)")
     parser.add_argument("--n-sparse", type=int, help="SNVs in the sparse VCF")
     parser.add_argument("--regions", type=int, help="saturation regions")
     parser.add_argument("--region-len", type=int, help="positions per saturation region (3 ALTs each)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--keep", type=Path, help="build inputs in this folder and keep them (default: a temporary folder, removed)")
+    parser.add_argument(
+        "--keep", type=Path, help="build inputs in this folder and keep them (default: a temporary folder, removed)"
+    )
     parser.add_argument("--json", type=Path, help="write every timing to this JSON file")
     args = parser.parse_args(argv)
 
@@ -293,18 +354,30 @@ def main(argv=None) -> int:
 
 
 def measure(args, shape: dict, window: int, batch: int, workdir: Path) -> int:
+    from transformers import AutoTokenizer, EsmForMaskedLM
+
     import genomix
     from genomix.io.genome import Genome
-    from transformers import AutoTokenizer, EsmForMaskedLM
 
     max_positions = max(2050, window // K + 8)
     fasta = build_genome(workdir, shape["genome_bp"], args.seed)
     import pysam
 
     genome_seq = pysam.FastaFile(str(fasta)).fetch("chr1")
-    vcfs = dict(zip(("sparse", "saturation"),
-                    build_vcfs(workdir, genome_seq, shape["n_sparse"], shape["regions"], shape["region_len"],
-                               margin=window, seed=args.seed)))
+    vcfs = dict(
+        zip(
+            ("sparse", "saturation"),
+            build_vcfs(
+                workdir,
+                genome_seq,
+                shape["n_sparse"],
+                shape["regions"],
+                shape["region_len"],
+                margin=window,
+                seed=args.seed,
+            ),
+        )
+    )
     model_dir = build_model(workdir / "model", shape, max_positions, args.seed)
 
     # genomix: exactly the path a hub id takes. Naive and bound: what a notebook user loads.
@@ -316,10 +389,12 @@ def measure(args, shape: dict, window: int, batch: int, workdir: Path) -> int:
     n_params = sum(p.numel() for p in hf_model.parameters())
 
     print(f"machine: {machine()}")
-    print(f"model: ESM masked LM, {shape['layers']} layers, hidden {shape['hidden']}, {shape['heads']} heads, "
-          f"intermediate {shape['intermediate']}, vocab {hf_model.config.vocab_size}, {n_params / 1e6:.1f}M parameters "
-          f"(random init, seed {args.seed}); window {window} bp = {window // K + 2} tokens; batch size {batch}; "
-          f"{shape['repeats']} repeats; inputs in {workdir}")
+    print(
+        f"model: ESM masked LM, {shape['layers']} layers, hidden {shape['hidden']}, {shape['heads']} heads, "
+        f"intermediate {shape['intermediate']}, vocab {hf_model.config.vocab_size}, {n_params / 1e6:.1f}M parameters "
+        f"(random init, seed {args.seed}); window {window} bp = {window // K + 2} tokens; batch size {batch}; "
+        f"{shape['repeats']} repeats; inputs in {workdir}"
+    )
 
     load_start = os.getloadavg()
     ids = {name: unique_masked_windows(vcf, fasta, tokenizer, window) for name, vcf in vcfs.items()}
@@ -330,7 +405,7 @@ def measure(args, shape: dict, window: int, batch: int, workdir: Path) -> int:
     with torch.inference_mode():  # warm-up (allocator, kernels) outside the clock
         hf_model(input_ids=ids["sparse"][:batch])
     warm = workdir / "warmup.vcf"
-    warm.write_text("".join(open(vcfs["saturation"]).readlines()[:3 + batch]))
+    warm.write_text("".join(open(vcfs["saturation"]).readlines()[: 3 + batch]))
     run_genomix(warm, genome, gmodel, clock, workdir / "warmup.tsv", window, batch)
 
     # Interleaved, order rotated each repeat (a late slot is not always the same method), wall and
@@ -338,8 +413,9 @@ def measure(args, shape: dict, window: int, batch: int, workdir: Path) -> int:
     # wall clock of whatever runs at that moment; CPU seconds are the cross-check.
     runners = {
         "bound": lambda name: (run_bound(ids[name], hf_model, batch), None, None),
-        "genomix": lambda name: run_genomix(vcfs[name], genome, gmodel, clock, workdir / f"{name}.scores.tsv",
-                                            window, batch),
+        "genomix": lambda name: run_genomix(
+            vcfs[name], genome, gmodel, clock, workdir / f"{name}.scores.tsv", window, batch
+        ),
         "naive": lambda name: (*run_naive(vcfs[name], fasta, hf_model, tokenizer, window), None),
     }
     methods = list(runners)
@@ -347,7 +423,7 @@ def measure(args, shape: dict, window: int, batch: int, workdir: Path) -> int:
     cpu = {name: {m: [] for m in methods} for name in vcfs}
     forward_info, checks = {}, {}
     for rep in range(shape["repeats"]):
-        order = methods[rep % 3:] + methods[:rep % 3]
+        order = methods[rep % 3 :] + methods[: rep % 3]
         for name in vcfs:
             scores = {}
             for method in order:
@@ -360,24 +436,35 @@ def measure(args, shape: dict, window: int, batch: int, workdir: Path) -> int:
             diff = float(np.max(np.abs(scores["genomix"] - scores["naive"])))
             checks[name] = max(checks.get(name, 0.0), diff)
             info = forward_info[name][-1]
-            print(f"  repeat {rep + 1}/{shape['repeats']} {name:10s} " + "  ".join(
-                f"{m} {times[name][m][-1]:7.2f} s ({cpu[name][m][-1]:.1f} cpu-s)"
-                for m in order)
+            print(
+                f"  repeat {rep + 1}/{shape['repeats']} {name:10s} "
+                + "  ".join(f"{m} {times[name][m][-1]:7.2f} s ({cpu[name][m][-1]:.1f} cpu-s)" for m in order)
                 + f"  | genomix forward {info['forward_s']:.2f} s, {info['forward_rows']} rows"
-                f"  | max|genomix-naive| {diff:.2e} (scores {scores['genomix'].min():.3f}..{scores['genomix'].max():.3f})",
-                flush=True)
+                f"  | max|genomix-naive| {diff:.2e} "
+                f"(scores {scores['genomix'].min():.3f}..{scores['genomix'].max():.3f})",
+                flush=True,
+            )
 
     rows = []
     for name in vcfs:
         med = {k: statistics.median(v) for k, v in times[name].items()}
         med_cpu = {k: statistics.median(v) for k, v in cpu[name].items()}
         n = n_variants[name]
-        row = dict(vcf=name, variants=n, unique_passes=len(ids[name]),
-                   genomix_passes=forward_info[name][-1]["forward_rows"],
-                   genomix_vps=n / med["genomix"], naive_vps=n / med["naive"], bound_vps=n / med["bound"],
-                   median_s=med, runs_s=times[name], median_cpu_s=med_cpu, runs_cpu_s=cpu[name],
-                   genomix_forward_s=statistics.median(i["forward_s"] for i in forward_info[name]),
-                   max_abs_diff=checks[name])
+        row = dict(
+            vcf=name,
+            variants=n,
+            unique_passes=len(ids[name]),
+            genomix_passes=forward_info[name][-1]["forward_rows"],
+            genomix_vps=n / med["genomix"],
+            naive_vps=n / med["naive"],
+            bound_vps=n / med["bound"],
+            median_s=med,
+            runs_s=times[name],
+            median_cpu_s=med_cpu,
+            runs_cpu_s=cpu[name],
+            genomix_forward_s=statistics.median(i["forward_s"] for i in forward_info[name]),
+            max_abs_diff=checks[name],
+        )
         row["genomix_over_bound"] = row["genomix_vps"] / row["bound_vps"]
         row["genomix_over_naive"] = row["genomix_vps"] / row["naive_vps"]
         row["cpu_genomix_over_bound"] = med_cpu["bound"] / med_cpu["genomix"]
@@ -392,23 +479,47 @@ def measure(args, shape: dict, window: int, batch: int, workdir: Path) -> int:
     print(f"medians of {shape['repeats']} repeats (wall clock):")
     print(table(rows))
     print()
-    print("load average (1, 5, 15 min) at start: %.2f %.2f %.2f; at end: %.2f %.2f %.2f"
-          % (*load_start, *os.getloadavg()))
+    print(
+        "load average (1, 5, 15 min) at start: {:.2f} {:.2f} {:.2f}; at end: {:.2f} {:.2f} {:.2f}".format(
+            *load_start, *os.getloadavg()
+        )
+    )
     for r in rows:
         overhead = r["median_s"]["genomix"] - r["genomix_forward_s"]
-        print(f"{r['vcf']}: genomix ran {r['genomix_passes']} forward rows (unique passes {r['unique_passes']}); "
-              f"median {r['median_s']['genomix']:.2f} s of which {r['genomix_forward_s']:.2f} s inside model.forward, "
-              f"{overhead:.2f} s outside; bound {r['median_s']['bound']:.2f} s; naive {r['median_s']['naive']:.2f} s; "
-              f"max |genomix - naive| score {r['max_abs_diff']:.2e}")
-        print(f"{r['vcf']}: by process CPU seconds (median): genomix/bound {r['cpu_genomix_over_bound']:.2f}, "
-              f"genomix/naive {r['cpu_genomix_over_naive']:.2f}x; runs (wall s): " + "; ".join(
-                  f"{m} " + ", ".join(f"{t:.1f}" for t in r["runs_s"][m]) for m in r["runs_s"]))
-    print(f"targets: genomix >= {BOUND_TARGET:.2f} x bound variants/s on both VCFs; >= {SAT_TARGET:.0f}x naive on saturation")
+        print(
+            f"{r['vcf']}: genomix ran {r['genomix_passes']} forward rows (unique passes {r['unique_passes']}); "
+            f"median {r['median_s']['genomix']:.2f} s of which {r['genomix_forward_s']:.2f} s inside model.forward, "
+            f"{overhead:.2f} s outside; bound {r['median_s']['bound']:.2f} s; naive {r['median_s']['naive']:.2f} s; "
+            f"max |genomix - naive| score {r['max_abs_diff']:.2e}"
+        )
+        print(
+            f"{r['vcf']}: by process CPU seconds (median): genomix/bound {r['cpu_genomix_over_bound']:.2f}, "
+            f"genomix/naive {r['cpu_genomix_over_naive']:.2f}x; runs (wall s): "
+            + "; ".join(f"{m} " + ", ".join(f"{t:.1f}" for t in r["runs_s"][m]) for m in r["runs_s"])
+        )
+    print(
+        f"targets: genomix >= {BOUND_TARGET:.2f} x bound variants/s on both VCFs; "
+        f">= {SAT_TARGET:.0f}x naive on saturation"
+    )
     if args.json:
-        args.json.write_text(json.dumps(dict(
-            date=datetime.datetime.now().isoformat(timespec="seconds"), machine=machine(), argv=sys.argv,
-            shape=shape, window=window, batch_size=batch, parameters=n_params, load_start=load_start,
-            load_end=os.getloadavg(), rows=rows), indent=2, default=str))
+        args.json.write_text(
+            json.dumps(
+                dict(
+                    date=datetime.datetime.now().isoformat(timespec="seconds"),
+                    machine=machine(),
+                    argv=sys.argv,
+                    shape=shape,
+                    window=window,
+                    batch_size=batch,
+                    parameters=n_params,
+                    load_start=load_start,
+                    load_end=os.getloadavg(),
+                    rows=rows,
+                ),
+                indent=2,
+                default=str,
+            )
+        )
     genome.close()
     return 0
 

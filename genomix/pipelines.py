@@ -13,13 +13,13 @@ import json
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pandas as pd
 
 from genomix.errors import GenomixError
-from genomix.hypotheses import ExplainOptions, Explainer, explain_table
+from genomix.hypotheses import Explainer, ExplainOptions, explain_table
 from genomix.io.genome import Genome
 from genomix.io.outputs import AnnotatedVcfWriter, TableWriter, output_format, vcf_float, written_whole
 from genomix.io.variants import iter_variant_chunks, open_vcf
@@ -39,10 +39,18 @@ def _explain_info() -> dict:
     from genomix.hypotheses.records import GMX_FIELDS
 
     return {
-        "GMX_SCORE": ("A", "Float", "genomix zero-shot score per ALT: llr and delta_ll are log P(alt) - log P(ref) "
-                      "(negative: the model finds the ALT less likely); embedding is a distance (>= 0)"),
-        "GMX": (".", "String", f"genomix hypotheses, one entry per ALT and hypothesis (rank order; an ALT without a "
-                f"hypothesis has one entry with empty fields). Format: {GMX_FIELDS}"),
+        "GMX_SCORE": (
+            "A",
+            "Float",
+            "genomix zero-shot score per ALT: llr and delta_ll are log P(alt) - log P(ref) "
+            "(negative: the model finds the ALT less likely); embedding is a distance (>= 0)",
+        ),
+        "GMX": (
+            ".",
+            "String",
+            f"genomix hypotheses, one entry per ALT and hypothesis (rank order; an ALT without a "
+            f"hypothesis has one entry with empty fields). Format: {GMX_FIELDS}",
+        ),
     }
 
 
@@ -62,8 +70,9 @@ def run_metadata(command: str | None = None, **fields) -> dict:
 class _TableSink:
     """A TSV or Parquet table: `frame(results)` per chunk, `empty` gives the columns of an empty run."""
 
-    def __init__(self, path: Path | None, frame: Callable[[list], pd.DataFrame], empty: pd.DataFrame,
-                 format: str | None = None):
+    def __init__(
+        self, path: Path | None, frame: Callable[[list], pd.DataFrame], empty: pd.DataFrame, format: str | None = None
+    ):
         self.path, self.frame, self.empty, self.format = path, frame, empty, format
 
     def open(self, partial, vcf) -> None:
@@ -84,8 +93,13 @@ class _VcfSink:
 
     def open(self, partial, vcf) -> None:
         with open_vcf(vcf) as template:
-            self.writer = AnnotatedVcfWriter("-" if partial is None else partial, template.header, self.info,
-                                             self.meta, output_format("-" if self.path is None else self.path))
+            self.writer = AnnotatedVcfWriter(
+                "-" if partial is None else partial,
+                template.header,
+                self.info,
+                self.meta,
+                output_format("-" if self.path is None else self.path),
+            )
 
     def write(self, records, results) -> None:
         by_record: dict[int, list] = {}
@@ -125,8 +139,9 @@ class _ReportSink:
         write_report(self.partial, cards, counts, self.explainer.atlas, self.explainer.evidence.motifs, self.meta)
 
 
-def write_outputs(vcf, chunks: Iterable[tuple[list, list]], sinks: list,
-                  progress: Callable[[int], None] | None = None) -> dict[str, int]:
+def write_outputs(
+    vcf, chunks: Iterable[tuple[list, list]], sinks: list, progress: Callable[[int], None] | None = None
+) -> dict[str, int]:
     """Run `chunks` ((records, results) in input order; a result has a `status`) into every sink, each
     written under a partial name and moved to its path only when all are complete. `progress(n)` is
     called with the number of ALTs done after each chunk. Returns the counts of ALTs by status."""
@@ -148,8 +163,15 @@ def write_outputs(vcf, chunks: Iterable[tuple[list, list]], sinks: list,
 # ---------------------------------------------------------------------------------------------- score
 
 
-def iter_scores(vcf, genome: Genome, model, options: ScoreOptions | None = None, region: str | None = None,
-                ref_check: str = "error", chunk_size: int = 512) -> Iterator[tuple[list, list]]:
+def iter_scores(
+    vcf,
+    genome: Genome,
+    model,
+    options: ScoreOptions | None = None,
+    region: str | None = None,
+    ref_check: str = "error",
+    chunk_size: int = 512,
+) -> Iterator[tuple[list, list]]:
     """Stream a VCF/BCF through the model in chunks of about `chunk_size` ALTs (whole records):
     (records as (index in the input, pysam record), their Scored ALTs). Memory stays bounded by the
     chunk; every input ALT comes back with a status."""
@@ -181,13 +203,25 @@ def score(vcf, fasta, model, options: ScoreOptions | None = None, **overrides) -
 
 
 def score_metadata(model, options: ScoreOptions, command: str | None = None) -> dict:
-    return run_metadata(command, model=model.name, method=options.method,
-                        window=options.window or default_window(model),
-                        reverse_complement="yes" if options.rc else "no")
+    return run_metadata(
+        command,
+        model=model.name,
+        method=options.method,
+        window=options.window or default_window(model),
+        reverse_complement="yes" if options.rc else "no",
+    )
 
 
-def score_to_file(vcf, genome: Genome, model, out, options: ScoreOptions | None = None, meta: dict | None = None,
-                  progress: Callable[[int], None] | None = None, **overrides) -> dict[str, int]:
+def score_to_file(
+    vcf,
+    genome: Genome,
+    model,
+    out,
+    options: ScoreOptions | None = None,
+    meta: dict | None = None,
+    progress: Callable[[int], None] | None = None,
+    **overrides,
+) -> dict[str, int]:
     """Score a VCF/BCF once and write each of `out` (one path or several: .tsv, .parquet, .vcf, .vcf.gz,
     .bcf, or `-` for VCF on stdout). Files appear only when complete. Keywords as in `score`; `meta`:
     provenance lines (default `score_metadata`). Returns counts of ALTs by status."""
@@ -201,8 +235,9 @@ def score_to_file(vcf, genome: Genome, model, out, options: ScoreOptions | None 
         if output_format(target) in ("tsv", "parquet"):
             sinks.append(_TableSink(path, scores_table, scores_table([])))
         else:
-            sinks.append(_VcfSink(path, SCORE_INFO, meta,
-                                  lambda items: {"GMX_SCORE": tuple(vcf_float(s.score) for s in items)}))
+            sinks.append(
+                _VcfSink(path, SCORE_INFO, meta, lambda items: {"GMX_SCORE": tuple(vcf_float(s.score) for s in items)})
+            )
     return write_outputs(vcf, iter_scores(vcf, genome, model, options, **reading), sinks, progress)
 
 
@@ -220,8 +255,15 @@ def sae_model_name(folder) -> str:
     return name
 
 
-def load_explainer(genome, sae="demo", atlas=None, model=None, options: ExplainOptions | None = None,
-                   device: str | None = None, **overrides) -> Explainer:
+def load_explainer(
+    genome,
+    sae="demo",
+    atlas=None,
+    model=None,
+    options: ExplainOptions | None = None,
+    device: str | None = None,
+    **overrides,
+) -> Explainer:
     """An Explainer for `sae` (a folder, `demo`, or an SAE object); the model comes from the SAE's
     metadata unless given, the atlas from the SAE's folder unless given. Keywords: ExplainOptions'."""
     from genomix.features.atlas import FeatureAtlas
@@ -246,32 +288,63 @@ def load_explainer(genome, sae="demo", atlas=None, model=None, options: ExplainO
     return Explainer(model, sae, atlas, genome, options, **overrides)
 
 
-def explain(vcf, fasta, sae="demo", atlas=None, model=None, region: str | None = None, ref_check: str = "error",
-            chunk_size: int = 256, **options) -> pd.DataFrame:
+def explain(
+    vcf,
+    fasta,
+    sae="demo",
+    atlas=None,
+    model=None,
+    region: str | None = None,
+    ref_check: str = "error",
+    chunk_size: int = 256,
+    **options,
+) -> pd.DataFrame:
     """Hypotheses of every ALT of a VCF/BCF: a DataFrame with EXPLAIN_COLUMNS, one row per ALT and
     hypothesis (rank 0 where there is none). Options as in `ExplainOptions`."""
     explainer = load_explainer(fasta, sae, atlas, model, **options)
-    frames = [explain_table(explainer.explain(variants))
-              for _, variants in iter_variant_chunks(vcf, explainer.genome, region, ref_check, chunk_size)]
+    frames = [
+        explain_table(explainer.explain(variants))
+        for _, variants in iter_variant_chunks(vcf, explainer.genome, region, ref_check, chunk_size)
+    ]
     return pd.concat(frames, ignore_index=True) if frames else explain_table([])
 
 
 def explain_metadata(explainer: Explainer, sae_source=None, command: str | None = None) -> dict:
-    return run_metadata(command, model=explainer.model.name, layer=explainer.sae.metadata.get("hook_name"),
-                        sae=None if sae_source is None else str(sae_source), motifs=explainer.atlas.metadata.get("motif_source", "."),
-                        window=explainer.window, grouping=explainer.options.group)
+    return run_metadata(
+        command,
+        model=explainer.model.name,
+        layer=explainer.sae.metadata.get("hook_name"),
+        sae=None if sae_source is None else str(sae_source),
+        motifs=explainer.atlas.metadata.get("motif_source", "."),
+        window=explainer.window,
+        grouping=explainer.options.group,
+    )
 
 
-def explain_to_file(vcf, explainer: Explainer, out=None, vcf_out=None, report=None, followup=None,
-                    meta: dict | None = None, region: str | None = None, ref_check: str = "error",
-                    chunk_size: int = 256, report_limit: int = 100, progress=None) -> dict[str, int]:
+def explain_to_file(
+    vcf,
+    explainer: Explainer,
+    out=None,
+    vcf_out=None,
+    report=None,
+    followup=None,
+    meta: dict | None = None,
+    region: str | None = None,
+    ref_check: str = "error",
+    chunk_size: int = 256,
+    report_limit: int = 100,
+    progress=None,
+) -> dict[str, int]:
     """Explain a VCF/BCF once and write what is asked: `out` (.tsv/.parquet), `vcf_out` (.vcf,
     .vcf.gz, .bcf), `report` (.html, cards for the `report_limit` ALTs with the smallest p),
     `followup` (.tsv). Files appear only when complete. Returns counts of ALTs by status."""
     from genomix.report.followup import FOLLOWUP_COLUMNS, followup_designs
 
-    finals = {name: Path(path) for name, path in (("out", out), ("vcf", vcf_out), ("report", report),
-                                                  ("followup", followup)) if path is not None}
+    finals = {
+        name: Path(path)
+        for name, path in (("out", out), ("vcf", vcf_out), ("report", report), ("followup", followup))
+        if path is not None
+    }
     if not finals:
         raise GenomixError("nothing to write: name an output table, an annotated VCF, a report or follow-up designs")
     expected = {"out": ("tsv", "parquet"), "vcf": ("vcf", "vcf.gz", "bcf"), "followup": ("tsv",)}
@@ -279,23 +352,35 @@ def explain_to_file(vcf, explainer: Explainer, out=None, vcf_out=None, report=No
         if str(final) == "-":
             raise GenomixError("explain writes files; name one instead of -")
         kind = "html" if name == "report" else output_format(final)
-        if kind not in expected.get(name, ("html",)) or (name == "report" and final.suffix.lower() not in (".html", ".htm")):
+        if kind not in expected.get(name, ("html",)) or (
+            name == "report" and final.suffix.lower() not in (".html", ".htm")
+        ):
             raise GenomixError(f"{final}: expected {' or '.join('.' + k for k in expected.get(name, ('html',)))}")
     meta = meta if meta is not None else explain_metadata(explainer)
     sinks = []
     if "out" in finals:
         sinks.append(_TableSink(finals["out"], explain_table, explain_table([])))
     if "vcf" in finals:
-        sinks.append(_VcfSink(finals["vcf"], _explain_info(), meta, lambda items: {
-            "GMX_SCORE": tuple(vcf_float(item.scored.score) for item in items),
-            "GMX": tuple(h.gmx_entry() for item in items for h in item.hypotheses)}))
+        sinks.append(
+            _VcfSink(
+                finals["vcf"],
+                _explain_info(),
+                meta,
+                lambda items: {
+                    "GMX_SCORE": tuple(vcf_float(item.scored.score) for item in items),
+                    "GMX": tuple(h.gmx_entry() for item in items for h in item.hypotheses),
+                },
+            )
+        )
     if "report" in finals:
         sinks.append(_ReportSink(finals["report"], report_limit, explainer, meta))
     if "followup" in finals:
         designs = lambda explained: followup_designs(explained, explainer.evidence.pwms, seed=explainer.options.seed)  # noqa: E731
         sinks.append(_TableSink(finals["followup"], designs, pd.DataFrame(columns=FOLLOWUP_COLUMNS), "tsv"))
-    chunks = ((records, explainer.explain(variants))
-              for records, variants in iter_variant_chunks(vcf, explainer.genome, region, ref_check, chunk_size))
+    chunks = (
+        (records, explainer.explain(variants))
+        for records, variants in iter_variant_chunks(vcf, explainer.genome, region, ref_check, chunk_size)
+    )
     return write_outputs(vcf, chunks, sinks, progress)
 
 
@@ -316,9 +401,21 @@ def load_sae_and_model(sae, model: str | None = None, device: str | None = None,
     return trained, loaded
 
 
-def annotate(sae, fasta, model: str | None = None, regions=None, annotations=None, motifs=None,
-             jaspar_release: str = "JASPAR2024", options=None, out=None, nulls: bool = True,
-             device: str | None = None, trust_remote_code: bool = False, progress=None):
+def annotate(
+    sae,
+    fasta,
+    model: str | None = None,
+    regions=None,
+    annotations=None,
+    motifs=None,
+    jaspar_release: str = "JASPAR2024",
+    options=None,
+    out=None,
+    nulls: bool = True,
+    device: str | None = None,
+    trust_remote_code: bool = False,
+    progress=None,
+):
     """Build the feature atlas of `sae` on `fasta` (its `regions`, a BED path) with `annotations` (BED
     or GFF3 path) and `motifs` (a MEME file; JASPAR `jaspar_release` by default), save it at `out`
     (default: atlas.parquet in the SAE folder), and with `nulls` draw explain's nulls for SNVs and
@@ -333,19 +430,31 @@ def annotate(sae, fasta, model: str | None = None, regions=None, annotations=Non
     from genomix.sae.activations import Regions
 
     if options is not None and options.min_site_share is not None and not 0 <= options.min_site_share <= 1:
-        raise GenomixError(f"the minimum site share is a share of the top examples, between 0 and 1 "
-                           f"(got {options.min_site_share})", option="min_site_share")
+        raise GenomixError(
+            f"the minimum site share is a share of the top examples, between 0 and 1 (got {options.min_site_share})",
+            option="min_site_share",
+        )
     if out is None:
         if str(sae) == SHIPPED:
-            raise GenomixError("name the output file of an atlas of the demo SAE; the shipped one is rebuilt by "
-                               "`genomix demo sae --atlas-only`")
+            raise GenomixError(
+                "name the output file of an atlas of the demo SAE; the shipped one is rebuilt by "
+                "`genomix demo sae --atlas-only`"
+            )
         out = (Path(sae) if Path(sae).is_dir() else Path(sae).parent) / ATLAS_NAME
     trained, loaded = load_sae_and_model(sae, model, device, trust_remote_code)
     genome = Genome(fasta)
     library = read_meme_motifs(motifs) if motifs else load_jaspar(jaspar_release)
-    atlas = build_atlas(trained, loaded, genome, Regions.from_bed(regions, genome) if regions else None,
-                        read_annotations(annotations, genome) if annotations else None, library, options,
-                        motif_source=str(motifs) if motifs else jaspar_release, progress=progress)
+    atlas = build_atlas(
+        trained,
+        loaded,
+        genome,
+        Regions.from_bed(regions, genome) if regions else None,
+        read_annotations(annotations, genome) if annotations else None,
+        library,
+        options,
+        motif_source=str(motifs) if motifs else jaspar_release,
+        progress=progress,
+    )
     atlas.save(out)
     if nulls:
         log = logging.getLogger("genomix")
@@ -379,8 +488,9 @@ def concept_inputs(sae, annotations=None, fasta=None):
 # ---------------------------------------------------------------------------------------------- the demo
 
 
-def run_demo(out: Path, window: int = 512, echo: Callable[[str], None] = print, progress=None,
-             command: str | None = None) -> dict:
+def run_demo(
+    out: Path, window: int = 512, echo: Callable[[str], None] = print, progress=None, command: str | None = None
+) -> dict:
     """The demo run: score the demo truth variants and say how well the scores separate them, measure
     the demo SAE on the held-out contig, check the demo atlas against the planted motifs, and explain
     the variants into hypotheses, an annotated VCF, an HTML report and lab designs. Says what it finds
@@ -404,8 +514,9 @@ def run_demo(out: Path, window: int = 512, echo: Callable[[str], None] = print, 
     scores = [out / "demo.scores.tsv", out / "demo.scored.vcf.gz"]
     with progress("scoring the demo variants") as bar:
         options = ScoreOptions(window=window)
-        score_to_file(vcf, genome, model, scores, options, score_metadata(model, options, command),
-                      progress=bar and bar.advance)
+        score_to_file(
+            vcf, genome, model, scores, options, score_metadata(model, options, command), progress=bar and bar.advance
+        )
     figures = score_auroc(pd.read_csv(scores[0], sep="\t"), read_truth(vcf), HELD_OUT)
     echo(f"demo variants: {vcf}\noutputs: {out}/demo.scores.tsv, {out}/demo.scored.vcf.gz")
     echo("AUROC of |score|, functional vs neutral truth variants:")
@@ -414,28 +525,48 @@ def run_demo(out: Path, window: int = 512, echo: Callable[[str], None] = print, 
         echo(f"  {name:9s} {figures[f'auroc_{name}']:.3f}   ({parts})")
     sae = load_sae(SHIPPED, model)
     metrics = evaluate_sae(sae, model, genome, Regions.whole_genome(genome, [HELD_OUT]), windows=256)
-    echo(f"demo SAE ({sae.d_sae} features at {sae.metadata['hook_name']}, {sae.architecture} k={sae.k}), "
-         f"on {metrics['windows']} windows of held-out {HELD_OUT}:")
-    echo(f"  variance explained {metrics['variance_explained']:.3f}   L0 {metrics['l0']:.1f}   "
-         f"dead {metrics['dead_fraction']:.1%}   loss recovered {metrics['loss_recovered']:.3f}")
+    echo(
+        f"demo SAE ({sae.d_sae} features at {sae.metadata['hook_name']}, {sae.architecture} k={sae.k}), "
+        f"on {metrics['windows']} windows of held-out {HELD_OUT}:"
+    )
+    echo(
+        f"  variance explained {metrics['variance_explained']:.3f}   L0 {metrics['l0']:.1f}   "
+        f"dead {metrics['dead_fraction']:.1%}   loss recovered {metrics['loss_recovered']:.3f}"
+    )
     atlas = FeatureAtlas.load(SHIPPED)
     truth = atlas_truth(atlas, demo_dir() / "annotations.bed", demo_dir() / "motifs.tsv")
     kinds = atlas.table.label_kind.value_counts()
-    echo(f"demo atlas: {kinds.get('motif', 0)} features named by a JASPAR motif, {kinds.get('annotation', 0)} by "
-         f"an annotation, {kinds.get('unlabelled', 0)} unlabelled; {truth['tfs_matched']} of "
-         f"{truth['planted_tfs']} planted TFs found by a feature whose peaks lie in their sites "
-         f"(median truth share {truth['median_truth_share']:.2f})")
+    echo(
+        f"demo atlas: {kinds.get('motif', 0)} features named by a JASPAR motif, {kinds.get('annotation', 0)} by "
+        f"an annotation, {kinds.get('unlabelled', 0)} unlabelled; {truth['tfs_matched']} of "
+        f"{truth['planted_tfs']} planted TFs found by a feature whose peaks lie in their sites "
+        f"(median truth share {truth['median_truth_share']:.2f})"
+    )
     explainer = Explainer(model, sae, atlas, genome, window=window, null_cache=out / "nulls")
-    outputs = {"out": out / "demo.hypotheses.tsv", "vcf_out": out / "demo.explained.vcf.gz",
-               "report": out / "demo.report.html", "followup": out / "demo.followup.tsv"}
+    outputs = {
+        "out": out / "demo.hypotheses.tsv",
+        "vcf_out": out / "demo.explained.vcf.gz",
+        "report": out / "demo.report.html",
+        "followup": out / "demo.followup.tsv",
+    }
     with progress("explaining the demo variants") as bar:
-        explain_to_file(vcf, explainer, **outputs, meta=explain_metadata(explainer, SHIPPED, command),
-                        progress=bar and bar.advance, report_limit=50)
+        explain_to_file(
+            vcf,
+            explainer,
+            **outputs,
+            meta=explain_metadata(explainer, SHIPPED, command),
+            progress=bar and bar.advance,
+            report_limit=50,
+        )
     hypotheses = pd.read_csv(outputs["out"], sep="\t", keep_default_na=False, na_values=["NA"])
     explained = explain_truth(hypotheses, read_truth(vcf), atlas, HELD_OUT)
-    echo(f"explain: top hypothesis names the planted TF for {explained['top1_tf_all']:.1%} of loss/gain variants "
-         f"({explained['top1_tf_held_out']:.1%} held out), direction right for {explained['direction_all']:.1%}; "
-         f"neutral variants with p < 0.01: {explained['neutral_p_below_0.01']:.1%}")
-    echo(f"report: {outputs['report']}\nhypotheses: {outputs['out']}, {outputs['vcf_out']}; lab designs: "
-         f"{outputs['followup']}")
+    echo(
+        f"explain: top hypothesis names the planted TF for {explained['top1_tf_all']:.1%} of loss/gain variants "
+        f"({explained['top1_tf_held_out']:.1%} held out), direction right for {explained['direction_all']:.1%}; "
+        f"neutral variants with p < 0.01: {explained['neutral_p_below_0.01']:.1%}"
+    )
+    echo(
+        f"report: {outputs['report']}\nhypotheses: {outputs['out']}, {outputs['vcf_out']}; lab designs: "
+        f"{outputs['followup']}"
+    )
     return {"score": figures, "sae": metrics, "atlas": truth, "explain": explained}

@@ -48,11 +48,16 @@ def check_method(method: str, model: GenomicModel) -> None:
     if method not in METHODS:
         raise GenomixError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}", option="method")
     if method == "llr" and (model.kind != "mlm" or getattr(model, "mask_token_id", None) is None):
-        raise GenomixError(f"llr needs a masked LM with a mask token; {model.name} is not one. Use "
-                           "method=\"delta_ll\" or method=\"embedding\".", option="method")
+        raise GenomixError(
+            f"llr needs a masked LM with a mask token; {model.name} is not one. Use "
+            'method="delta_ll" or method="embedding".',
+            option="method",
+        )
     if method == "delta_ll" and model.kind != "clm":
-        raise GenomixError(f"delta_ll needs a causal LM; {model.name} is a masked LM. Use "
-                           "method=\"llr\" or method=\"embedding\".", option="method")
+        raise GenomixError(
+            f'delta_ll needs a causal LM; {model.name} is a masked LM. Use method="llr" or method="embedding".',
+            option="method",
+        )
 
 
 def default_window(model: GenomicModel) -> int:
@@ -65,7 +70,8 @@ def check_window(width: int, model: GenomicModel) -> None:
     if width > model.context_bp:
         raise GenomixError(
             f"window of {width} bp is longer than {model.name}'s context ({model.context_bp} bp); "
-            f"use window={model.context_bp} or less.", option="window"
+            f"use window={model.context_bp} or less.",
+            option="window",
         )
 
 
@@ -125,7 +131,7 @@ def _run_forwards(model: GenomicModel, passes: list[_Forward], batch_size: int, 
     results: list = [None] * len(passes)
     order = sorted(range(len(passes)), key=lambda i: (passes[i].kind, len(passes[i].seq)))
     for first in range(0, len(order), batch_size):
-        chunk = order[first:first + batch_size]
+        chunk = order[first : first + batch_size]
         kinds = {passes[i].kind for i in chunk}
         for kind in kinds:
             members = [i for i in chunk if passes[i].kind == kind]
@@ -255,7 +261,18 @@ def scores_table(scored: list[Scored]):
     import pandas as pd
 
     return pd.DataFrame(
-        [(s.variant.chrom, s.variant.vcf_pos, s.variant.id, s.variant.ref, s.variant.alt, s.method, s.score, s.variant.status)
-         for s in scored],
+        [
+            (
+                s.variant.chrom,
+                s.variant.vcf_pos,
+                s.variant.id,
+                s.variant.ref,
+                s.variant.alt,
+                s.method,
+                s.score,
+                s.variant.status,
+            )
+            for s in scored
+        ],
         columns=SCORE_COLUMNS,
     ).astype({"pos": "int64", "score": "float64"})

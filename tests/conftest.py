@@ -35,7 +35,7 @@ def write_fasta_file(path: Path, contigs: dict[str, str], line_width: int = 60) 
         for name, sequence in contigs.items():
             handle.write(f">{name}\n")
             for start in range(0, len(sequence), line_width):
-                handle.write(sequence[start: start + line_width] + "\n")
+                handle.write(sequence[start : start + line_width] + "\n")
     return path
 
 
@@ -115,6 +115,7 @@ def write_vcf(tmp_path) -> Callable[..., Path]:
 
 
 # Tiny random-init models, saved with save_pretrained and loaded back like a hub id.
+
 
 @pytest.fixture(scope="session")
 def char_mlm_dir(tmp_path_factory) -> Path:

@@ -54,7 +54,8 @@ def test_vcf_output_keeps_records_and_adds_gmx_score_that_bcftools_reads(tmp_pat
     # bcftools: one value per ALT, '.' where the ALT was skipped
     queried = bcftools.query("-f", "%ID\t%GMX_SCORE\n", str(out)).splitlines()
     expected = table.groupby("id", sort=False)["score"].apply(
-        lambda s: ",".join("." if pd.isna(v) else f"{v:.6g}" for v in s))
+        lambda s: ",".join("." if pd.isna(v) else f"{v:.6g}" for v in s)
+    )
     for line in queried:
         record_id, values = line.split("\t")
         got = [v if v == "." else f"{float(v):.6g}" for v in values.split(",")]
@@ -103,8 +104,10 @@ def _one_clear_line(done, *words):
 
 
 def test_unknown_model_is_one_clear_line(tmp_path):
-    _one_clear_line(genomix("score", VCF, "--fasta", FASTA, "--model", tmp_path / "nope", "-o", tmp_path / "x.tsv"),
-                    "model folder not found")
+    _one_clear_line(
+        genomix("score", VCF, "--fasta", FASTA, "--model", tmp_path / "nope", "-o", tmp_path / "x.tsv"),
+        "model folder not found",
+    )
 
 
 def test_missing_fasta_is_one_clear_line(tmp_path):

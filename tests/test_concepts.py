@@ -32,8 +32,15 @@ def test_coactivation_is_the_share_of_examples_near_the_others():
 
 
 def _atlas(rows: list[dict]) -> FeatureAtlas:
-    base = {"label": "unlabelled", "label_kind": "unlabelled", "motif_id": None, "tf_name": None, "motif_family": None,
-            "ppm": None, "top_examples": []}
+    base = {
+        "label": "unlabelled",
+        "label_kind": "unlabelled",
+        "motif_id": None,
+        "tf_name": None,
+        "motif_family": None,
+        "ppm": None,
+        "top_examples": [],
+    }
     table = pd.DataFrame([{**base, "feature": i, **row} for i, row in enumerate(rows)])
     return FeatureAtlas(table, {"motif_source": "JASPAR2024"})
 
@@ -52,15 +59,24 @@ def test_features_group_by_family_and_class_and_unlabelled_ones_join_only_with_b
     d[4] = d[0] + 0.1 * rng.normal(size=16)
     here = [f"chr1:{p}" for p in range(1000, 1100, 10)]
     elsewhere = [f"chr1:{p}" for p in range(5000, 5100, 10)]
-    atlas = _atlas([
-        {"label": "GATA1", "label_kind": "motif", "motif_id": "MA1", "tf_name": "GATA1", "motif_family": "GATA", "top_examples": here},
-        {"label": "GATA2", "label_kind": "motif", "motif_id": "MA2", "tf_name": "GATA2", "motif_family": "GATA"},
-        {"label": "exon", "label_kind": "annotation"},
-        {"top_examples": here},        # unlabelled, same direction, fires with feature 0: joins
-        {"top_examples": elsewhere},   # unlabelled, same direction, fires elsewhere: stays out
-        {"top_examples": here},        # unlabelled, fires with feature 0 but points elsewhere: stays out
-        {"label": "GATA1", "label_kind": "annotation"},  # an annotation of GATA1 sites: joins the GATA concept
-    ])
+    atlas = _atlas(
+        [
+            {
+                "label": "GATA1",
+                "label_kind": "motif",
+                "motif_id": "MA1",
+                "tf_name": "GATA1",
+                "motif_family": "GATA",
+                "top_examples": here,
+            },
+            {"label": "GATA2", "label_kind": "motif", "motif_id": "MA2", "tf_name": "GATA2", "motif_family": "GATA"},
+            {"label": "exon", "label_kind": "annotation"},
+            {"top_examples": here},  # unlabelled, same direction, fires with feature 0: joins
+            {"top_examples": elsewhere},  # unlabelled, same direction, fires elsewhere: stays out
+            {"top_examples": here},  # unlabelled, fires with feature 0 but points elsewhere: stays out
+            {"label": "GATA1", "label_kind": "annotation"},  # an annotation of GATA1 sites: joins the GATA concept
+        ]
+    )
     table = group_features(_sae(d), atlas, GroupingOptions(min_cosine=0.8, min_coactivation=0.5))
     ids = concept_ids(table, 7)
     assert ids[0] == ids[1] == ids[3] == ids[6] and ids[2] not in (ids[0], -1)
@@ -73,15 +89,28 @@ def test_features_group_by_family_and_class_and_unlabelled_ones_join_only_with_b
 
 def test_entanglement_counts_features_enriched_in_unrelated_classes_only():
     lengths = {"chr1": 10_000}
-    annotations = pd.DataFrame({"chrom": ["chr1"] * 5, "start": [100, 110, 5000, 8000, 5200],
-                                "end": [300, 120, 5200, 8200, 5400], "cls": ["enhancer", "GATA1", "exon", "CTCF", "intron"]})
+    annotations = pd.DataFrame(
+        {
+            "chrom": ["chr1"] * 5,
+            "start": [100, 110, 5000, 8000, 5200],
+            "end": [300, 120, 5200, 8200, 5400],
+            "cls": ["enhancer", "GATA1", "exon", "CTCF", "intron"],
+        }
+    )
     gata = [f"chr1:{p}" for p in range(111, 120)]  # in GATA1 sites, which nest in the enhancer
     mixed = [f"chr1:{p}" for p in range(5001, 5010)] + [f"chr1:{p}" for p in range(8001, 8010)]  # exon and CTCF
-    atlas = _atlas([{"label": "GATA1", "label_kind": "motif", "top_examples": gata},
-                    {"label": "exon", "label_kind": "annotation", "top_examples": mixed},
-                    {"top_examples": mixed},  # unlabelled: not counted
-                    {"label": "splice_donor", "label_kind": "annotation",  # exon and the intron beside it: one thing
-                     "top_examples": [f"chr1:{p}" for p in range(5191, 5211)]}])
+    atlas = _atlas(
+        [
+            {"label": "GATA1", "label_kind": "motif", "top_examples": gata},
+            {"label": "exon", "label_kind": "annotation", "top_examples": mixed},
+            {"top_examples": mixed},  # unlabelled: not counted
+            {
+                "label": "splice_donor",
+                "label_kind": "annotation",  # exon and the intron beside it: one thing
+                "top_examples": [f"chr1:{p}" for p in range(5191, 5211)],
+            },
+        ]
+    )
     atlas.metadata["regions"] = ["chr1"]
     result = entanglement(atlas, annotations, lengths, margin=0)
     assert result["labelled_features"] == 3 and result["entangled"] == 1 and result["fraction"] == pytest.approx(1 / 3)
@@ -96,8 +125,11 @@ def test_demo_concepts_are_stored_beside_the_atlas_and_summarised_by_the_cli(tmp
     assert done.returncode == 0, done.stderr
     assert "fracture:" in done.stdout and "entanglement:" in done.stdout
     plot, out = tmp_path / "c.png", tmp_path / "c.tsv"
-    done = subprocess.run([sys.executable, "-m", "genomix", "concepts", "compare", "demo", "demo", "--plot", plot, "-o", out],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "genomix", "concepts", "compare", "demo", "demo", "--plot", plot, "-o", out],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     assert plot.read_bytes()[:4] == b"\x89PNG"
     compared = pd.read_csv(out, sep="\t")

@@ -62,6 +62,7 @@ def test_exons_are_coding_like_and_ctcf_sites_come_in_tandem(tiny, annotations):
     """Third codon positions are GC-rich in exons (read from the FASTA by pysam, framed from each exon's
     first base), unlike the introns; CTCF sites sit 20 to 60 bp apart in clusters of two to four."""
     fasta = pysam.FastaFile(str(tiny[1] / "genome.fa.gz"))
+
     def gc(kind, third_positions=False):
         bases = ""
         rows = annotations[annotations.kind == kind]
@@ -69,6 +70,7 @@ def test_exons_are_coding_like_and_ctcf_sites_come_in_tandem(tiny, annotations):
             seq = fasta.fetch(contig, start, end)
             bases += seq[2:-2:3] if third_positions else seq[2:-2]  # splice-site bases left out
         return (bases.count("G") + bases.count("C")) / len(bases)
+
     assert (annotations.kind == "exon").sum() >= 4
     assert gc("exon", third_positions=True) > 0.7 and gc("exon") > gc("intron") + 0.1
     for contig, start, end in zip(*(annotations[annotations.kind == "intron"][c] for c in ("#chrom", "start", "end"))):
@@ -84,7 +86,10 @@ def test_exons_are_coding_like_and_ctcf_sites_come_in_tandem(tiny, annotations):
 
 
 def test_the_same_seed_builds_the_same_genome():
-    assert build_world(contigs={"chr1": 5_000, "chr3": 3_000}).contigs == build_world(contigs={"chr1": 5_000, "chr3": 3_000}).contigs
+    assert (
+        build_world(contigs={"chr1": 5_000, "chr3": 3_000}).contigs
+        == build_world(contigs={"chr1": 5_000, "chr3": 3_000}).contigs
+    )
 
 
 def test_planted_sites_score_high_under_their_jaspar_matrix(tiny, annotations, pssms):
@@ -105,15 +110,19 @@ def test_planted_motifs_cover_at_least_15_percent_of_positions(tiny, annotations
     covered = 0
     for chrom, length in TINY.items():
         mask = np.zeros(length, dtype=bool)
-        for row in annotations[(annotations["#chrom"] == chrom) & annotations.kind.isin(["motif", "ctcf_site", "tata_box"])].itertuples():
-            mask[row.start:row.end] = True
+        for row in annotations[
+            (annotations["#chrom"] == chrom) & annotations.kind.isin(["motif", "ctcf_site", "tata_box"])
+        ].itertuples():
+            mask[row.start : row.end] = True
         covered += mask.sum()
     assert covered / sum(TINY.values()) >= 0.15
 
 
 def test_truth_vcf_refs_agree_with_the_genome_per_bcftools(tiny):
     _, data, vcf = tiny
-    bcftools.norm("--check-ref", "e", "-f", str(data / "genome.fa.gz"), "-o", "/dev/null", str(vcf))  # raises on mismatch
+    bcftools.norm(
+        "--check-ref", "e", "-f", str(data / "genome.fa.gz"), "-o", "/dev/null", str(vcf)
+    )  # raises on mismatch
     with pysam.VariantFile(str(vcf)) as handle:
         classes = {record.info["TRUTH_CLASS"] for record in handle}
     assert classes == {"loss", "gain", "splice", "neutral"}
@@ -132,12 +141,17 @@ def test_loss_snvs_lower_a_site_of_their_tf_and_gains_raise_a_near_miss(tiny, an
         if info["TRUTH_CLASS"] not in checked or len(ref) != 1:
             continue
         kinds = ["near_miss"] if info["TRUTH_CLASS"] == "gain" else ["motif", "ctcf_site"]
-        hit = annotations[(annotations["#chrom"] == chrom) & (annotations.start <= start) & (annotations.end > start)
-                          & annotations.kind.isin(kinds) & (annotations.tf_name == info["TRUTH_TF"])]
+        hit = annotations[
+            (annotations["#chrom"] == chrom)
+            & (annotations.start <= start)
+            & (annotations.end > start)
+            & annotations.kind.isin(kinds)
+            & (annotations.tf_name == info["TRUTH_TF"])
+        ]
         assert len(hit) == 1, (chrom, start, info)
         site = hit.iloc[0]
         before = fasta.fetch(chrom, site.start, site.end)
-        after = before[: start - site.start] + alt + before[start - site.start + 1:]
+        after = before[: start - site.start] + alt + before[start - site.start + 1 :]
         pssm = pssms(site.motif_id)
         change = _site_score(pssm, after, site.strand) - _site_score(pssm, before, site.strand)
         assert change < 0 if info["TRUTH_CLASS"] == "loss" else change > 0
@@ -152,7 +166,11 @@ def test_splice_variants_break_the_g_of_a_donor_gt_or_acceptor_ag(tiny):
     assert splice
     for chrom, start, ref, info in splice:
         assert ref == "G"
-        pair = fasta.fetch(chrom, start, start + 2) if info["TRUTH_ELEMENT"] == "splice_donor" else fasta.fetch(chrom, start - 1, start + 1)
+        pair = (
+            fasta.fetch(chrom, start, start + 2)
+            if info["TRUTH_ELEMENT"] == "splice_donor"
+            else fasta.fetch(chrom, start - 1, start + 1)
+        )
         assert pair == ("GT" if info["TRUTH_ELEMENT"] == "splice_donor" else "AG")
 
 
@@ -160,8 +178,11 @@ def test_neutral_variants_lie_100bp_from_any_planted_element(tiny, annotations):
     _, _, vcf = tiny
     for chrom, start, ref, _, info in _truth(vcf):
         if info["TRUTH_CLASS"] == "neutral":
-            near = annotations[(annotations["#chrom"] == chrom) & (annotations.start < start + len(ref) + 100)
-                               & (annotations.end > start - 100)]
+            near = annotations[
+                (annotations["#chrom"] == chrom)
+                & (annotations.start < start + len(ref) + 100)
+                & (annotations.end > start - 100)
+            ]
             assert near.empty
 
 
@@ -170,7 +191,9 @@ def test_the_trained_model_folder_loads_and_scores_the_truth_set(tiny):
     model = gx.load_model(str(data / "model"))
     table = gx.score(vcf, data / "genome.fa.gz", model, window=128)
     assert model.kind == "mlm" and (table.status == "ok").all()
-    assert {"annotations.bed", "genes.gff3", "motifs.tsv", "genome.fa.gz", "genome.fa.gz.fai"} <= {p.name for p in data.iterdir()}
+    assert {"annotations.bed", "genes.gff3", "motifs.tsv", "genome.fa.gz", "genome.fa.gz.fai"} <= {
+        p.name for p in data.iterdir()
+    }
     sae = gx.load_sae(data / "sae", model, "blocks.3")
     metrics = json.loads((data / "sae" / "metrics.json").read_text())
     assert sae.d_sae == 64 and metrics["contig"] == "chr3" and 0 <= metrics["dead_fraction"] <= 1

@@ -18,7 +18,6 @@ import torch
 
 import genomix as gx
 from genomix.errors import GenomixError
-from genomix.pipelines import load_explainer
 from genomix.hypotheses.decompose import base_tracks, feature_change, mediated_fractions, run_passes
 from genomix.hypotheses.null import dinucleotide_shuffle, null_backgrounds, null_windows
 from genomix.io.genome import Genome
@@ -26,6 +25,7 @@ from genomix.io.variants import Variant, read_variants
 from genomix.io.windows import make_window
 from genomix.motifs.pwm import best_site, log_odds, site_scores
 from genomix.paths import demo_dir, demo_variants
+from genomix.pipelines import load_explainer
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTER_FASTA = ROOT / "data" / "starter" / "genome.fa.gz"
@@ -46,7 +46,7 @@ def test_dinucleotide_shuffle_keeps_every_dinucleotide_count_and_both_ends():
     rng = np.random.default_rng(1)
     seq = "".join(rng.choice(list("ACGT"), 300)) + "CGCGCGCG" + "AAAAAAAAAA"
     shuffled = dinucleotide_shuffle(seq, np.random.default_rng(2))
-    pairs = lambda s: collections.Counter(s[i:i + 2] for i in range(len(s) - 1))  # noqa: E731
+    pairs = lambda s: collections.Counter(s[i : i + 2] for i in range(len(s) - 1))  # noqa: E731
     assert pairs(shuffled) == pairs(seq)
     assert shuffled[0] == seq[0] and shuffled[-1] == seq[-1]
     assert shuffled != seq
@@ -82,7 +82,7 @@ def test_pwm_best_site_equals_a_hand_loop_on_both_strands():
     for start in range(40 - 6 + 1):  # placements overlapping bases [15, 21)
         if start + 6 <= 15 or start >= 21:
             continue
-        site = seq[start:start + 6]
+        site = seq[start : start + 6]
         forward = sum(math.log2(max(ppm[i, index[b]], 1e-3) / 0.25) for i, b in enumerate(site))
         reverse_site = "".join(complement[b] for b in reversed(site))
         reverse = sum(math.log2(max(ppm[i, index[b]], 1e-3) / 0.25) for i, b in enumerate(reverse_site))
@@ -103,8 +103,13 @@ def _codes(model, sae, seq):
 def test_feature_changes_compare_each_ref_base_with_the_base_it_became(explainer, demo_genome):
     model, sae = explainer.model, explainer.sae
     # a two-base deletion: ref bases after the deleted ones move two places left in the alt window
-    variant = Variant("chr1", 50_000, demo_genome.fetch("chr1", 50_000, 50_003), demo_genome.fetch("chr1", 50_000, 50_001),
-                      contig="chr1")
+    variant = Variant(
+        "chr1",
+        50_000,
+        demo_genome.fetch("chr1", 50_000, 50_003),
+        demo_genome.fetch("chr1", 50_000, 50_001),
+        contig="chr1",
+    )
     window = make_window(demo_genome, variant, 256)
     ref, alt = _codes(model, sae, window.ref), _codes(model, sae, window.alt)
     offset = 128
@@ -127,9 +132,11 @@ def test_passes_made_for_the_null_give_the_same_changes_near_the_variant(explain
     model, sae = explainer.model, explainer.sae
     at = 70_000
     base = demo_genome.fetch("chr1", at, at + 1)
-    variants = [Variant("chr1", at, base, "A" if base != "A" else "C", contig="chr1"),  # SNV
-                Variant("chr1", at, demo_genome.fetch("chr1", at, at + 4), base, contig="chr1"),  # 3 bp deletion
-                Variant("chr1", at, base, base + "GATTACA", contig="chr1")]  # 7 bp insertion
+    variants = [
+        Variant("chr1", at, base, "A" if base != "A" else "C", contig="chr1"),  # SNV
+        Variant("chr1", at, demo_genome.fetch("chr1", at, at + 4), base, contig="chr1"),  # 3 bp deletion
+        Variant("chr1", at, base, base + "GATTACA", contig="chr1"),
+    ]  # 7 bp insertion
     windows = [make_window(demo_genome, v, 256) for v in variants]
     full = run_passes(model, sae, windows, reach=256)  # every token encoded
     null = run_passes(model, sae, windows, reach=20, logits=False)
@@ -149,13 +156,16 @@ def test_windows_sharing_a_sequence_give_the_passes_they_give_alone(explainer, d
     at = 90_000
     base = demo_genome.fetch("chr1", at, at + 1)
     others = [b for b in "ACGT" if b != base]
-    variants = [Variant("chr1", at, base, others[0], contig="chr1"), Variant("chr1", at, base, others[1], contig="chr1"),
-                Variant("chr1", at, demo_genome.fetch("chr1", at, at + 3), base, contig="chr1")]
+    variants = [
+        Variant("chr1", at, base, others[0], contig="chr1"),
+        Variant("chr1", at, base, others[1], contig="chr1"),
+        Variant("chr1", at, demo_genome.fetch("chr1", at, at + 3), base, contig="chr1"),
+    ]
     windows = [make_window(demo_genome, v, 256) for v in variants]
     windows.append(windows[0])  # the same window twice
     together = run_passes(model, sae, windows)
     for window, shared in zip(windows, together):
-        alone, = run_passes(model, sae, [window])
+        (alone,) = run_passes(model, sae, [window])
         for name in ("ref_row", "alt_row", "aligned", "alt_to_ref_token"):
             np.testing.assert_array_equal(getattr(shared, name), getattr(alone, name))
         np.testing.assert_allclose(feature_change(shared).delta, feature_change(alone).delta, atol=1e-5)
@@ -192,15 +202,21 @@ def test_features_encoded_along_the_window_are_those_of_the_whole_encoding(expla
         other = ARCHITECTURES["topk"](sae.d_in, sae.d_sae, sae.k, sae.metadata)
         other.set_weights({k: v for k, v in sae.weights().items() if k != "threshold"})
         sae = other
-    variant = Variant("chr1", 80_000, demo_genome.fetch("chr1", 80_000, 80_003), demo_genome.fetch("chr1", 80_000, 80_001),
-                      contig="chr1")
+    variant = Variant(
+        "chr1",
+        80_000,
+        demo_genome.fetch("chr1", 80_000, 80_003),
+        demo_genome.fetch("chr1", 80_000, 80_001),
+        contig="chr1",
+    )
     window = make_window(demo_genome, variant, 256)
-    p, = run_passes(model, sae, [window])
+    (p,) = run_passes(model, sae, [window])
     features = [5, 900, 17, 1200]
     ref, alt = p.window_codes(sae, features)
     np.testing.assert_allclose(ref[p.ref_token].numpy(), _codes(model, sae, window.ref)[:, features], atol=1e-5)
-    np.testing.assert_allclose(alt[p.alt_token[:len(window.alt)]].numpy(),
-                               _codes(model, sae, window.alt)[:, features], atol=1e-5)
+    np.testing.assert_allclose(
+        alt[p.alt_token[: len(window.alt)]].numpy(), _codes(model, sae, window.alt)[:, features], atol=1e-5
+    )
     ref_track, alt_track = base_tracks(sae, p, features)
     np.testing.assert_allclose(ref_track.T, _codes(model, sae, window.ref)[:, features], atol=1e-5)
     assert np.isnan(alt_track[:, 129:131]).all()  # the two deleted bases
@@ -208,14 +224,19 @@ def test_features_encoded_along_the_window_are_those_of_the_whole_encoding(expla
 
 def test_patching_nothing_or_an_unchanged_feature_mediates_nothing(explainer, demo_genome):
     model, sae = explainer.model, explainer.sae
-    variant = Variant("chr1", 60_000, demo_genome.fetch("chr1", 60_000, 60_001), "A" if demo_genome.fetch(
-        "chr1", 60_000, 60_001) != "A" else "C", contig="chr1")
+    variant = Variant(
+        "chr1",
+        60_000,
+        demo_genome.fetch("chr1", 60_000, 60_001),
+        "A" if demo_genome.fetch("chr1", 60_000, 60_001) != "A" else "C",
+        contig="chr1",
+    )
     p = run_passes(model, sae, [make_window(demo_genome, variant, 256)])[0]
     ref_codes, alt_codes = p.window_codes(sae, list(range(sae.d_sae)))
     aligned_ref = ref_codes[p.alt_to_ref_token.clip(0)] * torch.from_numpy(p.alt_to_ref_token >= 0)[:, None]
     unchanged = int(np.nonzero(((aligned_ref - alt_codes).abs().max(0).values == 0).numpy())[0][0])
     changed = int((aligned_ref - alt_codes).abs().max(0).values.argmax())
-    (nothing, still, moved), = mediated_fractions(model, sae, [p], [[[], [unchanged], [changed]]])
+    ((nothing, still, moved),) = mediated_fractions(model, sae, [p], [[[], [unchanged], [changed]]])
     assert nothing == pytest.approx(0.0, abs=1e-6) and still == pytest.approx(0.0, abs=1e-6)
     assert abs(moved) > 1e-4
 
@@ -236,9 +257,31 @@ def test_every_alt_of_awkward_records_gets_a_row_and_a_status(tmp_path):
         expected.append((variant.chrom, variant.vcf_pos, variant.ref, variant.alt))
     top = table[table["rank"] <= 1]
     assert list(zip(top.chrom, top.pos, top.ref, top.alt)) == expected
-    assert list(table.columns[:23]) == ["chrom", "pos", "id", "ref", "alt", "score", "method", "rank", "feature", "label",
-                                        "label_kind", "motif_id", "tf_name", "effect", "ref_act", "alt_act", "delta",
-                                        "offset", "motif_delta", "mediated_fraction", "p_value", "hypothesis", "status"]
+    assert list(table.columns[:23]) == [
+        "chrom",
+        "pos",
+        "id",
+        "ref",
+        "alt",
+        "score",
+        "method",
+        "rank",
+        "feature",
+        "label",
+        "label_kind",
+        "motif_id",
+        "tf_name",
+        "effect",
+        "ref_act",
+        "alt_act",
+        "delta",
+        "offset",
+        "motif_delta",
+        "mediated_fraction",
+        "p_value",
+        "hypothesis",
+        "status",
+    ]
     skipped = top[top.status.str.startswith("skipped")]
     assert set(skipped.alt) >= {"<DEL>", "*"} and (skipped["rank"] == 0).all()
     ok = table[table.status == "ok"]
@@ -261,11 +304,37 @@ def planted(tmp_path_factory):
     lines = [line.replace("gmx", "<b>gmx</b>", 1) if not line.startswith("#") else line for line in lines]
     vcf = folder / "loss.vcf"
     vcf.write_text("".join(lines))
-    outputs = {"vcf_in": vcf, "out": folder / "h.tsv", "vcf": folder / "a.vcf.gz", "report": folder / "r.html", "followup": folder / "f.tsv"}
-    done = subprocess.run([sys.executable, "-m", "genomix", "explain", vcf, "--fasta", demo_dir() / "genome.fa.gz",
-                           "-o", outputs["out"], "--vcf-out", outputs["vcf"], "--report", outputs["report"],
-                           "--followup", outputs["followup"], "--null-size", "100", "--quiet"],
-                          capture_output=True, text=True)
+    outputs = {
+        "vcf_in": vcf,
+        "out": folder / "h.tsv",
+        "vcf": folder / "a.vcf.gz",
+        "report": folder / "r.html",
+        "followup": folder / "f.tsv",
+    }
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "genomix",
+            "explain",
+            vcf,
+            "--fasta",
+            demo_dir() / "genome.fa.gz",
+            "-o",
+            outputs["out"],
+            "--vcf-out",
+            outputs["vcf"],
+            "--report",
+            outputs["report"],
+            "--followup",
+            outputs["followup"],
+            "--null-size",
+            "100",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     return chosen, outputs
 
@@ -291,12 +360,27 @@ def test_cli_table_equals_the_python_api_and_losses_read_as_losses(planted):
 @pytest.mark.skipif(shutil.which("bcftools") is None, reason="bcftools (Debian) with +split-vep is not installed")
 def test_bcftools_split_vep_reads_the_gmx_entries(planted):
     _, outputs = planted
-    done = subprocess.run(["bcftools", "+split-vep", "-a", "GMX", "-d", "-f",
-                           "%ID\t%Allele\t%Feature\t%Label\t%Effect\t%P\t%Consequence\n", outputs["vcf"]],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            "bcftools",
+            "+split-vep",
+            "-a",
+            "GMX",
+            "-d",
+            "-f",
+            "%ID\t%Allele\t%Feature\t%Label\t%Effect\t%P\t%Consequence\n",
+            outputs["vcf"],
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
-    parsed = pd.read_csv(pd.io.common.StringIO(done.stdout), sep="\t", header=None,
-                         names=["id", "alt", "feature", "label", "effect", "p", "consequence"])
+    parsed = pd.read_csv(
+        pd.io.common.StringIO(done.stdout),
+        sep="\t",
+        header=None,
+        names=["id", "alt", "feature", "label", "effect", "p", "consequence"],
+    )
     table = pd.read_csv(outputs["out"], sep="\t")
     assert list(parsed.feature) == list(table.feature)
     assert list(parsed.label) == [label.replace(" ", "_") for label in table.label]
@@ -371,8 +455,17 @@ def test_gmx_entries_keep_vcf_syntax_whatever_the_label():
     from genomix.scoring import Scored
 
     scored = Scored(Variant("chr1", 9, "A", "G", contig="chr1"), "llr", -1.5)
-    row = replace(Hypothesis.none(scored), rank=1, feature=7, label="odd, label;x=y|z w", effect="loss", delta=-2.0,
-                  motif_delta=float("nan"), mediated_fraction=0.25, p_value=0.01)
+    row = replace(
+        Hypothesis.none(scored),
+        rank=1,
+        feature=7,
+        label="odd, label;x=y|z w",
+        effect="loss",
+        delta=-2.0,
+        motif_delta=float("nan"),
+        mediated_fraction=0.25,
+        p_value=0.01,
+    )
     entry = row.gmx_entry()
     fields = entry.split("|")
     assert len(fields) == 11 and not any(c in entry for c in ",; =")
@@ -390,21 +483,37 @@ def test_followup_site_of_a_gain_past_a_deletion_is_found_in_the_alt_frame(write
     variant = Variant("chr1", 100, seq[100:106], seq[100], contig="chr1")  # a 5 bp deletion
     window = make_window(genome, variant, 100)
     lead = 50 + 16  # the feature changed most at ref index 66, which is alt index 61
-    row = Hypothesis("chr1", 101, ".", variant.ref, variant.alt, math.nan, "llr", "ok", rank=1, label="X",
-                     effect="gain", tf_name=".", offset=16, ref_index=lead, alt_index=lead - 5)
+    row = Hypothesis(
+        "chr1",
+        101,
+        ".",
+        variant.ref,
+        variant.alt,
+        math.nan,
+        "llr",
+        "ok",
+        rank=1,
+        label="X",
+        effect="gain",
+        tf_name=".",
+        offset=16,
+        ref_index=lead,
+        alt_index=lead - 5,
+    )
     designs = {d["design"]: d for d in _designs(window, row, None, 60, 2, 20, np.random.default_rng(0))}
     alt_oligo, control = designs["mpra_alt"]["sequence"], designs["mpra_scrambled"]["sequence"]
     differs = [i for i, (a, b) in enumerate(zip(alt_oligo, control)) if a != b]
     first = 50 - 30  # the oligo starts 30 bp before the variant
     assert differs and min(differs) >= lead - 5 - 2 - first and max(differs) <= lead - 5 + 2 - first
     # the site's reference coordinates are those of the same genomic bases
-    assert designs["emsa_alt"]["sequence"][15:20] == seq[100 + 16 - 2:100 + 16 + 3]
+    assert designs["emsa_alt"]["sequence"][15:20] == seq[100 + 16 - 2 : 100 + 16 + 3]
     assert (designs["mpra_alt"]["site_start"], designs["mpra_alt"]["site_end"]) == (100 + 16 - 2 + 1, 100 + 16 + 2 + 1)
 
 
 def test_a_cached_null_is_read_back_identical_and_keyed_by_what_it_depends_on(explainer, tmp_path):
-    first = load_explainer(explainer.genome, explainer.sae, explainer.atlas, explainer.model, null_size=20,
-                           null_cache=tmp_path)
+    first = load_explainer(
+        explainer.genome, explainer.sae, explainer.atlas, explainer.model, null_size=20, null_cache=tmp_path
+    )
     first.draw_nulls([("snv", 1), ("del", 2)])
     drawn = first.null(("snv", 1))
     files = list(tmp_path.glob("null-snv1-*.npz"))
@@ -412,12 +521,14 @@ def test_a_cached_null_is_read_back_identical_and_keyed_by_what_it_depends_on(ex
     alone = load_explainer(explainer.genome, explainer.sae, explainer.atlas, explainer.model, null_size=20)
     np.testing.assert_allclose(alone.null(("snv", 1)).scale, drawn.scale, rtol=1e-5)  # drawn alone: the same null
     np.testing.assert_allclose(alone.null(("snv", 1)).tops, drawn.tops, rtol=1e-5)
-    again = load_explainer(explainer.genome, explainer.sae, explainer.atlas, explainer.model, null_size=20,
-                           null_cache=tmp_path)
+    again = load_explainer(
+        explainer.genome, explainer.sae, explainer.atlas, explainer.model, null_size=20, null_cache=tmp_path
+    )
     np.testing.assert_array_equal(again.null(("snv", 1)).tops, drawn.tops)
     np.testing.assert_array_equal(again.null(("snv", 1)).scale, drawn.scale)
-    other = load_explainer(explainer.genome, explainer.sae, explainer.atlas, explainer.model, null_size=20,
-                           null_cache=tmp_path, radius=10)
+    other = load_explainer(
+        explainer.genome, explainer.sae, explainer.atlas, explainer.model, null_size=20, null_cache=tmp_path, radius=10
+    )
     assert other.nulls.name(("snv", 1)) != files[0].name
     renamed = explainer.atlas.table.copy()  # a paralog's matrix names one feature: the PWM rule may rank otherwise
     motif = renamed.index[renamed.label_kind == "motif"][0]
@@ -459,12 +570,36 @@ def test_the_demo_ships_the_nulls_of_its_sae_atlas_and_ranking_rule():
 def test_a_failed_run_leaves_no_output_behind(tmp_path, write_vcf):
     genome = Genome(STARTER_FASTA)
     wrong = "A" if genome.fetch("chr1", 99, 100) != "A" else "C"
-    vcf = write_vcf([("chr1", 100, wrong, "G")], contigs={"chr1": genome.lengths["chr1"], "chr2": genome.lengths["chr2"]})
+    vcf = write_vcf(
+        [("chr1", 100, wrong, "G")], contigs={"chr1": genome.lengths["chr1"], "chr2": genome.lengths["chr2"]}
+    )
     out = tmp_path / "out"
     out.mkdir()
-    done = subprocess.run([sys.executable, "-m", "genomix", "explain", vcf, "--fasta", STARTER_FASTA, "-o", out / "h.tsv",
-                           "--vcf-out", out / "a.vcf.gz", "--report", out / "r.html", "--followup", out / "f.tsv",
-                           "--window", "128", "--null-size", "10"], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "genomix",
+            "explain",
+            vcf,
+            "--fasta",
+            STARTER_FASTA,
+            "-o",
+            out / "h.tsv",
+            "--vcf-out",
+            out / "a.vcf.gz",
+            "--report",
+            out / "r.html",
+            "--followup",
+            out / "f.tsv",
+            "--window",
+            "128",
+            "--null-size",
+            "10",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 2 and "REF" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert list(out.iterdir()) == []
 
@@ -476,8 +611,13 @@ def test_a_motif_hypothesis_its_pwm_contradicts_comes_after_the_others(explainer
     table, units = explainer.table, explainer.units
 
     def named(kind):
-        return [(i, int(f)) for i, u in enumerate(units) if u.kind == kind for f in u.members
-                if table.label_kind.loc[f] == kind and (kind != "motif" or table.motif_id.loc[f] in explainer.evidence.pwms)]
+        return [
+            (i, int(f))
+            for i, u in enumerate(units)
+            if u.kind == kind
+            for f in u.members
+            if table.label_kind.loc[f] == kind and (kind != "motif" or table.motif_id.loc[f] in explainer.evidence.pwms)
+        ]
 
     motifs = named("motif")
     length = {pair: len(explainer.evidence.pwms[table.motif_id.loc[pair[1]]]) for pair in motifs}
@@ -485,7 +625,9 @@ def test_a_motif_hypothesis_its_pwm_contradicts_comes_after_the_others(explainer
     c, fc = named("annotation")[0]
     window = _broken_consensus_window(explainer, write_fasta, table.motif_id.loc[fa], np.random.default_rng(4))
     motif_b = table.motif_id.loc[fb]
-    assert _best_anywhere(window, explainer.evidence.pwms[motif_b]) < explainer.evidence.site_scores[motif_b]  # no site of B in the window
+    assert (
+        _best_anywhere(window, explainer.evidence.pwms[motif_b]) < explainer.evidence.site_scores[motif_b]
+    )  # no site of B in the window
     per_feature = np.zeros(explainer.sae.d_sae)
     per_feature[[fa, fb, fc]] = [-1.0, -100.0, -20.0]
     raw = explainer.weights @ per_feature
@@ -533,9 +675,12 @@ def test_a_motif_concept_is_supported_by_the_matrix_of_any_of_its_named_members(
 
     rng = np.random.default_rng(5)
     u, unit, (site_id, f_site), (other_id, f_other), window = next(
-        (u, unit, first, second, window) for u, unit in enumerate(explainer.units) if unit.kind == "motif"
+        (u, unit, first, second, window)
+        for u, unit in enumerate(explainer.units)
+        if unit.kind == "motif"
         for first, second in itertools.permutations(matrices(unit).items(), 2)
-        if (window := site_without_the_other(first[0], second[0], rng)) is not None)
+        if (window := site_without_the_other(first[0], second[0], rng)) is not None
+    )
     per_feature = np.zeros(explainer.sae.d_sae)
     per_feature[[f_site, f_other]] = [-1.0, -5.0]  # the member without a site fell most
     raw = explainer.weights @ per_feature

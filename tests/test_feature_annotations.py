@@ -12,9 +12,16 @@ from genomix.sae import TopKSAE
 from genomix.sae.activations import Regions
 from tiny_models import save_convnet
 
-BED = [("chr1", 10, 40, "exon"), ("chr1", 60, 65, "site"), ("chr1", 90, 150, "exon"), ("chr1", 170, 178, "site"),
-       ("chr1", 200, 260, "exon"), ("chr1", 280, 290, "site"), ("chr2", 5, 20, "exon"),
-       ("chr1", 100, 130, "exon")]  # overlaps another exon: its positions count once for precision
+BED = [
+    ("chr1", 10, 40, "exon"),
+    ("chr1", 60, 65, "site"),
+    ("chr1", 90, 150, "exon"),
+    ("chr1", 170, 178, "site"),
+    ("chr1", 200, 260, "exon"),
+    ("chr1", 280, 290, "site"),
+    ("chr2", 5, 20, "exon"),
+    ("chr1", 100, 130, "exon"),
+]  # overlaps another exon: its positions count once for precision
 
 
 def brute_force(sae, model, genome, annotations, maximum, regions, windows, window, batch, seed):
@@ -88,8 +95,11 @@ def test_f1_with_the_threshold_chosen_on_the_other_half_matches_brute_force(tmp_
     best = best_annotation(table, min_enrichment=1.2)
     assert list(best.feature) == list(range(12))
     for feature, rows in table.groupby("feature"):  # the class is picked on the first half
-        enriched = rows[(rows.base_rate_selection > 0) & (rows.f1_selection > 0)
-                        & (rows.precision_selection >= 1.2 * rows.base_rate_selection)]
+        enriched = rows[
+            (rows.base_rate_selection > 0)
+            & (rows.f1_selection > 0)
+            & (rows.precision_selection >= 1.2 * rows.base_rate_selection)
+        ]
         if len(enriched):
             chosen = enriched.loc[enriched.f1_selection.idxmax()]
             assert (best.annotation[feature], best.f1[feature]) == (chosen.annotation, chosen.f1)

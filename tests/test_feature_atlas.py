@@ -33,8 +33,16 @@ def world(tmp_path_factory):
 def test_every_feature_has_a_row_and_labels_follow_the_rules(world, small_fasta):
     folder, model, sae = world
     genome = Genome(small_fasta)
-    atlas = build_atlas(sae, model, genome, annotations=read_annotations(folder / "annotations.bed", genome),
-                        motifs=load_jaspar(), windows=8, window=100, min_examples=3)
+    atlas = build_atlas(
+        sae,
+        model,
+        genome,
+        annotations=read_annotations(folder / "annotations.bed", genome),
+        motifs=load_jaspar(),
+        windows=8,
+        window=100,
+        min_examples=3,
+    )
     table = atlas.table
     assert list(table.feature) == list(range(12))
     motif = table[table.label_kind == "motif"]
@@ -48,10 +56,13 @@ def test_every_feature_has_a_row_and_labels_follow_the_rules(world, small_fasta)
     assert loaded.metadata["hook_name"] == "blocks.1" and loaded.metadata["motif_source"] == "given"
     assert loaded.label(3) == table.label[3]
     assert [list(x) for x in loaded.table.top_examples] == [list(x) for x in table.top_examples]
-    unchecked = build_atlas(sae, model, genome, motifs=load_jaspar(), windows=8, window=100, min_examples=3,
-                            min_site_share=None)  # TOMTOM alone names features
+    unchecked = build_atlas(
+        sae, model, genome, motifs=load_jaspar(), windows=8, window=100, min_examples=3, min_site_share=None
+    )  # TOMTOM alone names features
     assert unchecked.metadata["site_p_value"] is None and unchecked.table.motif_site_share.isna().all()
-    assert set(table[table.label_kind == "motif"].feature) <= set(unchecked.table[unchecked.table.motif_labelled].feature)
+    assert set(table[table.label_kind == "motif"].feature) <= set(
+        unchecked.table[unchecked.table.motif_labelled].feature
+    )
 
 
 def test_text_logo_stacks_likely_bases_and_marks_informative_columns():
@@ -65,14 +76,38 @@ def genomix(*args):
 
 def test_cli_annotates_and_shows_a_feature(world, small_fasta):
     folder, _, _ = world
-    done = genomix("features", "annotate", "--sae", folder / "sae", "--fasta", small_fasta, "--windows", 8,
-                   "--annotations", folder / "annotations.bed", "--min-site-share", 0.5, "-o", folder / "cli-atlas.parquet")
+    done = genomix(
+        "features",
+        "annotate",
+        "--sae",
+        folder / "sae",
+        "--fasta",
+        small_fasta,
+        "--windows",
+        8,
+        "--annotations",
+        folder / "annotations.bed",
+        "--min-site-share",
+        0.5,
+        "-o",
+        folder / "cli-atlas.parquet",
+    )
     assert done.returncode == 0, done.stderr
     assert "12 features" in done.stdout
     assert FeatureAtlas.load(folder / "cli-atlas.parquet").metadata["min_site_share"] == 0.5
     assert "nulls not drawn in advance (no contig is longer than" in done.stderr  # too short for them: still an atlas
-    bad = genomix("features", "annotate", "--sae", folder / "sae", "--fasta", small_fasta, "--min-site-share", 25,
-                  "-o", folder / "bad.parquet")
+    bad = genomix(
+        "features",
+        "annotate",
+        "--sae",
+        folder / "sae",
+        "--fasta",
+        small_fasta,
+        "--min-site-share",
+        25,
+        "-o",
+        folder / "bad.parquet",
+    )
     assert bad.returncode == 2 and "between 0 and 1" in bad.stderr and not (folder / "bad.parquet").exists()
     shown = genomix("features", "show", 2, "--sae", folder / "cli-atlas.parquet")
     assert shown.returncode == 0, shown.stderr
@@ -88,9 +123,11 @@ def test_meme_motifs_are_read_as_probability_rows(tmp_path):
     from genomix.motifs.jaspar import read_meme_motifs
 
     meme = tmp_path / "motifs.meme"
-    meme.write_text("MEME version 4\n\nALPHABET= ACGT\n\nstrands: + -\n\n"
-                    "MOTIF M1 TOY\nletter-probability matrix: alength= 4 w= 3 nsites= 10 E= 0\n"
-                    "0.7 0.1 0.1 0.1\n0.1 0.1 0.1 0.7\n0.25 0.25 0.25 0.25\n")
+    meme.write_text(
+        "MEME version 4\n\nALPHABET= ACGT\n\nstrands: + -\n\n"
+        "MOTIF M1 TOY\nletter-probability matrix: alength= 4 w= 3 nsites= 10 E= 0\n"
+        "0.7 0.1 0.1 0.1\n0.1 0.1 0.1 0.7\n0.25 0.25 0.25 0.25\n"
+    )
     motif = read_meme_motifs(meme)[0]
     assert (motif.matrix_id, motif.tf_name) == ("M1", "TOY")
     assert np.allclose(motif.ppm, [[0.7, 0.1, 0.1, 0.1], [0.1, 0.1, 0.1, 0.7], [0.25] * 4])
@@ -129,7 +166,9 @@ def test_an_sae_of_a_model_that_learned_nothing_gets_almost_no_motif_names(tmp_p
 
     genome = Genome(demo_dir() / "genome.fa.gz")
     model = gx.load_model(str(save_convnet(tmp_path / "model", seed=3)))
-    plan = TrainingPlan(layer="blocks.2", d_sae=64, k=4, tokens=150_000, batch_size=1024, window=256, windows_per_batch=8)
+    plan = TrainingPlan(
+        layer="blocks.2", d_sae=64, k=4, tokens=150_000, batch_size=1024, window=256, windows_per_batch=8
+    )
     sae = train_sae(model, genome, tmp_path / "sae", plan, regions=Regions.whole_genome(genome, ["chr1"]))
     held_out = Regions.whole_genome(genome, ["chr3"])
     motifs = load_jaspar()

@@ -128,12 +128,17 @@ def test_a_match_names_a_feature_only_where_its_sites_are(jaspar):
     core /= core.sum(1, keepdims=True)
     trimmed, _ = trim(seqlet_ppm(sample_seqlets(core, 60, 6, rng)))
     reach = 40
+
     def contexts(ppm):
-        return [seqlet[len(seqlet) // 2 - reach: len(seqlet) // 2 + reach + 1]
-                for seqlet in sample_seqlets(ppm, 60, reach, rng)]
+        return [
+            seqlet[len(seqlet) // 2 - reach : len(seqlet) // 2 + reach + 1]
+            for seqlet in sample_seqlets(ppm, 60, reach, rng)
+        ]
+
     background = ["".join(rng.choice(list("ACGT"), 2 * reach + 1)) for _ in range(300)]
-    support = SiteSupport({0: contexts(ctcf.ppm ** 3 / (ctcf.ppm ** 3).sum(1, keepdims=True)), 1: contexts(core)},
-                          background, reach)
+    support = SiteSupport(
+        {0: contexts(ctcf.ppm**3 / (ctcf.ppm**3).sum(1, keepdims=True)), 1: contexts(core)}, background, reach
+    )
     plain = match_motifs({0: trimmed, 1: trimmed}, jaspar).set_index("feature")
     assert "CTCF" in plain.loc[1, "matches"] and plain.labelled.all()
     checked = match_motifs({0: trimmed, 1: trimmed}, jaspar, support=support).set_index("feature")
@@ -158,14 +163,16 @@ def test_of_the_matches_found_at_the_peaks_the_matrix_that_generated_the_sites_n
     flanked = np.vstack([[column(b, 0.4) for b in "GCA"], core, [column(b, 0.4) for b in "GCT"]])
     short, long = Motif("X.1", "SHORT", "f", core), Motif("X.2", "LONG", "f", flanked)
     reach = 40
-    contexts = {f: [s[len(s) // 2 - reach: len(s) // 2 + reach + 1] for s in sample_seqlets(ppm, 80, reach, rng)]
-                for f, ppm in enumerate([core, flanked])}
+    contexts = {
+        f: [s[len(s) // 2 - reach : len(s) // 2 + reach + 1] for s in sample_seqlets(ppm, 80, reach, rng)]
+        for f, ppm in enumerate([core, flanked])
+    }
     background = ["".join(rng.choice(list("ACGT"), 2 * reach + 1)) for _ in range(400)]
     support = SiteSupport(contexts, background, reach)
     for feature in contexts:
         assert support.test(feature, short).supported and support.test(feature, long).supported
     assert support.test(0, long).share > support.test(0, short).share  # counting sites would name the paralog
-    ppms = {f: trim(seqlet_ppm([c[reach - 8: reach + 9] for c in contexts[f]]))[0] for f in contexts}
+    ppms = {f: trim(seqlet_ppm([c[reach - 8 : reach + 9] for c in contexts[f]]))[0] for f in contexts}
     named = match_motifs(ppms, [long, short], support=support).set_index("feature")
     assert named.loc[0, "tf_name"] == "SHORT" and named.loc[1, "tf_name"] == "LONG"
     assert named.loc[0, "matches"] == ["SHORT", "LONG"] and named.labelled.all()

@@ -65,7 +65,9 @@ def test_char_clm_keeps_the_bos_its_tokenizer_adds(char_clm_dir):
     assert model.tokenize(["GATTACAN"]).input_ids[0].tolist() == hf("GATTACAN")["input_ids"]
 
 
-@pytest.mark.parametrize("fixture, auto", [("char_mlm_dir", AutoModelForMaskedLM), ("char_clm_dir", AutoModelForCausalLM)])
+@pytest.mark.parametrize(
+    "fixture, auto", [("char_mlm_dir", AutoModelForMaskedLM), ("char_clm_dir", AutoModelForCausalLM)]
+)
 def test_activations_from_hooks_equal_the_models_hidden_states(request, fixture, auto):
     folder = request.getfixturevalue(fixture)
     model = gx.load_model(str(folder), device="cpu")

@@ -40,7 +40,7 @@ def test_topk_keeps_the_k_largest_of_each_position_on_its_own():
         expected[row, top] = pre[row, top].clamp_min(0)
     together = sae.encode(x)
     assert torch.allclose(together, expected, atol=1e-6)
-    alone = torch.cat([sae.encode(x[i:i + 1]) for i in range(len(x))])
+    alone = torch.cat([sae.encode(x[i : i + 1]) for i in range(len(x))])
     assert torch.allclose(together, alone, atol=1e-6)  # the same up to float rounding of the matmul
 
 
@@ -52,7 +52,7 @@ def test_batchtopk_trains_on_k_per_position_of_the_batch_and_encodes_with_its_th
     assert float(pre_relu[codes > 0].min()) >= float(pre_relu[codes == 0].max())  # the batch's largest
     pre = torch.relu((x - sae.b_dec) @ sae.W_enc + sae.b_enc)
     assert torch.allclose(sae.encode(x), torch.where(pre > 0.3, pre, torch.zeros_like(pre)), atol=1e-6)
-    assert torch.allclose(sae.encode(x), torch.cat([sae.encode(x[i:i + 1]) for i in range(len(x))]), atol=1e-6)
+    assert torch.allclose(sae.encode(x), torch.cat([sae.encode(x[i : i + 1]) for i in range(len(x))]), atol=1e-6)
 
 
 @pytest.mark.parametrize("cls, saved_as", [(TopKSAE, "topk"), (BatchTopKSAE, "jumprelu")])
@@ -75,14 +75,27 @@ def test_a_saelens_jumprelu_folder_encodes_like_jumprelu(tmp_path):
     from safetensors.torch import save_file
 
     generator = torch.Generator().manual_seed(6)
-    weights = {"W_enc": torch.randn(D_IN, D_SAE, generator=generator), "W_dec": torch.randn(D_SAE, D_IN, generator=generator),
-               "b_enc": torch.randn(D_SAE, generator=generator), "b_dec": torch.randn(D_IN, generator=generator),
-               "threshold": torch.rand(D_SAE, generator=generator)}
+    weights = {
+        "W_enc": torch.randn(D_IN, D_SAE, generator=generator),
+        "W_dec": torch.randn(D_SAE, D_IN, generator=generator),
+        "b_enc": torch.randn(D_SAE, generator=generator),
+        "b_dec": torch.randn(D_IN, generator=generator),
+        "threshold": torch.rand(D_SAE, generator=generator),
+    }
     (tmp_path / "sae").mkdir()
     save_file(weights, tmp_path / "sae" / "sae_weights.safetensors")
-    (tmp_path / "sae" / "cfg.json").write_text(json.dumps({
-        "architecture": "jumprelu", "d_in": D_IN, "d_sae": D_SAE, "apply_b_dec_to_input": False,
-        "normalize_activations": "none", "metadata": {"model_name": "m", "hook_name": "blocks.0"}}))
+    (tmp_path / "sae" / "cfg.json").write_text(
+        json.dumps(
+            {
+                "architecture": "jumprelu",
+                "d_in": D_IN,
+                "d_sae": D_SAE,
+                "apply_b_dec_to_input": False,
+                "normalize_activations": "none",
+                "metadata": {"model_name": "m", "hook_name": "blocks.0"},
+            }
+        )
+    )
     x = torch.randn(5, D_IN, generator=generator)
     hidden_pre = x @ weights["W_enc"] + weights["b_enc"]  # SAELens' JumpReLU encode
     expected = torch.relu(hidden_pre) * (hidden_pre > weights["threshold"])
@@ -110,10 +123,20 @@ def test_dictionary_learning_topk_and_batchtopk_import_like_their_formula(tmp_pa
     for dict_class, extra in (("AutoEncoderTopK", {}), ("BatchTopKSAE", {"threshold": torch.tensor(0.7)})):
         folder = tmp_path / dict_class
         folder.mkdir()
-        torch.save({"encoder.weight": encoder_w, "encoder.bias": encoder_b, "decoder.weight": decoder_w,
-                    "b_dec": b_dec, "k": torch.tensor(K), **extra}, folder / "ae.pt")
-        (folder / "config.json").write_text(json.dumps({"trainer": {"dict_class": dict_class, "k": K, "layer": 2,
-                                                                    "lm_name": "some/model"}}))
+        torch.save(
+            {
+                "encoder.weight": encoder_w,
+                "encoder.bias": encoder_b,
+                "decoder.weight": decoder_w,
+                "b_dec": b_dec,
+                "k": torch.tensor(K),
+                **extra,
+            },
+            folder / "ae.pt",
+        )
+        (folder / "config.json").write_text(
+            json.dumps({"trainer": {"dict_class": dict_class, "k": K, "layer": 2, "lm_name": "some/model"}})
+        )
         if dict_class == "AutoEncoderTopK":
             top = post_relu.topk(K, dim=-1)
             expected = torch.zeros_like(post_relu).scatter(-1, top.indices, top.values)
@@ -126,9 +149,14 @@ def test_dictionary_learning_topk_and_batchtopk_import_like_their_formula(tmp_pa
 
 
 def test_dictionary_learning_without_config_is_read_as_topk_and_other_classes_are_refused(tmp_path):
-    state = {"encoder.weight": torch.randn(D_SAE, D_IN), "encoder.bias": torch.zeros(D_SAE),
-             "decoder.weight": torch.randn(D_IN, D_SAE), "b_dec": torch.zeros(D_IN), "k": torch.tensor(K),
-             "threshold": torch.tensor(-1.0)}  # AutoEncoderTopK carries an unused threshold buffer
+    state = {
+        "encoder.weight": torch.randn(D_SAE, D_IN),
+        "encoder.bias": torch.zeros(D_SAE),
+        "decoder.weight": torch.randn(D_IN, D_SAE),
+        "b_dec": torch.zeros(D_IN),
+        "k": torch.tensor(K),
+        "threshold": torch.tensor(-1.0),
+    }  # AutoEncoderTopK carries an unused threshold buffer
     (tmp_path / "bare").mkdir()
     torch.save(state, tmp_path / "bare" / "ae.pt")
     sae = load_sae(tmp_path / "bare")
@@ -142,8 +170,11 @@ def test_dictionary_learning_without_config_is_read_as_topk_and_other_classes_ar
 
 def test_goodfire_checkpoint_with_compile_prefixes_imports_like_its_formula_per_position(tmp_path):
     generator = torch.Generator().manual_seed(5)
-    W, b_enc, b_dec = (torch.randn(D_IN, D_SAE, generator=generator), torch.randn(D_SAE, generator=generator),
-                       torch.randn(D_IN, generator=generator))
+    W, b_enc, b_dec = (
+        torch.randn(D_IN, D_SAE, generator=generator),
+        torch.randn(D_SAE, generator=generator),
+        torch.randn(D_IN, generator=generator),
+    )
     torch.save({"_orig_mod.W": W, "_orig_mod.b_enc": b_enc, "module.b_dec": b_dec}, tmp_path / "sae.pt")
     sae = load_sae(tmp_path / "sae.pt", k=K)
     x = torch.randn(6, D_IN, generator=generator)
@@ -169,8 +200,9 @@ def convnet(tmp_path_factory):
 
 
 def test_sae_refuses_another_model_or_layer(tmp_path, convnet):
-    sae = BatchTopKSAE(16, 32, 4, {"model_name": "tiny", "hook_name": "blocks.1",
-                                   "model_fingerprint": model_fingerprint(convnet)})
+    sae = BatchTopKSAE(
+        16, 32, 4, {"model_name": "tiny", "hook_name": "blocks.1", "model_fingerprint": model_fingerprint(convnet)}
+    )
     sae.check_matches(convnet, "blocks.1")
     with pytest.raises(GenomixError, match="not blocks.2"):
         sae.check_matches(convnet, "blocks.2")
@@ -195,8 +227,14 @@ def test_a_perfect_reconstruction_explains_everything_and_recovers_all_the_loss(
     # relu(x) and relu(-x) as features: decode gives x back exactly
     sae = TopKSAE(16, 32, 16, {"hook_name": "blocks.1"}, apply_b_dec_to_input=False)
     eye = torch.eye(16)
-    sae.set_weights({"W_enc": torch.cat([eye, -eye], 1), "W_dec": torch.cat([eye, -eye], 0),
-                     "b_enc": torch.zeros(32), "b_dec": torch.zeros(16)})
+    sae.set_weights(
+        {
+            "W_enc": torch.cat([eye, -eye], 1),
+            "W_dec": torch.cat([eye, -eye], 0),
+            "b_enc": torch.zeros(32),
+            "b_dec": torch.zeros(16),
+        }
+    )
     metrics = evaluate_sae(sae, convnet, small_fasta, windows=8, window=200)
     assert metrics["variance_explained"] == pytest.approx(1.0, abs=1e-5)
     assert metrics["loss_recovered"] == pytest.approx(1.0, abs=1e-4)
@@ -205,8 +243,9 @@ def test_a_perfect_reconstruction_explains_everything_and_recovers_all_the_loss(
 
 def test_an_sae_that_outputs_zeros_recovers_none_of_the_loss(convnet, small_fasta):
     sae = TopKSAE(16, 32, 4, {"hook_name": "blocks.1"})
-    sae.set_weights({"W_enc": torch.randn(16, 32), "W_dec": torch.zeros(32, 16), "b_enc": torch.zeros(32),
-                     "b_dec": torch.zeros(16)})
+    sae.set_weights(
+        {"W_enc": torch.randn(16, 32), "W_dec": torch.zeros(32, 16), "b_enc": torch.zeros(32), "b_dec": torch.zeros(16)}
+    )
     metrics = evaluate_sae(sae, convnet, small_fasta, windows=8, window=200)
     assert metrics["ce_sae"] == pytest.approx(metrics["ce_zero"], abs=1e-6)
     assert metrics["loss_recovered"] == pytest.approx(0.0, abs=1e-5) and metrics["variance_explained"] < 0
@@ -215,11 +254,22 @@ def test_an_sae_that_outputs_zeros_recovers_none_of_the_loss(convnet, small_fast
 PLAN = TrainingPlan(layer="blocks.1", d_sae=32, k=4, tokens=12 * 256, batch_size=256, window=100, windows_per_batch=4)
 
 
-def test_an_interrupted_training_resumes_and_ends_where_an_uninterrupted_one_does(tmp_path, convnet, small_fasta, caplog):
+def test_an_interrupted_training_resumes_and_ends_where_an_uninterrupted_one_does(
+    tmp_path, convnet, small_fasta, caplog
+):
     # latents count as dead after one batch and are resampled every 2 steps; the BatchTopK threshold
     # is tracked from step 6: the checkpoint at step 8 must carry all of it
-    plan = TrainingPlan(**{**PLAN.__dict__, "d_sae": 128, "k": 2, "tokens": 12 * 64, "batch_size": 64,
-                           "dead_after_tokens": 64, "resample_every": 2})
+    plan = TrainingPlan(
+        **{
+            **PLAN.__dict__,
+            "d_sae": 128,
+            "k": 2,
+            "tokens": 12 * 64,
+            "batch_size": 64,
+            "dead_after_tokens": 64,
+            "resample_every": 2,
+        }
+    )
     with caplog.at_level("INFO", logger="genomix"):
         whole = train_sae(convnet, small_fasta, tmp_path / "whole", plan, checkpoint_every=8)
     assert any("resampled" in r.getMessage() for r in caplog.records)
@@ -235,8 +285,14 @@ def test_an_interrupted_training_resumes_and_ends_where_an_uninterrupted_one_doe
         train_sae(convnet, small_fasta, tmp_path / "resumed", plan, checkpoint_every=8, progress=stop_at_10)
     assert (tmp_path / "resumed" / "training_checkpoint.pt").exists()
     steps = []
-    resumed = train_sae(convnet, small_fasta, tmp_path / "resumed", plan, checkpoint_every=8,
-                        progress=lambda step, metrics: steps.append(step))
+    resumed = train_sae(
+        convnet,
+        small_fasta,
+        tmp_path / "resumed",
+        plan,
+        checkpoint_every=8,
+        progress=lambda step, metrics: steps.append(step),
+    )
     assert steps[0] == 9 and steps[-1] == plan.steps  # went on from the checkpoint at step 8
     assert float(whole.threshold[0]) > 0
     assert not (tmp_path / "resumed" / "training_checkpoint.pt").exists()
@@ -259,8 +315,29 @@ def genomix(*args):
 
 def test_cli_trains_and_evaluates_an_sae(tmp_path, small_fasta):
     model = save_convnet(tmp_path / "model")
-    done = genomix("sae", "train", "--model", model, "--layer", 1, "--fasta", small_fasta, "--tokens", 2048,
-                   "--d-sae", 32, "--k", 4, "--batch-size", 256, "--window", 100, "-o", tmp_path / "sae", "--quiet")
+    done = genomix(
+        "sae",
+        "train",
+        "--model",
+        model,
+        "--layer",
+        1,
+        "--fasta",
+        small_fasta,
+        "--tokens",
+        2048,
+        "--d-sae",
+        32,
+        "--k",
+        4,
+        "--batch-size",
+        256,
+        "--window",
+        100,
+        "-o",
+        tmp_path / "sae",
+        "--quiet",
+    )
     assert done.returncode == 0, done.stderr
     assert SAE.load(tmp_path / "sae").metadata["hook_name"] == "blocks.1"
     done = genomix("sae", "eval", tmp_path / "sae", "--fasta", small_fasta, "--windows", 4)
@@ -271,8 +348,20 @@ def test_cli_trains_and_evaluates_an_sae(tmp_path, small_fasta):
 
 
 def test_cli_names_a_bad_architecture_in_one_line(tmp_path, small_fasta):
-    done = genomix("sae", "train", "--layer", 1, "--fasta", small_fasta, "--d-sae", 32, "--architecture", "gated",
-                   "-o", tmp_path / "sae")
+    done = genomix(
+        "sae",
+        "train",
+        "--layer",
+        1,
+        "--fasta",
+        small_fasta,
+        "--d-sae",
+        32,
+        "--architecture",
+        "gated",
+        "-o",
+        tmp_path / "sae",
+    )
     assert done.returncode == 2 and "unknown SAE architecture 'gated'" in done.stderr
     assert "Traceback" not in done.stderr
 
@@ -284,7 +373,9 @@ def test_regions_from_a_bed_match_contig_names_and_reject_what_the_reference_lac
     genome = Genome(small_fasta)
     (tmp_path / "ok.bed").write_text("1\t10\t60\nchr2\t0\t50\n")
     regions = Regions.from_bed(tmp_path / "ok.bed", genome)
-    assert regions.contigs == ["chr1", "chr2"] and regions.starts.tolist() == [10, 0] and regions.ends.tolist() == [60, 50]
+    assert (
+        regions.contigs == ["chr1", "chr2"] and regions.starts.tolist() == [10, 0] and regions.ends.tolist() == [60, 50]
+    )
     draws = regions.draw(np.random.default_rng(0), 200, 20)
     centres = [(contig, start + 10) for contig, start in draws]
     assert all((c == "chr1" and 10 <= x < 60) or (c == "chr2" and 0 <= x < 50) for c, x in centres)

@@ -27,7 +27,7 @@ def _windows_by_hand(chrom, pos1, ref, alt):
     start = pos1 - 1 - W // 2
     ref_window = pysam.FastaFile(str(FASTA)).fetch(chrom, start, start + W).upper()
     assert ref_window[W // 2] == ref
-    return ref_window, ref_window[: W // 2] + alt + ref_window[W // 2 + 1:]
+    return ref_window, ref_window[: W // 2] + alt + ref_window[W // 2 + 1 :]
 
 
 def _starter_snvs(n=4):
@@ -60,7 +60,9 @@ def test_llr_equals_a_direct_masked_lm_call_on_both_strands(char_mlm_dir):
         forward = _direct_llr(hf_model, tokenizer, ref_w, alt_w, W // 2)
         reverse = _direct_llr(hf_model, tokenizer, _complement(ref_w), _complement(alt_w), W - 1 - W // 2)
         (scored,) = score_variants(model, genome, [_placed(chrom, pos1, ref, alt)], method="llr", window=W)
-        (forward_only,) = score_variants(model, genome, [_placed(chrom, pos1, ref, alt)], method="llr", window=W, rc=False)
+        (forward_only,) = score_variants(
+            model, genome, [_placed(chrom, pos1, ref, alt)], method="llr", window=W, rc=False
+        )
         assert scored.method == "llr" and scored.variant.status == "ok"
         assert scored.score == pytest.approx((forward + reverse) / 2, abs=1e-5)
         assert forward_only.score == pytest.approx(forward, abs=1e-5)
@@ -75,7 +77,7 @@ def test_llr_with_6mer_tokens_compares_the_ref_and_alt_6mers(kmer_mlm_dir):
     chrom, pos1, ref, alt = _starter_snvs(1)[0]
     ref_w, alt_w = _windows_by_hand(chrom, pos1, ref, alt)
     # W // 2 = 30 sits at the start of the sixth 6-mer (bases 30..35), token 6 after <cls>
-    ids = torch.tensor([[vocab["<cls>"]] + [vocab[ref_w[i:i + 6]] for i in range(0, W, 6)] + [vocab["<eos>"]]])
+    ids = torch.tensor([[vocab["<cls>"]] + [vocab[ref_w[i : i + 6]] for i in range(0, W, 6)] + [vocab["<eos>"]]])
     ids[0, 6] = tokenizer.mask_token_id
     with torch.no_grad():
         logp = torch.log_softmax(hf_model(input_ids=ids).logits[0, 6], -1)
@@ -99,8 +101,9 @@ def test_delta_ll_equals_direct_causal_lm_log_likelihoods(char_clm_dir):
     for chrom, pos1, ref, alt in _starter_snvs(3):
         ref_w, alt_w = _windows_by_hand(chrom, pos1, ref, alt)
         forward = _direct_loglik(hf_model, tokenizer, alt_w) - _direct_loglik(hf_model, tokenizer, ref_w)
-        reverse = (_direct_loglik(hf_model, tokenizer, _complement(alt_w))
-                   - _direct_loglik(hf_model, tokenizer, _complement(ref_w)))
+        reverse = _direct_loglik(hf_model, tokenizer, _complement(alt_w)) - _direct_loglik(
+            hf_model, tokenizer, _complement(ref_w)
+        )
         (scored,) = score_variants(model, genome, [_placed(chrom, pos1, ref, alt)], window=W)
         assert scored.method == "delta_ll"
         assert scored.score == pytest.approx((forward + reverse) / 2, abs=1e-4)
@@ -121,8 +124,9 @@ def test_embedding_distance_equals_direct_hidden_state_means(char_mlm_dir):
         return states[0, 1:-1].double().mean(0).numpy()  # DNA tokens only, not <cls>/<eos>
 
     expected = np.linalg.norm(mean_state(alt_w) - mean_state(ref_w))
-    (scored,) = score_variants(model, genome, [_placed(chrom, pos1, ref, alt)], method="embedding",
-                               window=W, rc=False, layer=1)
+    (scored,) = score_variants(
+        model, genome, [_placed(chrom, pos1, ref, alt)], method="embedding", window=W, rc=False, layer=1
+    )
     assert scored.score == pytest.approx(expected, rel=1e-4)
 
 

@@ -15,7 +15,7 @@ SUBSTITUTE = {"A": "C", "C": "G", "G": "T", "T": "A"}
 
 def base_at(sequences: dict[str, str], contig: str, vcf_pos: int, length: int = 1) -> str:
     """Upper-case reference bases at 1-based `vcf_pos`, read straight from the fixture's sequences."""
-    return sequences[contig][vcf_pos - 1: vcf_pos - 1 + length].upper()
+    return sequences[contig][vcf_pos - 1 : vcf_pos - 1 + length].upper()
 
 
 def other_base(base: str) -> str:

@@ -18,9 +18,7 @@ SUBSTITUTE = {"A": "C", "C": "G", "G": "T", "T": "A"}
 
 def padded_slice(sequence: str, start: int, width: int) -> str:
     """`sequence[start:start + width]` upper-cased, with N where the slice leaves the sequence."""
-    return "".join(
-        sequence[i].upper() if 0 <= i < len(sequence) else "N" for i in range(start, start + width)
-    )
+    return "".join(sequence[i].upper() if 0 <= i < len(sequence) else "N" for i in range(start, start + width))
 
 
 def consensus_contigs(fasta, vcf_gz) -> dict[str, str]:
@@ -66,7 +64,7 @@ def test_windows_match_bcftools_consensus(
     small_fasta, small_sequences, write_vcf, contig, vcf_pos, ref_length, make_alt, width
 ):
     sequence = small_sequences[contig]
-    ref = sequence[vcf_pos - 1: vcf_pos - 1 + ref_length].upper()
+    ref = sequence[vcf_pos - 1 : vcf_pos - 1 + ref_length].upper()
     alt = make_alt(ref)
     vcf = write_vcf([(contig, vcf_pos, ref, alt)])
     consensus = consensus_contigs(small_fasta, vcf)[contig]
@@ -87,7 +85,7 @@ def test_windows_match_bcftools_consensus(
 def test_both_windows_are_w_long_with_the_variant_at_w_over_2(
     small_genome, small_sequences, write_vcf, contig, vcf_pos, ref_length, make_alt, width
 ):
-    ref = small_sequences[contig][vcf_pos - 1: vcf_pos - 1 + ref_length].upper()
+    ref = small_sequences[contig][vcf_pos - 1 : vcf_pos - 1 + ref_length].upper()
     alt = make_alt(ref)
     variant = only_variant(write_vcf([(contig, vcf_pos, ref, alt)]), small_genome)
 
@@ -98,8 +96,8 @@ def test_both_windows_are_w_long_with_the_variant_at_w_over_2(
     assert window.offset == middle
     assert window.ref_span == (middle, middle + len(ref))
     assert window.alt_span == (middle, middle + len(alt))
-    assert window.ref[middle: middle + len(ref)] == ref
-    assert window.alt[middle: middle + len(alt)] == alt
+    assert window.ref[middle : middle + len(ref)] == ref
+    assert window.alt[middle : middle + len(alt)] == alt
     assert window.strand == "+"
 
 

@@ -18,9 +18,18 @@ def save_char_mlm(folder: Path, seed: int = 0) -> Path:
     vocab = ["<cls>", "<pad>", "<eos>", "<unk>", "A", "C", "G", "T", "N", "<mask>"]
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
     torch.manual_seed(seed)
-    config = EsmConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
-                       intermediate_size=64, max_position_embeddings=260, position_embedding_type="absolute",
-                       pad_token_id=1, mask_token_id=9, token_dropout=False)
+    config = EsmConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=260,
+        position_embedding_type="absolute",
+        pad_token_id=1,
+        mask_token_id=9,
+        token_dropout=False,
+    )
     EsmForMaskedLM(config).save_pretrained(folder)
     EsmTokenizer(str(folder / "vocab.txt")).save_pretrained(folder)
     return folder
@@ -35,9 +44,18 @@ def save_kmer_mlm(folder: Path, seed: int = 0) -> Path:
     vocab = NT_SPECIALS + kmers + list("ATCGN")
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
     torch.manual_seed(seed)
-    config = EsmConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                       intermediate_size=64, max_position_embeddings=130, position_embedding_type="rotary",
-                       pad_token_id=1, mask_token_id=2, token_dropout=False)
+    config = EsmConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=130,
+        position_embedding_type="rotary",
+        pad_token_id=1,
+        mask_token_id=2,
+        token_dropout=False,
+    )
     EsmForMaskedLM(config).save_pretrained(folder)
     EsmTokenizer(str(folder / "vocab.txt")).save_pretrained(folder)
     return folder
@@ -52,11 +70,20 @@ def save_char_clm(folder: Path, seed: int = 0) -> Path:
     vocab = {token: i for i, token in enumerate(["<pad>", "<bos>", "<eos>", "<unk>", "A", "C", "G", "T", "N"])}
     core = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
     core.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", 1)])
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<bos>", eos_token="<eos>",
-                                        pad_token="<pad>", unk_token="<unk>")
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>", unk_token="<unk>"
+    )
     torch.manual_seed(seed)
-    config = GPT2Config(vocab_size=len(vocab), n_positions=300, n_embd=32, n_layer=2, n_head=4,
-                        bos_token_id=1, eos_token_id=2, pad_token_id=0)
+    config = GPT2Config(
+        vocab_size=len(vocab),
+        n_positions=300,
+        n_embd=32,
+        n_layer=2,
+        n_head=4,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=0,
+    )
     GPT2LMHeadModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder

@@ -56,8 +56,9 @@ def _with_flags(error: GenomixError) -> str:
     flag = "--" + error.option.replace("_", "-")
     advised = re.compile(rf'\b{error.option}=("([^"]*)"|(\S+?))(?=[\s,;)]|\.?$|\.\s)')
     if advised.search(message):
-        return advised.sub(lambda m: flag if m.group(0).endswith("=True") else f"{flag} {m.group(2) or m.group(3)}",
-                           message)
+        return advised.sub(
+            lambda m: flag if m.group(0).endswith("=True") else f"{flag} {m.group(2) or m.group(3)}", message
+        )
     return f"{message} ({flag})"
 
 
@@ -83,6 +84,7 @@ def run() -> None:
             sys.exit(error.exit_code)
         if _state["debug"]:
             raise
-        typer.echo(f"genomix: internal error: {type(error).__name__}: {error} (rerun with --debug for the traceback)",
-                   err=True)
+        typer.echo(
+            f"genomix: internal error: {type(error).__name__}: {error} (rerun with --debug for the traceback)", err=True
+        )
         sys.exit(1)

@@ -42,8 +42,10 @@ def build(
     from genomix.demo.world import build_demo
 
     world = build_demo(data, variants, steps=steps)
-    typer.echo(f"demo world in {data} ({sum(map(len, world.contigs.values()))} bp, "
-               f"{world.motif_coverage():.1%} in planted motifs); truth variants in {variants}/demo.vcf.gz")
+    typer.echo(
+        f"demo world in {data} ({sum(map(len, world.contigs.values()))} bp, "
+        f"{world.motif_coverage():.1%} in planted motifs); truth variants in {variants}/demo.vcf.gz"
+    )
 
 
 @app.command("model")
@@ -105,6 +107,12 @@ def evaluate(
     from genomix.paths import demo_dir, demo_variants
 
     data = data or demo_dir()
-    figures = evaluate(load_model(model), data / "genome.fa.gz", data / "annotations.bed", vcf or demo_variants(),
-                       HELD_OUT, window=window)
+    figures = evaluate(
+        load_model(model),
+        data / "genome.fa.gz",
+        data / "annotations.bed",
+        vcf or demo_variants(),
+        HELD_OUT,
+        window=window,
+    )
     typer.echo(json.dumps(figures, indent=1))

@@ -19,12 +19,14 @@ def explain(
     fasta: Path = typer.Option(..., "--fasta", "-f", help="Reference FASTA (plain or bgzipped) matching the VCF."),
     out: Optional[Path] = typer.Option(None, "--output", "-o", help="Hypotheses table: .tsv or .parquet."),
     sae: Optional[str] = typer.Option(None, help="SAE folder (its cfg.json names the model); default: the demo SAE."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model (default: the SAE's; `demo` brings the "
-                                        "demo SAE and atlas)."),
+    model: Optional[str] = typer.Option(
+        None, "--model", "-m", help="Model (default: the SAE's; `demo` brings the demo SAE and atlas)."
+    ),
     atlas: Optional[Path] = typer.Option(None, help="Feature atlas (default: atlas.parquet in the SAE folder)."),
     top: int = typer.Option(3, help="Hypotheses per ALT."),
-    vcf_out: Optional[Path] = typer.Option(None, help="The input VCF with INFO/GMX_SCORE and INFO/GMX: .vcf, .vcf.gz "
-                                           "or .bcf."),
+    vcf_out: Optional[Path] = typer.Option(
+        None, help="The input VCF with INFO/GMX_SCORE and INFO/GMX: .vcf, .vcf.gz or .bcf."
+    ),
     report: Optional[Path] = typer.Option(None, help="Self-contained HTML report."),
     followup: Optional[Path] = typer.Option(None, help="Lab follow-up designs (MPRA oligos, EMSA probes): .tsv."),
     report_limit: int = typer.Option(100, help="Variant cards in the report (smallest p first)."),
@@ -33,8 +35,9 @@ def explain(
     window: Optional[int] = typer.Option(None, help="Window in bp (default: the SAE's training window)."),
     radius: int = typer.Option(20, help="bp either side of the allele where feature changes count."),
     null_size: int = typer.Option(500, help="Shuffled-context null variants per kind, for the p-values."),
-    null_cache: Optional[Path] = typer.Option(None, help="Folder keeping the nulls between runs (a second run skips "
-                                              "drawing them)."),
+    null_cache: Optional[Path] = typer.Option(
+        None, help="Folder keeping the nulls between runs (a second run skips drawing them)."
+    ),
     method: str = typer.Option("auto", help="Score: auto, llr, delta_ll or embedding."),
     batch_size: int = typer.Option(16, help="Windows per forward pass."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda, ... (default: cuda when available)."),
@@ -51,13 +54,33 @@ def explain(
     if sae is None and model not in (None, SHIPPED):
         raise GenomixError("a model other than demo needs its SAE (train one with `genomix sae train`)", option="sae")
     sae = sae or SHIPPED
-    options = ExplainOptions(window=window, radius=radius, top=top, null_size=null_size, method=method,
-                             batch_size=batch_size, seed=seed, group=group, unlabelled=unlabelled, null_cache=null_cache)
+    options = ExplainOptions(
+        window=window,
+        radius=radius,
+        top=top,
+        null_size=null_size,
+        method=method,
+        batch_size=batch_size,
+        seed=seed,
+        group=group,
+        unlabelled=unlabelled,
+        null_cache=null_cache,
+    )
     explainer = load_explainer(fasta, sae, atlas, model, options, device=device)
     written = [p for p in (out, vcf_out, report, followup) if p is not None]
     with Progress("explaining", quiet) as bar:
-        counts = explain_to_file(vcf, explainer, out, vcf_out, report, followup,
-                                 meta=explain_metadata(explainer, sae, command_line()), region=region,
-                                 ref_check=ref_check, report_limit=report_limit, progress=bar.advance)
+        counts = explain_to_file(
+            vcf,
+            explainer,
+            out,
+            vcf_out,
+            report,
+            followup,
+            meta=explain_metadata(explainer, sae, command_line()),
+            region=region,
+            ref_check=ref_check,
+            report_limit=report_limit,
+            progress=bar.advance,
+        )
     if not quiet:
         log.info("%d ALTs explained into %s (%s)", sum(counts.values()), ", ".join(map(str, written)), summary(counts))

@@ -39,9 +39,19 @@ def train(
     from genomix.sae.train import TrainingPlan, train_sae
 
     loaded = load_model(model, device=device, trust_remote_code=trust_remote_code)
-    plan = TrainingPlan(layer=layer, d_sae=d_sae, k=k, architecture=architecture, tokens=tokens,
-                        batch_size=batch_size, window=window, lr=lr, seed=seed)
+    plan = TrainingPlan(
+        layer=layer,
+        d_sae=d_sae,
+        k=k,
+        architecture=architecture,
+        tokens=tokens,
+        batch_size=batch_size,
+        window=window,
+        lr=lr,
+        seed=seed,
+    )
     with Progress("training the SAE", quiet, total=plan.steps, unit="steps") as bar:
+
         def progress(step: int, metrics: dict) -> None:
             bar.update(step, rate=f"explained {metrics['explained']:.3f}  L0 {metrics['l0']:.1f}")
 

@@ -16,8 +16,12 @@ log = logging.getLogger("genomix")
 def score(
     vcf: Path = typer.Argument(..., help="Variants: VCF or BCF, plain or bgzipped."),
     fasta: Path = typer.Option(..., "--fasta", "-f", help="Reference FASTA (plain or bgzipped) matching the VCF."),
-    out: list[str] = typer.Option(..., "--output", "-o", help="Output: .tsv, .parquet, .vcf, .vcf.gz, .bcf, or - for "
-                                  "VCF on stdout (repeat for several)."),
+    out: list[str] = typer.Option(
+        ...,
+        "--output",
+        "-o",
+        help="Output: .tsv, .parquet, .vcf, .vcf.gz, .bcf, or - for VCF on stdout (repeat for several).",
+    ),
     model: str = typer.Option("demo", "--model", "-m", help="Hub id, local model folder, or `demo`."),
     method: str = typer.Option("auto", help="auto, llr, delta_ll or embedding."),
     window: Optional[int] = typer.Option(None, help="Window in bp (default: 1024 or the model's context)."),
@@ -41,7 +45,16 @@ def score(
     loaded = load_model(model, backend=backend, device=device, trust_remote_code=trust_remote_code)
     options = ScoreOptions(method, window or default_window(loaded), rc, batch_size, layer)
     with Progress("scoring", quiet) as bar:
-        counts = score_to_file(vcf, genome, loaded, out, options, meta=score_metadata(loaded, options, command_line()),
-                               progress=bar.advance, ref_check=ref_check, region=region)
+        counts = score_to_file(
+            vcf,
+            genome,
+            loaded,
+            out,
+            options,
+            meta=score_metadata(loaded, options, command_line()),
+            progress=bar.advance,
+            ref_check=ref_check,
+            region=region,
+        )
     if not quiet:
         log.info("%d ALTs scored into %s (%s)", sum(counts.values()), ", ".join(out), summary(counts))

@@ -26,8 +26,9 @@ def auroc(positives: np.ndarray, negatives: np.ndarray) -> float:
     if len(positives) == 0 or len(negatives) == 0:
         return float("nan")
     ranks = rankdata(np.concatenate([positives, negatives]))
-    return float((ranks[: len(positives)].sum() - len(positives) * (len(positives) + 1) / 2)
-                 / (len(positives) * len(negatives)))
+    return float(
+        (ranks[: len(positives)].sum() - len(positives) * (len(positives) + 1) / 2) / (len(positives) * len(negatives))
+    )
 
 
 def read_truth(vcf: Path) -> pd.DataFrame:
@@ -36,8 +37,17 @@ def read_truth(vcf: Path) -> pd.DataFrame:
     with pysam.VariantFile(str(vcf)) as handle:
         for record in handle:
             info = record.info
-            rows.append((record.chrom, record.pos, record.id, info["TRUTH_CLASS"], info.get("TRUTH_TF", "."),
-                         info.get("TRUTH_ID", "."), info.get("TRUTH_ELEMENT", ".")))
+            rows.append(
+                (
+                    record.chrom,
+                    record.pos,
+                    record.id,
+                    info["TRUTH_CLASS"],
+                    info.get("TRUTH_TF", "."),
+                    info.get("TRUTH_ID", "."),
+                    info.get("TRUTH_ELEMENT", "."),
+                )
+            )
     return pd.DataFrame(rows, columns=["chrom", "pos", "id", "truth_class", "truth_tf", "truth_id", "truth_element"])
 
 
@@ -55,8 +65,9 @@ def score_auroc(scores: pd.DataFrame, truth: pd.DataFrame, held_out: str) -> dic
             result[f"auroc_{name}_{truth_class}"] = auroc(magnitude[subset.truth_class == truth_class], neutral)
         for method in sorted(set(subset.method)):
             same = subset.method == method
-            result[f"auroc_{name}_{method}"] = auroc(magnitude[same & (subset.truth_class != "neutral")],
-                                                     magnitude[same & (subset.truth_class == "neutral")])
+            result[f"auroc_{name}_{method}"] = auroc(
+                magnitude[same & (subset.truth_class != "neutral")], magnitude[same & (subset.truth_class == "neutral")]
+            )
     return result
 
 
@@ -75,10 +86,13 @@ def atlas_truth(atlas, annotations: Path, planted: Path, margin: int = 5, min_sh
     family_tf = dict(zip(tfs.family, tfs.tf_name))
     bed = pd.read_csv(annotations, sep="\t")
     sites = bed[bed.kind.isin(["motif", "ctcf_site", "tata_box"])]
-    by_tf = {tf: {c: (g.start.to_numpy() - margin, g.end.to_numpy() + margin) for c, g in rows.groupby("#chrom")}
-             for tf, rows in sites.groupby("tf_name")}
+    by_tf = {
+        tf: {c: (g.start.to_numpy() - margin, g.end.to_numpy() + margin) for c, g in rows.groupby("#chrom")}
+        for tf, rows in sites.groupby("tf_name")
+    }
     table = atlas.table[atlas.table.label_kind == "motif"]
     shares, matched = [], {}
+
     def share_in(tf: str, examples) -> float:
         hits = []
         for example in examples:
@@ -104,14 +118,18 @@ def atlas_truth(atlas, annotations: Path, planted: Path, margin: int = 5, min_sh
     passed = sorted(tf for tf, share in matched.items() if share >= min_share)
     passed_family = sorted(tf for tf, share in by_family.items() if share >= min_share)
     labelled = atlas.table[atlas.table.label_kind != "unlabelled"]
-    return {"planted_tfs": len(planted_names), "tfs_matched": len(passed),
-            "tfs_matched_fraction": len(passed) / len(planted_names),
-            "tfs_missed": sorted(set(planted_names) - set(passed)),
-            "tfs_matched_by_family": len(passed_family),
-            "tfs_missed_by_family": sorted(set(planted_names) - set(passed_family)),
-            "median_truth_share": float(np.median(shares)) if shares else float("nan"),
-            "motif_labelled_features": len(table), "labelled_features": len(labelled),
-            "distinct_labels": int(labelled.label.nunique())}
+    return {
+        "planted_tfs": len(planted_names),
+        "tfs_matched": len(passed),
+        "tfs_matched_fraction": len(passed) / len(planted_names),
+        "tfs_missed": sorted(set(planted_names) - set(passed)),
+        "tfs_matched_by_family": len(passed_family),
+        "tfs_missed_by_family": sorted(set(planted_names) - set(passed_family)),
+        "median_truth_share": float(np.median(shares)) if shares else float("nan"),
+        "motif_labelled_features": len(table),
+        "labelled_features": len(labelled),
+        "distinct_labels": int(labelled.label.nunique()),
+    }
 
 
 SPLICE_LABELS = ("splice_donor", "splice_acceptor")
@@ -134,14 +152,23 @@ def explain_truth(table: pd.DataFrame, truth: pd.DataFrame, atlas, held_out: str
     from scipy.stats import kstest
 
     features = atlas.table.set_index("feature")
-    names = {f: {row.tf_name, *(row.motif_matches if row.motif_matches is not None else [])}
-             for f, row in features.iterrows() if row.label_kind == "motif"}
+    names = {
+        f: {row.tf_name, *(row.motif_matches if row.motif_matches is not None else [])}
+        for f, row in features.iterrows()
+        if row.label_kind == "motif"
+    }
     every = table.merge(truth, on=["chrom", "pos", "id"])
-    members = [[int(m) for m in str(ms).split(",")] if kind == "motif" else []
-               for ms, kind in zip(every.members, every.label_kind)]
-    every = every.assign(tf_correct=[tf in set().union(*[names.get(m, set()) for m in ms]) if ms else False
-                                     for tf, ms in zip(every.truth_tf, members)],
-                         direction_correct=every.effect == every.truth_class)
+    members = [
+        [int(m) for m in str(ms).split(",")] if kind == "motif" else []
+        for ms, kind in zip(every.members, every.label_kind)
+    ]
+    every = every.assign(
+        tf_correct=[
+            tf in set().union(*[names.get(m, set()) for m in ms]) if ms else False
+            for tf, ms in zip(every.truth_tf, members)
+        ],
+        direction_correct=every.effect == every.truth_class,
+    )
     top = every[every["rank"] <= 1]
     right = every[every.tf_correct].groupby(["chrom", "pos", "alt"])["rank"].min()
     result = {}
@@ -149,7 +176,9 @@ def explain_truth(table: pd.DataFrame, truth: pd.DataFrame, atlas, held_out: str
     for name, subset in (("all", top), ("held_out", top[top.chrom == held_out])):
         sites = subset[subset.truth_class.isin(["loss", "gain"])]
         result[f"top1_tf_{name}"] = float(sites.tf_correct.mean())
-        result[f"top1_tf_{name}_where_the_atlas_names_the_tf"] = float(sites[sites.truth_tf.isin(named)].tf_correct.mean())
+        result[f"top1_tf_{name}_where_the_atlas_names_the_tf"] = float(
+            sites[sites.truth_tf.isin(named)].tf_correct.mean()
+        )
         result[f"sites_of_tfs_the_atlas_does_not_name_{name}"] = int((~sites.truth_tf.isin(named)).sum())
         result[f"direction_{name}"] = float(sites.direction_correct.mean())
         for truth_class in ("loss", "gain"):
@@ -158,8 +187,11 @@ def explain_truth(table: pd.DataFrame, truth: pd.DataFrame, atlas, held_out: str
     ranks = [int(right.get(key, 0)) for key in zip(wrong.chrom, wrong.pos, wrong.alt)]
     result["named_tf_wrong_at_top_first_right_rank"] = {r: ranks.count(r) for r in sorted(set(ranks))}  # 0: none
     functional = top[top.truth_class.isin(["loss", "gain"])]
-    result["right_tf_among_the_hypotheses"] = float(np.mean([key in right.index for key in zip(
-        functional.chrom, functional.pos, functional.alt)])) if len(functional) else float("nan")
+    result["right_tf_among_the_hypotheses"] = (
+        float(np.mean([key in right.index for key in zip(functional.chrom, functional.pos, functional.alt)]))
+        if len(functional)
+        else float("nan")
+    )
     neutral = top[top.truth_class == "neutral"].p_value.fillna(1.0)
     result["neutral_p_below_0.01"] = float((neutral < 0.01).mean())
     result["neutral_ks_p"] = float(kstest(neutral, "uniform").pvalue)
@@ -203,11 +235,16 @@ def concept_truth(atlas, concepts: pd.DataFrame, annotations: Path, min_share: f
     truth["concept"] = concept_ids(concepts, len(atlas.table))[truth.feature.to_numpy()]
     strict = truth[(truth.share >= min_share) & truth.planted_tf.notna()]
     table = pd.crosstab(strict.concept, strict.planted_tf)
-    return {"features": int(len(strict)), "ari": adjusted_rand_index(strict.planted_tf, strict.concept),
-            "purity": float(table.max(axis=1).sum() / table.to_numpy().sum()),
-            "completeness": float(table.max(axis=0).sum() / table.to_numpy().sum()),
-            "features_any_planted_peak": int(truth.planted_tf.notna().sum()),
-            "ari_any_planted_peak": adjusted_rand_index(*truth[truth.planted_tf.notna()][["planted_tf", "concept"]].T.values)}
+    return {
+        "features": int(len(strict)),
+        "ari": adjusted_rand_index(strict.planted_tf, strict.concept),
+        "purity": float(table.max(axis=1).sum() / table.to_numpy().sum()),
+        "completeness": float(table.max(axis=0).sum() / table.to_numpy().sum()),
+        "features_any_planted_peak": int(truth.planted_tf.notna().sum()),
+        "ari_any_planted_peak": adjusted_rand_index(
+            *truth[truth.planted_tf.notna()][["planted_tf", "concept"]].T.values
+        ),
+    }
 
 
 def site_information(annotations: Path, contig: str, length: int) -> tuple[np.ndarray, np.ndarray]:
@@ -221,16 +258,24 @@ def site_information(annotations: Path, contig: str, length: int) -> tuple[np.nd
     information = np.zeros(length)
     background = np.ones(length, dtype=bool)
     for row in bed.itertuples(index=False):
-        background[max(0, row.start - 20):row.end + 20] = False
+        background[max(0, row.start - 20) : row.end + 20] = False
         if row.kind in ("motif", "ctcf_site", "tata_box") and row.motif_id in motifs:
             columns = motifs[row.motif_id].information
-            information[row.start:row.end] = columns if row.strand == "+" else columns[::-1]
+            information[row.start : row.end] = columns if row.strand == "+" else columns[::-1]
     return information, background
 
 
 @torch.inference_mode()
-def masked_accuracy(model: GenomicModel, genome: Genome, annotations: Path, contig: str, windows: int = 200,
-                    length: int = 512, min_bits: float = 1.5, seed: int = 0) -> dict[str, float]:
+def masked_accuracy(
+    model: GenomicModel,
+    genome: Genome,
+    annotations: Path,
+    contig: str,
+    windows: int = 200,
+    length: int = 512,
+    min_bits: float = 1.5,
+    seed: int = 0,
+) -> dict[str, float]:
     """Masked-base accuracy at high-information site positions (>= `min_bits`) vs background on `contig`."""
     rng = np.random.default_rng(seed)
     size = genome.lengths[contig]
@@ -252,11 +297,19 @@ def masked_accuracy(model: GenomicModel, genome: Genome, annotations: Path, cont
         hits["site"].extend(correct[information[positions] >= min_bits])
         hits["background"].extend(correct[background[positions]])
     return {f"masked_accuracy_{k}": float(np.mean(v)) for k, v in hits.items()} | {
-        f"masked_positions_{k}": len(v) for k, v in hits.items()}
+        f"masked_positions_{k}": len(v) for k, v in hits.items()
+    }
 
 
-def evaluate(model: GenomicModel, genome_path: Path, annotations: Path, truth_vcf: Path, held_out: str,
-             window: int = 512, batch_size: int = 32) -> dict[str, float]:
+def evaluate(
+    model: GenomicModel,
+    genome_path: Path,
+    annotations: Path,
+    truth_vcf: Path,
+    held_out: str,
+    window: int = 512,
+    batch_size: int = 32,
+) -> dict[str, float]:
     """All demo-world figures for `model`."""
     from genomix.pipelines import score
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from genomix.sae.train import TrainingPlan
 
-DEMO_SAE_PLAN = TrainingPlan(layer="blocks.3", d_sae=1536, k=32, architecture="batchtopk", tokens=10_000_000,
-                             batch_size=4096, window=512, seed=0)
+DEMO_SAE_PLAN = TrainingPlan(
+    layer="blocks.3", d_sae=1536, k=32, architecture="batchtopk", tokens=10_000_000, batch_size=4096, window=512, seed=0
+)
 
 
 def train_demo_sae(data: Path, held_out: str = "chr3", plan: TrainingPlan = DEMO_SAE_PLAN):
@@ -29,8 +30,7 @@ def train_demo_sae(data: Path, held_out: str = "chr3", plan: TrainingPlan = DEMO
     model = load_model(str(data / "model"))
     genome = Genome(data / "genome.fa.gz")
     training = Regions.whole_genome(genome, [c for c in genome.contigs if c != held_out])
-    sae = train_sae(model, genome, data / "sae", plan, regions=training, model_name="demo",
-                    progress=_log_every(100))
+    sae = train_sae(model, genome, data / "sae", plan, regions=training, model_name="demo", progress=_log_every(100))
     metrics = evaluate_sae(sae, model, genome, Regions.whole_genome(genome, [held_out]), windows=256)
     metrics |= {"contig": held_out}
     (data / "sae" / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
@@ -66,7 +66,9 @@ def save_demo_nulls(data: Path) -> list[Path]:
     from genomix.sae.formats import load_sae
 
     model = load_model(str(data / "model"))
-    explainer = Explainer(model, load_sae(data / "sae", model), FeatureAtlas.load(data / "sae"), Genome(data / "genome.fa.gz"))
+    explainer = Explainer(
+        model, load_sae(data / "sae", model), FeatureAtlas.load(data / "sae"), Genome(data / "genome.fa.gz")
+    )
     return explainer.save_nulls(nulls_path(data / "sae" / ATLAS_NAME))
 
 

@@ -29,7 +29,7 @@ def build_genome(path: Path, seed: int = SEED) -> dict[str, str]:
         for name, seq in contigs.items():
             handle.write(f">{name}\n")
             for start in range(0, len(seq), 60):
-                handle.write(seq[start:start + 60] + "\n")
+                handle.write(seq[start : start + 60] + "\n")
     pysam.tabix_compress(str(plain), str(path), force=True)
     plain.unlink()
     pysam.faidx(str(path))
@@ -49,7 +49,14 @@ def build_variants(path: Path, contigs: dict[str, str], seed: int = SEED) -> Non
         ref = chrom1[pos]
         rows.append(("chr1", pos, f"snv{pos + 1}", ref, other(ref), "CLASS=snv"))
     rows += [
-        ("chr1", 1_000, "multi", chrom1[1_000], ",".join(b for b in ALPHABET if b != chrom1[1_000]), "CLASS=multiallelic"),
+        (
+            "chr1",
+            1_000,
+            "multi",
+            chrom1[1_000],
+            ",".join(b for b in ALPHABET if b != chrom1[1_000]),
+            "CLASS=multiallelic",
+        ),
         ("chr1", 3_000, "mnv", chrom1[3_000:3_002], other(chrom1[3_000]) + other(chrom1[3_001]), "CLASS=mnv"),
         ("chr1", 5_000, "ins", chrom1[5_000], chrom1[5_000] + "GATTACA", "CLASS=insertion"),
         ("chr1", 7_000, "del", chrom1[7_000:7_006], chrom1[7_000], "CLASS=deletion"),

@@ -22,8 +22,9 @@ from genomix.models.convnet import DNA_VOCABULARY, ConvNetConfig, ConvNetForMask
 
 log = logging.getLogger("genomix")
 
-DEMO_CONFIG = dict(hidden_size=96, num_hidden_layers=6, intermediate_size=192, kernel_size=9,
-                   dilations=[1, 2, 4, 8, 16, 32])
+DEMO_CONFIG = dict(
+    hidden_size=96, num_hidden_layers=6, intermediate_size=192, kernel_size=9, dilations=[1, 2, 4, 8, 16, 32]
+)
 
 
 def encode(seq: str) -> np.ndarray:
@@ -34,8 +35,9 @@ def encode(seq: str) -> np.ndarray:
     return lookup[np.frombuffer(seq.encode("ascii"), dtype=np.uint8)]
 
 
-def training_batches(contigs: list[np.ndarray], batch_size: int, length: int, mask_rate: float,
-                     rng: np.random.Generator):
+def training_batches(
+    contigs: list[np.ndarray], batch_size: int, length: int, mask_rate: float, rng: np.random.Generator
+):
     """Endless (input_ids, labels) batches of random windows with `mask_rate` of positions masked."""
     sizes = np.array([len(c) - length for c in contigs], dtype=float)
     weights = sizes / sizes.sum()
@@ -43,16 +45,25 @@ def training_batches(contigs: list[np.ndarray], batch_size: int, length: int, ma
     while True:
         which = rng.choice(len(contigs), size=batch_size, p=weights)
         starts = [int(rng.integers(0, len(contigs[c]) - length)) for c in which]
-        ids = np.stack([contigs[c][s:s + length] for c, s in zip(which, starts)])
+        ids = np.stack([contigs[c][s : s + length] for c, s in zip(which, starts)])
         masked = rng.random(ids.shape) < mask_rate
         labels = np.where(masked, ids, -100)
         inputs = np.where(masked, mask_id, ids)
         yield torch.from_numpy(inputs), torch.from_numpy(labels)
 
 
-def train_demo_model(genome_path: Path, out: Path, held_out: str, steps: int = 4800, batch_size: int = 32,
-                     length: int = 512, learning_rate: float = 2e-3, seed: int = 0,
-                     checkpoint_every: int = 100, config: dict | None = None) -> ConvNetForMaskedLM:
+def train_demo_model(
+    genome_path: Path,
+    out: Path,
+    held_out: str,
+    steps: int = 4800,
+    batch_size: int = 32,
+    length: int = 512,
+    learning_rate: float = 2e-3,
+    seed: int = 0,
+    checkpoint_every: int = 100,
+    config: dict | None = None,
+) -> ConvNetForMaskedLM:
     """Train and save the model folder `out` (config, safetensors, tokenizer); returns the model."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -62,11 +73,20 @@ def train_demo_model(genome_path: Path, out: Path, held_out: str, steps: int = 4
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
     warmup = max(1, steps // 20)
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+        optimizer, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))
+    )
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = out / "training_checkpoint.pt"
-    arguments = dict(genome=str(genome_path), held_out=held_out, steps=steps, batch_size=batch_size, length=length,
-                     learning_rate=learning_rate, seed=seed, config=config or DEMO_CONFIG)
+    arguments = dict(
+        genome=str(genome_path),
+        held_out=held_out,
+        steps=steps,
+        batch_size=batch_size,
+        length=length,
+        learning_rate=learning_rate,
+        seed=seed,
+        config=config or DEMO_CONFIG,
+    )
     step = 0
     batches = training_batches(contigs, batch_size, length, 0.15, rng)
     if checkpoint.exists():
@@ -92,17 +112,33 @@ def train_demo_model(genome_path: Path, out: Path, held_out: str, steps: int = 4
         step += 1
         losses.append(loss.item())
         if step % 20 == 0:
-            log.info("step %d/%d  loss %.4f  %.1f s/step", step, steps, np.mean(losses[-20:]),
-                     (time.time() - started) / len(losses))
+            log.info(
+                "step %d/%d  loss %.4f  %.1f s/step",
+                step,
+                steps,
+                np.mean(losses[-20:]),
+                (time.time() - started) / len(losses),
+            )
         if step % checkpoint_every == 0 or step == steps:
-            torch.save(dict(arguments=arguments, model=model.state_dict(), optimizer=optimizer.state_dict(),
-                            schedule=schedule.state_dict(), rng=rng.bit_generator.state,
-                            torch_rng=torch.get_rng_state(), step=step), checkpoint)
+            torch.save(
+                dict(
+                    arguments=arguments,
+                    model=model.state_dict(),
+                    optimizer=optimizer.state_dict(),
+                    schedule=schedule.state_dict(),
+                    rng=rng.bit_generator.state,
+                    torch_rng=torch.get_rng_state(),
+                    step=step,
+                ),
+                checkpoint,
+            )
             model.eval()
             model.save_pretrained(out)
             dna_tokenizer().save_pretrained(out)
             model.train()
     model.eval()
-    (out / "training.json").write_text(json.dumps(dict(arguments, final_loss=float(np.mean(losses[-50:] or [0]))), indent=1))
+    (out / "training.json").write_text(
+        json.dumps(dict(arguments, final_loss=float(np.mean(losses[-50:] or [0]))), indent=1)
+    )
     checkpoint.unlink(missing_ok=True)
     return model

@@ -57,9 +57,7 @@ TBP_MOTIF = "MA0108.3"
 SHARPEN = 2.0  # sites are drawn from PPM ** SHARPEN: close to consensus, so a small model can learn them
 # Exon bases by codon position (A C G T): G-rich first and GC-rich third positions, as in coding
 # sequence, so exons differ from the introns and intergenic background around them (GC about 58 %).
-CODON_COMPOSITION = np.array([[0.27, 0.20, 0.38, 0.15],
-                              [0.32, 0.23, 0.17, 0.28],
-                              [0.12, 0.38, 0.38, 0.12]])
+CODON_COMPOSITION = np.array([[0.27, 0.20, 0.38, 0.15], [0.32, 0.23, 0.17, 0.28], [0.12, 0.38, 0.38, 0.12]])
 
 
 @dataclass(frozen=True)
@@ -92,7 +90,7 @@ class World:
             mask = np.zeros(length, dtype=bool)
             for e in self.elements:
                 if e.chrom == chrom and e.kind in ("motif", "ctcf_site", "tata_box"):
-                    mask[e.start:e.end] = True
+                    mask[e.start : e.end] = True
             covered += int(mask.sum())
         return covered / sum(len(s) for s in self.contigs.values())
 
@@ -100,7 +98,7 @@ class World:
 def markov_background(length: int, rng: np.random.Generator, order: int = 3) -> str:
     """Bases from a third-order Markov chain: GC about 41 %, CpG depleted to about a quarter."""
     base_freq = np.array([0.278, 0.222, 0.222, 0.278])  # A C G T
-    n_contexts = 4 ** order
+    n_contexts = 4**order
     transitions = np.empty((n_contexts, 4))
     texture = np.exp(rng.normal(0, 0.25, size=(n_contexts, 4)))  # context-specific preferences
     for context in range(n_contexts):
@@ -129,7 +127,7 @@ def coding_sequence(length: int, rng: np.random.Generator) -> str:
 
 def sample_site(motif: Motif, rng: np.random.Generator) -> str:
     """A site drawn column by column from the sharpened PPM (forward strand of the motif)."""
-    sharp = motif.ppm ** SHARPEN
+    sharp = motif.ppm**SHARPEN
     sharp /= sharp.sum(axis=1, keepdims=True)
     return "".join(ALPHABET[rng.choice(4, p=column)] for column in sharp)
 
@@ -154,7 +152,7 @@ class _Builder:
 
     def put(self, start: int, bases: str, kind: str | None, **labels) -> int:
         """Write `bases` at `start`; record them as an element of `kind` unless it is None."""
-        self.seq[start:start + len(bases)] = list(bases)
+        self.seq[start : start + len(bases)] = list(bases)
         if kind is not None:
             self.world.elements.append(Element(self.chrom, start, start + len(bases), kind, **labels))
         return start + len(bases)
@@ -181,8 +179,9 @@ class _Builder:
                 strand = "+" if rng.random() < 0.5 else "-"
                 if strand == "-":
                     bases = reverse_complement(bases)
-                cursor = self.put(cursor, bases, "near_miss", strand=strand, tf_name=motif.tf_name,
-                                  motif_id=motif.matrix_id)
+                cursor = self.put(
+                    cursor, bases, "near_miss", strand=strand, tf_name=motif.tf_name, motif_id=motif.matrix_id
+                )
             else:
                 cursor = self.site(cursor, motifs[int(rng.integers(len(motifs)))])
         self.world.elements.append(Element(self.chrom, first, cursor, "enhancer"))
@@ -235,8 +234,14 @@ class _Builder:
         return self.put(start, unit * copies, "simple_repeat")
 
 
-def build_demo(data: Path, variants: Path, steps: int = 4800, seed: int = SEED,
-               contigs: dict[str, int] | None = None, sae_plan=None) -> World:
+def build_demo(
+    data: Path,
+    variants: Path,
+    steps: int = 4800,
+    seed: int = SEED,
+    contigs: dict[str, int] | None = None,
+    sae_plan=None,
+) -> World:
     """Build the whole demo world into `data` (genome, annotations, model/, sae/) and `variants/demo.vcf.gz`.
 
     `sae_plan` replaces the demo SAE's training plan (a tiny world trains a tiny SAE)."""
@@ -263,8 +268,10 @@ def build_world(seed: int = SEED, contigs: dict[str, int] | None = None) -> Worl
         raise RuntimeError(f"JASPAR matrices missing from pyjaspar's database: {sorted(missing)}")
     world = World({}, [], motifs)
     # Grammar: consecutive TFs of the list co-occur, each pair with a preferred spacing.
-    world.pairs = [(ENHANCER_MOTIFS[i], ENHANCER_MOTIFS[i + 1], int(rng.integers(3, 11)))
-                   for i in range(0, len(ENHANCER_MOTIFS) - 1, 2)]
+    world.pairs = [
+        (ENHANCER_MOTIFS[i], ENHANCER_MOTIFS[i + 1], int(rng.integers(3, 11)))
+        for i in range(0, len(ENHANCER_MOTIFS) - 1, 2)
+    ]
     enhancer_motifs = [motifs[i] for i in ENHANCER_MOTIFS]
     gene_number = 0
     for chrom, length in contigs.items():
@@ -302,7 +309,7 @@ def write_world(world: World, folder: Path) -> None:
         for chrom, seq in world.contigs.items():
             handle.write(f">{chrom}\n")
             for start in range(0, len(seq), 80):
-                handle.write(seq[start:start + 80] + "\n")
+                handle.write(seq[start : start + 80] + "\n")
     pysam.tabix_compress(str(plain), str(folder / "genome.fa.gz"), force=True)
     plain.unlink()
     pysam.faidx(str(folder / "genome.fa.gz"))
@@ -311,7 +318,9 @@ def write_world(world: World, folder: Path) -> None:
         handle.write("#chrom\tstart\tend\tname\tscore\tstrand\tkind\ttf_name\tmotif_id\tgene\n")
         for e in world.elements:
             name = e.tf_name if e.tf_name != "." else e.kind
-            handle.write(f"{e.chrom}\t{e.start}\t{e.end}\t{name}\t0\t{e.strand}\t{e.kind}\t{e.tf_name}\t{e.motif_id}\t{e.gene}\n")
+            handle.write(
+                f"{e.chrom}\t{e.start}\t{e.end}\t{name}\t0\t{e.strand}\t{e.kind}\t{e.tf_name}\t{e.motif_id}\t{e.gene}\n"
+            )
 
     with open(folder / "genes.gff3", "w") as handle:
         handle.write("##gff-version 3\n")
@@ -321,12 +330,16 @@ def write_world(world: World, folder: Path) -> None:
         for e in world.elements:
             if e.kind == "gene":
                 handle.write(f"{e.chrom}\tgenomix\tgene\t{e.start + 1}\t{e.end}\t.\t+\t.\tID={e.gene};Name={e.gene}\n")
-                handle.write(f"{e.chrom}\tgenomix\tmRNA\t{e.start + 1}\t{e.end}\t.\t+\t.\tID={e.gene}.t1;Parent={e.gene}\n")
+                handle.write(
+                    f"{e.chrom}\tgenomix\tmRNA\t{e.start + 1}\t{e.end}\t.\t+\t.\tID={e.gene}.t1;Parent={e.gene}\n"
+                )
             elif e.kind in ("exon", "intron"):
                 exon_counts[e.gene + e.kind] = exon_counts.get(e.gene + e.kind, 0) + 1
                 number = exon_counts[e.gene + e.kind]
-                handle.write(f"{e.chrom}\tgenomix\t{e.kind}\t{e.start + 1}\t{e.end}\t.\t+\t.\t"
-                             f"ID={e.gene}.{e.kind}{number};Parent={e.gene}.t1\n")
+                handle.write(
+                    f"{e.chrom}\tgenomix\t{e.kind}\t{e.start + 1}\t{e.end}\t.\t+\t.\t"
+                    f"ID={e.gene}.{e.kind}{number};Parent={e.gene}.t1\n"
+                )
 
     counts: dict[str, int] = {}
     for e in world.elements:
@@ -336,8 +349,10 @@ def write_world(world: World, folder: Path) -> None:
         handle.write("motif_id\ttf_name\tfamily\tlength\tconsensus\tinstances\trole\n")
         for motif_id, motif in world.motifs.items():
             role = "ctcf" if motif_id == CTCF_MOTIF else "tata" if motif_id == TBP_MOTIF else "enhancer"
-            handle.write(f"{motif_id}\t{motif.tf_name}\t{motif.family}\t{motif.length}\t{motif.consensus}\t"
-                         f"{counts.get(motif_id, 0)}\t{role}\n")
+            handle.write(
+                f"{motif_id}\t{motif.tf_name}\t{motif.family}\t{motif.length}\t{motif.consensus}\t"
+                f"{counts.get(motif_id, 0)}\t{role}\n"
+            )
 
 
 @dataclass(frozen=True)
@@ -412,13 +427,15 @@ def truth_variants(world: World, seed: int = SEED) -> list[TruthVariant]:
                 continue
             pos, _, _ = _motif_position(world, site)
             seq = world.contigs[chrom]
-            add(TruthVariant(chrom, pos - 1, seq[pos - 1:pos + 2], seq[pos - 1], "loss", name, motif_id, kind), site)
+            add(TruthVariant(chrom, pos - 1, seq[pos - 1 : pos + 2], seq[pos - 1], "loss", name, motif_id, kind), site)
             if motif_id == CTCF_MOTIF:
                 continue
             site = pick("near_miss", chrom, motif_id)  # gain: a near-miss becomes a site
             if site is not None:
                 pos, best, _ = _motif_position(world, site, want_consensus=False)
-                add(TruthVariant(chrom, pos, world.contigs[chrom][pos], best, "gain", name, motif_id, "near_miss"), site)
+                add(
+                    TruthVariant(chrom, pos, world.contigs[chrom][pos], best, "gain", name, motif_id, "near_miss"), site
+                )
     for i in range(48):  # splice: the G of a donor GT or of an acceptor AG
         chrom = HELD_OUT if i % 2 else contigs[(i // 2) % (len(contigs) - 1)]
         kind = "splice_donor" if i % 4 < 2 else "splice_acceptor"
@@ -430,19 +447,19 @@ def truth_variants(world: World, seed: int = SEED) -> list[TruthVariant]:
         add(TruthVariant(chrom, pos, "G", alt, "splice", element=kind), site)
     functional = {c: np.zeros(len(s) + 1, dtype=bool) for c, s in world.contigs.items()}
     for e in world.elements:
-        functional[e.chrom][max(0, e.start - 100):e.end + 100] = True
+        functional[e.chrom][max(0, e.start - 100) : e.end + 100] = True
     for i in range(220):  # neutral: background at least 100 bp from any planted element
         chrom = HELD_OUT if i % 5 < 2 else contigs[i % (len(contigs) - 1)]
         seq = world.contigs[chrom]
         for _ in range(10_000):
             pos = int(rng.integers(200, len(seq) - 200))
-            if not functional[chrom][pos - 3:pos + 4].any() and (chrom, pos) not in used:
+            if not functional[chrom][pos - 3 : pos + 4].any() and (chrom, pos) not in used:
                 break
         else:
             continue
         if i % 10 in (0, 9):  # a short indel now and then, on the held-out contig too
             if rng.random() < 0.5:
-                add(TruthVariant(chrom, pos, seq[pos:pos + 3], seq[pos], "neutral"))
+                add(TruthVariant(chrom, pos, seq[pos : pos + 3], seq[pos], "neutral"))
             else:
                 insert = "".join(rng.choice(list(ALPHABET), size=2))
                 add(TruthVariant(chrom, pos, seq[pos], seq[pos] + insert, "neutral"))

@@ -62,9 +62,19 @@ class _Counts:
 
 
 @torch.no_grad()
-def annotation_f1(sae: SAE, model, genome: Genome, annotations: pd.DataFrame, max_activation: np.ndarray,
-                  regions: Regions | None = None, windows: int = 256, window: int = 512, batch: int = 16,
-                  seed: int = 3, classes: list[str] | None = None) -> pd.DataFrame:
+def annotation_f1(
+    sae: SAE,
+    model,
+    genome: Genome,
+    annotations: pd.DataFrame,
+    max_activation: np.ndarray,
+    regions: Regions | None = None,
+    windows: int = 256,
+    window: int = 512,
+    batch: int = 16,
+    seed: int = 3,
+    classes: list[str] | None = None,
+) -> pd.DataFrame:
     """One row per feature and class: the threshold chosen on the first half (`f1_selection`,
     `precision_selection` and `base_rate_selection` are first-half figures), the precision, recall and
     F1 it gives on the second half, and the class's share of the second half's positions (`base_rate`).
@@ -73,9 +83,15 @@ def annotation_f1(sae: SAE, model, genome: Genome, annotations: pd.DataFrame, ma
     classes = classes or sorted(annotations.cls.unique())
     layer = sae.metadata["hook_name"]
     n_t, n_c, n_f = len(THRESHOLDS), len(classes), sae.d_sae
-    halves = [_Counts(np.zeros((n_t, n_f)), np.zeros((n_t, n_c, n_f)), np.zeros((n_t, n_c, n_f)), np.zeros(n_c),
-                      np.zeros(n_c)) for _ in range(2)]
-    cutoffs = torch.tensor(THRESHOLDS)[:, None] * torch.as_tensor(np.maximum(max_activation, 1e-12), dtype=torch.float32)
+    halves = [
+        _Counts(
+            np.zeros((n_t, n_f)), np.zeros((n_t, n_c, n_f)), np.zeros((n_t, n_c, n_f)), np.zeros(n_c), np.zeros(n_c)
+        )
+        for _ in range(2)
+    ]
+    cutoffs = torch.tensor(THRESHOLDS)[:, None] * torch.as_tensor(
+        np.maximum(max_activation, 1e-12), dtype=torch.float32
+    )
     by_contig = {c: t for c, t in annotations[annotations.cls.isin(classes)].groupby("chrom")}
     class_index = {c: i for i, c in enumerate(classes)}
     rng = np.random.default_rng(seed)
@@ -113,14 +129,20 @@ def annotation_f1(sae: SAE, model, genome: Genome, annotations: pd.DataFrame, ma
     best = chosen.argmax(axis=0)  # [C, F]: threshold with the best F1 on the first half
     c_index, f_index = np.meshgrid(np.arange(n_c), np.arange(n_f), indexing="ij")
     pick = (best, c_index, f_index)
-    return pd.DataFrame({
-        "feature": f_index.ravel(), "annotation": np.array(classes, dtype=object)[c_index.ravel()],
-        "threshold": np.array(THRESHOLDS)[best.ravel()], "precision": precision[pick].ravel(),
-        "recall": recall[pick].ravel(), "f1": f1[pick].ravel(), "f1_selection": chosen[pick].ravel(),
-        "precision_selection": precision_a[pick].ravel(),
-        "base_rate_selection": (halves[0].in_class / max(halves[0].positions, 1))[c_index.ravel()],
-        "base_rate": (halves[1].in_class / max(halves[1].positions, 1))[c_index.ravel()],
-    })
+    return pd.DataFrame(
+        {
+            "feature": f_index.ravel(),
+            "annotation": np.array(classes, dtype=object)[c_index.ravel()],
+            "threshold": np.array(THRESHOLDS)[best.ravel()],
+            "precision": precision[pick].ravel(),
+            "recall": recall[pick].ravel(),
+            "f1": f1[pick].ravel(),
+            "f1_selection": chosen[pick].ravel(),
+            "precision_selection": precision_a[pick].ravel(),
+            "base_rate_selection": (halves[0].in_class / max(halves[0].positions, 1))[c_index.ravel()],
+            "base_rate": (halves[1].in_class / max(halves[1].positions, 1))[c_index.ravel()],
+        }
+    )
 
 
 def best_annotation(table: pd.DataFrame, min_enrichment: float = 2.0) -> pd.DataFrame:
@@ -129,8 +151,11 @@ def best_annotation(table: pd.DataFrame, min_enrichment: float = 2.0) -> pd.Data
     the class's share of positions (a feature that fires everywhere has the base rate as precision and
     full recall, a high F1 on a broad class such as genes that says nothing). Its precision, recall
     and F1 are the second half's. Features with no such class get an empty row (annotation None, F1 0)."""
-    enriched = table[(table.base_rate_selection > 0) & (table.f1_selection > 0)
-                     & (table.precision_selection >= min_enrichment * table.base_rate_selection)]
+    enriched = table[
+        (table.base_rate_selection > 0)
+        & (table.f1_selection > 0)
+        & (table.precision_selection >= min_enrichment * table.base_rate_selection)
+    ]
     best = enriched.sort_values(["feature", "f1_selection"], ascending=[True, False]).groupby("feature").head(1)
     every = pd.DataFrame({"feature": sorted(table.feature.unique())})
     best = every.merge(best, on="feature", how="left")
@@ -139,10 +164,16 @@ def best_annotation(table: pd.DataFrame, min_enrichment: float = 2.0) -> pd.Data
 
 
 def _f1(counts: _Counts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    precision = np.divide(counts.inside, counts.active[:, None, :], out=np.zeros_like(counts.inside),
-                          where=counts.active[:, None, :] > 0)
-    recall = np.divide(counts.hit, counts.elements[None, :, None], out=np.zeros_like(counts.hit),
-                       where=counts.elements[None, :, None] > 0)
-    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(precision),
-                   where=(precision + recall) > 0)
+    precision = np.divide(
+        counts.inside, counts.active[:, None, :], out=np.zeros_like(counts.inside), where=counts.active[:, None, :] > 0
+    )
+    recall = np.divide(
+        counts.hit,
+        counts.elements[None, :, None],
+        out=np.zeros_like(counts.hit),
+        where=counts.elements[None, :, None] > 0,
+    )
+    f1 = np.divide(
+        2 * precision * recall, precision + recall, out=np.zeros_like(precision), where=(precision + recall) > 0
+    )
     return precision, recall, f1

@@ -23,6 +23,8 @@ from genomix.sae.activations import Regions
 from genomix.sae.base import SAE
 
 ATLAS_NAME = "atlas.parquet"
+
+
 def concepts_path(atlas_path: Path) -> Path:
     """Where an atlas file's concept table lives: `atlas.parquet` -> `atlas.concepts.parquet`."""
     return atlas_path.with_name(atlas_path.name.removesuffix(".parquet") + ".concepts.parquet")
@@ -55,8 +57,9 @@ class FeatureAtlas:
 
         path = Path(path)
         table = pa.Table.from_pandas(self.table, preserve_index=False)
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
-                                               b"genomix_atlas": json.dumps(self.metadata).encode()})
+        table = table.replace_schema_metadata(
+            {**(table.schema.metadata or {}), b"genomix_atlas": json.dumps(self.metadata).encode()}
+        )
         pq.write_table(table, path)
         beside = concepts_path(path)
         if self.concepts is not None:
@@ -66,7 +69,7 @@ class FeatureAtlas:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "FeatureAtlas":
+    def load(cls, path: str | Path) -> FeatureAtlas:
         """An atlas file, or the SAE folder that holds one (`demo` for the demo SAE's)."""
         import pyarrow.parquet as pq
 
@@ -117,21 +120,28 @@ class AtlasOptions:
     grouping: object = None
 
 
-def build_atlas(sae: SAE, model, genome: Genome | str | Path, regions: Regions | None = None,
-                annotations: pd.DataFrame | None = None, motifs: list | None = None,
-                options: AtlasOptions | None = None, motif_source: str | None = None, progress=None,
-                **overrides) -> FeatureAtlas:
+def build_atlas(
+    sae: SAE,
+    model,
+    genome: Genome | str | Path,
+    regions: Regions | None = None,
+    annotations: pd.DataFrame | None = None,
+    motifs: list | None = None,
+    options: AtlasOptions | None = None,
+    motif_source: str | None = None,
+    progress=None,
+    **overrides,
+) -> FeatureAtlas:
     """Scan the genome (best on regions the SAE was not trained on), then name every feature
     (`options`: AtlasOptions, or its fields as keywords).
 
     `motifs` default to JASPAR's CORE vertebrates of the pinned release; `motif_source` names what
     was passed instead (a release, a MEME file) for the atlas' provenance."""
     from genomix.features.annotations import annotation_f1, best_annotation
+    from genomix.features.concepts import GroupingOptions, concept_ids, group_features
     from genomix.features.examples import top_examples
     from genomix.features.motifs import SiteSupport, match_motifs, seqlet_ppm, trim
     from genomix.motifs.jaspar import DEFAULT_RELEASE, load_jaspar
-
-    from genomix.features.concepts import GroupingOptions, concept_ids, group_features
 
     options = replace(options or AtlasOptions(), **overrides)
     grouping = options.grouping or GroupingOptions()
@@ -150,33 +160,65 @@ def build_atlas(sae: SAE, model, genome: Genome | str | Path, regions: Regions |
             if core is not None:
                 trimmed[feature] = core
     reach = flank + max((len(m.ppm) for m in motifs), default=0)
-    contexts = {f: [genome.fetch(examples.contigs[c], p - reach, p + reach + 1)
-                    for c, p, a in zip(examples.contig[f], examples.position[f], examples.activation[f]) if a > 0]
-                for f in trimmed}
-    background = [genome.fetch(contig, start, start + 2 * reach + 1)
-                  for contig, start in regions.draw(np.random.default_rng(3), options.background_positions, 2 * reach + 1)]
-    support = None if options.min_site_share is None else SiteSupport(contexts, background, reach, flank=flank,
-                                                                       min_share=options.min_site_share)
+    contexts = {
+        f: [
+            genome.fetch(examples.contigs[c], p - reach, p + reach + 1)
+            for c, p, a in zip(examples.contig[f], examples.position[f], examples.activation[f])
+            if a > 0
+        ]
+        for f in trimmed
+    }
+    background = [
+        genome.fetch(contig, start, start + 2 * reach + 1)
+        for contig, start in regions.draw(np.random.default_rng(3), options.background_positions, 2 * reach + 1)
+    ]
+    support = (
+        None
+        if options.min_site_share is None
+        else SiteSupport(contexts, background, reach, flank=flank, min_share=options.min_site_share)
+    )
     matches = match_motifs(trimmed, motifs, options.q_threshold, support=support).set_index("feature")
     if progress:
         progress("motifs")
-    table = pd.DataFrame({"feature": np.arange(sae.d_sae), "frequency": examples.frequency,
-                          "max_activation": examples.max_activation})
-    table = table.join(matches.rename(columns={"p": "tomtom_p", "q": "tomtom_q", "strand": "motif_strand",
-                                               "offset": "motif_offset", "overlap": "motif_overlap",
-                                               "labelled": "motif_labelled", "matches": "motif_matches",
-                                               "site_share": "motif_site_share",
-                                               "site_background": "motif_site_background"}),
-                       on="feature")
+    table = pd.DataFrame(
+        {"feature": np.arange(sae.d_sae), "frequency": examples.frequency, "max_activation": examples.max_activation}
+    )
+    table = table.join(
+        matches.rename(
+            columns={
+                "p": "tomtom_p",
+                "q": "tomtom_q",
+                "strand": "motif_strand",
+                "offset": "motif_offset",
+                "overlap": "motif_overlap",
+                "labelled": "motif_labelled",
+                "matches": "motif_matches",
+                "site_share": "motif_site_share",
+                "site_background": "motif_site_background",
+            }
+        ),
+        on="feature",
+    )
     families = {m.matrix_id: m.family or None for m in motifs}
     table.insert(table.columns.get_loc("tf_name") + 1, "motif_family", table.motif_id.map(families))
     if annotations is not None and len(annotations):
-        scores = best_annotation(annotation_f1(sae, model, genome, annotations, examples.max_activation, regions,
-                                               windows=windows, window=window))
-        table = table.merge(scores.rename(columns={"f1": "annotation_f1", "precision": "annotation_precision",
-                                                   "recall": "annotation_recall", "threshold": "annotation_threshold"})
-                            .drop(columns=["f1_selection", "precision_selection", "base_rate_selection", "base_rate"]),
-                            on="feature", how="left")
+        scores = best_annotation(
+            annotation_f1(
+                sae, model, genome, annotations, examples.max_activation, regions, windows=windows, window=window
+            )
+        )
+        table = table.merge(
+            scores.rename(
+                columns={
+                    "f1": "annotation_f1",
+                    "precision": "annotation_precision",
+                    "recall": "annotation_recall",
+                    "threshold": "annotation_threshold",
+                }
+            ).drop(columns=["f1_selection", "precision_selection", "base_rate_selection", "base_rate"]),
+            on="feature",
+            how="left",
+        )
         if progress:
             progress("annotations")
     else:
@@ -187,17 +229,31 @@ def build_atlas(sae: SAE, model, genome: Genome | str | Path, regions: Regions |
     table["label_kind"] = np.where(motif_ok, "motif", np.where(annotation_ok, "annotation", "unlabelled"))
     table["motif_labelled"] = motif_ok
     table["ppm"] = [ppms[f].round(4).tolist() if f in ppms else None for f in table.feature]
-    table["top_examples"] = [[f"{examples.contigs[c]}:{p + 1}" for c, p, a in zip(examples.contig[f], examples.position[f],
-                                                                                 examples.activation[f]) if a > 0]
-                             for f in table.feature]
+    table["top_examples"] = [
+        [
+            f"{examples.contigs[c]}:{p + 1}"
+            for c, p, a in zip(examples.contig[f], examples.position[f], examples.activation[f])
+            if a > 0
+        ]
+        for f in table.feature
+    ]
     table["top_activations"] = [[round(float(a), 4) for a in examples.activation[f] if a > 0] for f in table.feature]
-    metadata = {"sae": sae.metadata.get("model_name"), "hook_name": sae.metadata.get("hook_name"),
-                "model_fingerprint": sae.metadata.get("model_fingerprint"),
-                "motif_source": motif_source or (DEFAULT_RELEASE if motifs_given is None else "given"),
-                "motifs": len(motifs), "q_threshold": options.q_threshold, "min_site_share": options.min_site_share,
-                "site_p_value": support.p_value if support else None, "min_f1": options.min_f1, "windows": windows,
-                "window": window, "positions": examples.positions_seen, "flank": flank,
-                "regions": sorted(set(regions.contigs))}
+    metadata = {
+        "sae": sae.metadata.get("model_name"),
+        "hook_name": sae.metadata.get("hook_name"),
+        "model_fingerprint": sae.metadata.get("model_fingerprint"),
+        "motif_source": motif_source or (DEFAULT_RELEASE if motifs_given is None else "given"),
+        "motifs": len(motifs),
+        "q_threshold": options.q_threshold,
+        "min_site_share": options.min_site_share,
+        "site_p_value": support.p_value if support else None,
+        "min_f1": options.min_f1,
+        "windows": windows,
+        "window": window,
+        "positions": examples.positions_seen,
+        "flank": flank,
+        "regions": sorted(set(regions.contigs)),
+    }
     atlas = FeatureAtlas(table, metadata)
     atlas.concepts = group_features(sae, atlas, grouping)
     atlas.table["concept"] = concept_ids(atlas.concepts, sae.d_sae)
@@ -225,20 +281,30 @@ def text_logo(ppm, height: int = 4) -> list[str]:
 def feature_card(atlas: FeatureAtlas, feature: int) -> str:
     """What `genomix features show` prints."""
     row = atlas.table.loc[atlas.table.feature == feature].iloc[0]
-    lines = [f"feature {feature}: {row.label} ({row.label_kind})",
-             f"  fires at {row.frequency:.3%} of positions; max activation {row.max_activation:.3f}"]
+    lines = [
+        f"feature {feature}: {row.label} ({row.label_kind})",
+        f"  fires at {row.frequency:.3%} of positions; max activation {row.max_activation:.3f}",
+    ]
     if isinstance(row.get("tf_name"), str):
-        lines.append(f"  best motif match: {row.tf_name} {row.motif_id} (TOMTOM p {row.tomtom_p:.2e}, q {row.tomtom_q:.2e}, "
-                     f"strand {row.motif_strand}); names that pass: {', '.join(row.motif_matches) or 'none'}")
+        lines.append(
+            f"  best motif match: {row.tf_name} {row.motif_id} (TOMTOM p {row.tomtom_p:.2e}, q {row.tomtom_q:.2e}, "
+            f"strand {row.motif_strand}); names that pass: {', '.join(row.motif_matches) or 'none'}"
+        )
         if pd.notna(row.get("motif_site_share")):
-            lines.append(f"  its sites lie near {row.motif_site_share:.0%} of the top examples "
-                         f"({row.motif_site_background:.1%} of random positions)")
+            lines.append(
+                f"  its sites lie near {row.motif_site_share:.0%} of the top examples "
+                f"({row.motif_site_background:.1%} of random positions)"
+            )
     if isinstance(row.get("annotation"), str):
-        lines.append(f"  best annotation: {row.annotation} (held-out F1 {row.annotation_f1:.3f}, precision "
-                     f"{row.annotation_precision:.3f}, recall {row.annotation_recall:.3f})")
+        lines.append(
+            f"  best annotation: {row.annotation} (held-out F1 {row.annotation_f1:.3f}, precision "
+            f"{row.annotation_precision:.3f}, recall {row.annotation_recall:.3f})"
+        )
     if row.ppm is not None:
         lines.append("  seqlet logo (centre = the peak):")
         lines += ["    " + line for line in text_logo(np.array([list(c) for c in row.ppm]))]
-    examples = ", ".join(f"{where} ({value:.2f})" for where, value in zip(row.top_examples[:10], row.top_activations[:10]))
+    examples = ", ".join(
+        f"{where} ({value:.2f})" for where, value in zip(row.top_examples[:10], row.top_activations[:10])
+    )
     lines.append(f"  top examples ({len(row.top_examples)} kept): {examples or 'none'}")
     return "\n".join(lines)

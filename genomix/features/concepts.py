@@ -31,6 +31,7 @@ import pandas as pd
 
 from genomix.features.examples import example_position
 
+
 @dataclass(frozen=True)
 class GroupingOptions:
     min_cosine: float = 0.5
@@ -92,7 +93,7 @@ def group_features(sae, atlas, options: GroupingOptions = GroupingOptions()) -> 
         unlabelled = np.array([f for f in table.index if f not in keys])
         ppm_matches = _ppm_matches(table, unlabelled, labelled, options.ppm_q)
         for first in range(0, len(unlabelled), 4096):  # the closest labelled decoders, a block of rows at a time
-            block = unlabelled[first:first + 4096]
+            block = unlabelled[first : first + 4096]
             cosine = decoder[block] @ decoder[labelled].T
             nearest = np.argsort(-cosine, axis=1)[:, :5]
             for i, feature in enumerate(block):
@@ -119,16 +120,21 @@ def group_features(sae, atlas, options: GroupingOptions = GroupingOptions()) -> 
         vectors = decoder[members]
         pairs = vectors @ vectors.T
         mean_cosine = float((pairs.sum() - len(members)) / max(len(members) * (len(members) - 1), 1))
-        how = (f"best JASPAR match in the family {key}" if kind == "motif" else f"labelled {key}")
+        how = f"best JASPAR match in the family {key}" if kind == "motif" else f"labelled {key}"
         sites = [f for f in own if kind == "motif" and table.label_kind.loc[f] == "annotation"]
         if sites:
             how += f"; {len(sites)} labelled by the annotation class {', '.join(sorted(set(labels.loc[sites])))}"
         if len(members) > len(own):
             how += f"; {len(members) - len(own)} unlabelled joined: " + "; ".join(
-                f"{f}: {joined[f][1]}" for f in members if f in joined)
-        rows.append((number, name, kind, key, members, len(members), len(own), len(members) - len(own), mean_cosine, how))
-    return pd.DataFrame(rows, columns=["concept", "name", "kind", "key", "members", "size", "labelled", "joined",
-                                       "mean_cosine", "evidence"])
+                f"{f}: {joined[f][1]}" for f in members if f in joined
+            )
+        rows.append(
+            (number, name, kind, key, members, len(members), len(own), len(members) - len(own), mean_cosine, how)
+        )
+    return pd.DataFrame(
+        rows,
+        columns=["concept", "name", "kind", "key", "members", "size", "labelled", "joined", "mean_cosine", "evidence"],
+    )
 
 
 def _ppm_matches(table: pd.DataFrame, unlabelled: np.ndarray, labelled: np.ndarray, q: float) -> set[tuple[int, int]]:
@@ -151,7 +157,9 @@ def _ppm_matches(table: pd.DataFrame, unlabelled: np.ndarray, labelled: np.ndarr
     if not queries or len(targets) < 25:  # TOMTOM's background is the targets' columns: too few, unreliable p
         return set()
     q_names, t_names = list(queries), list(targets)
-    p, *_ = tomtom([queries[f].T.astype(np.float64) for f in q_names], [targets[f].T.astype(np.float64) for f in t_names])
+    p, *_ = tomtom(
+        [queries[f].T.astype(np.float64) for f in q_names], [targets[f].T.astype(np.float64) for f in t_names]
+    )
     significant = benjamini_hochberg(p.ravel()).reshape(p.shape) < q
     return {(q_names[i], t_names[j]) for i, j in zip(*np.nonzero(significant))}
 
@@ -168,11 +176,17 @@ def concepts(sae, atlas, options: GroupingOptions | None = None) -> pd.DataFrame
     """The concept table of an SAE and its atlas: the one stored beside the atlas (written by
     `genomix features annotate`) unless `options` are given, else grouped now."""
     if options is None and atlas.concepts is not None:
-        if "concept" in atlas.table and not (concept_ids(atlas.concepts, len(atlas.table))
-                                             == atlas.table.sort_values("feature").concept.to_numpy()).all():
+        if (
+            "concept" in atlas.table
+            and not (
+                concept_ids(atlas.concepts, len(atlas.table)) == atlas.table.sort_values("feature").concept.to_numpy()
+            ).all()
+        ):
             from genomix.errors import GenomixError
 
-            raise GenomixError("the atlas' concept column and its concept table disagree; rebuild them with "
-                               "`genomix features annotate`")
+            raise GenomixError(
+                "the atlas' concept column and its concept table disagree; rebuild them with "
+                "`genomix features annotate`"
+            )
         return atlas.concepts
     return group_features(sae, atlas, options or GroupingOptions())

@@ -35,8 +35,18 @@ class FeatureExamples:
 
 
 @torch.no_grad()
-def top_examples(sae: SAE, model, genome: Genome | str | Path, regions: Regions | None = None, windows: int = 512,
-                 window: int = 512, n_top: int = 100, flank: int = 10, batch: int = 16, seed: int = 2) -> FeatureExamples:
+def top_examples(
+    sae: SAE,
+    model,
+    genome: Genome | str | Path,
+    regions: Regions | None = None,
+    windows: int = 512,
+    window: int = 512,
+    n_top: int = 100,
+    flank: int = 10,
+    batch: int = 16,
+    seed: int = 2,
+) -> FeatureExamples:
     """Scan `windows` random windows of `regions` and keep each feature's `n_top` strongest positions
     (one per window and feature, and one per position when windows overlap)."""
     genome = genome if isinstance(genome, Genome) else Genome(genome)
@@ -66,8 +76,10 @@ def top_examples(sae: SAE, model, genome: Genome | str | Path, regions: Regions 
         if best.shape[1] > n_top:
             best, where = _keep_top(best, where, n_top)
     best, where = _keep_top(best, where, n_top)
-    seqlets = [[genome.fetch(contigs[c], p - flank, p + flank + 1) for (c, p), a in zip(where[f], best[f]) if a > 0]
-               for f in range(sae.d_sae)]
+    seqlets = [
+        [genome.fetch(contigs[c], p - flank, p + flank + 1) for (c, p), a in zip(where[f], best[f]) if a > 0]
+        for f in range(sae.d_sae)
+    ]
     return FeatureExamples(fired / max(seen, 1), peak, best, where[..., 0], where[..., 1], seqlets, contigs, seen)
 
 

@@ -59,40 +59,64 @@ def atlas_html(atlas: FeatureAtlas, motifs: dict | None = None, limit: int | Non
     table = table.sort_values(["card_concept", "label_kind", "label", "feature"]).head(limit)
     counts = atlas.table.label_kind.value_counts()
     meta = ", ".join(f"{k}: {html.escape(str(v))}" for k, v in atlas.metadata.items())
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>genomix feature atlas</title>"
-             f"<style>{_STYLE}</style></head><body><h1>Feature atlas</h1>"
-             f"<p>{len(atlas.table)} features: {counts.get('motif', 0)} named by a motif, {counts.get('annotation', 0)} "
-             f"by an annotation, {counts.get('unlabelled', 0)} unlabelled.</p><p class='examples'>{meta}</p>"]
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>genomix feature atlas</title>"
+        f"<style>{_STYLE}</style></head><body><h1>Feature atlas</h1>"
+        f"<p>{len(atlas.table)} features: {counts.get('motif', 0)} named by a motif, {counts.get('annotation', 0)} "
+        f"by an annotation, {counts.get('unlabelled', 0)} unlabelled.</p><p class='examples'>{meta}</p>"
+    ]
     shown = None
     for row in table.itertuples(index=False):
         if row.card_concept != shown and row.card_concept in names:
-            parts.append(f"<h2 class='concept' id='c{row.card_concept}'>Concept {row.card_concept}: {html.escape(names[row.card_concept])}</h2>")
+            parts.append(
+                f"<h2 class='concept' id='c{row.card_concept}'>Concept {row.card_concept}: "
+                f"{html.escape(names[row.card_concept])}</h2>"
+            )
             shown = row.card_concept
-        stats = [("kind", row.label_kind), ("fires at", f"{row.frequency:.3%} of positions"),
-                 ("max activation", f"{row.max_activation:.3f}")]
+        stats = [
+            ("kind", row.label_kind),
+            ("fires at", f"{row.frequency:.3%} of positions"),
+            ("max activation", f"{row.max_activation:.3f}"),
+        ]
         logos = []
         if row.ppm is not None:
-            logos.append(f"<figure>{logo_img(np.array([list(c) for c in row.ppm]), f'feature {row.feature} seqlets')}"
-                         f"<figcaption>centre = the feature's peak</figcaption></figure>")
+            logos.append(
+                f"<figure>{logo_img(np.array([list(c) for c in row.ppm]), f'feature {row.feature} seqlets')}"
+                f"<figcaption>centre = the feature's peak</figcaption></figure>"
+            )
         if isinstance(row.tf_name, str):
-            stats.append(("best motif", f"{row.tf_name} {row.motif_id} (p {row.tomtom_p:.1e}, q {row.tomtom_q:.1e}, "
-                                        f"strand {row.motif_strand})"))
+            stats.append(
+                (
+                    "best motif",
+                    f"{row.tf_name} {row.motif_id} (p {row.tomtom_p:.1e}, q {row.tomtom_q:.1e}, "
+                    f"strand {row.motif_strand})",
+                )
+            )
             if pd.notna(getattr(row, "motif_site_share", np.nan)):
-                stats.append(("its sites", f"near {row.motif_site_share:.0%} of the top examples, "
-                                           f"{row.motif_site_background:.1%} of random positions"))
+                stats.append(
+                    (
+                        "its sites",
+                        f"near {row.motif_site_share:.0%} of the top examples, "
+                        f"{row.motif_site_background:.1%} of random positions",
+                    )
+                )
             if motifs and row.motif_id in motifs and row.label_kind == "motif":
                 ppm = motifs[row.motif_id].ppm
                 if row.motif_strand == "-":
                     ppm = ppm[::-1, ::-1]
-                logos.append(f"<figure>{logo_img(ppm, f'{row.tf_name} {row.motif_id}')}"
-                             f"<figcaption>JASPAR, oriented as matched</figcaption></figure>")
+                logos.append(
+                    f"<figure>{logo_img(ppm, f'{row.tf_name} {row.motif_id}')}"
+                    f"<figcaption>JASPAR, oriented as matched</figcaption></figure>"
+                )
         if isinstance(row.annotation, str):
             stats.append(("best annotation", f"{row.annotation} (held-out F1 {row.annotation_f1:.3f})"))
         cells = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>" for k, v in stats)
         examples = ", ".join(html.escape(e) for e in list(row.top_examples)[:10])
-        parts.append(f"<div class='card' id='f{row.feature}'><div class='stats'><h2>feature {row.feature}: "
-                     f"{html.escape(str(row.label))}</h2><table>{cells}</table><p class='examples'>top examples: "
-                     f"{examples}</p></div><div class='logos'>{''.join(logos)}</div></div>")
+        parts.append(
+            f"<div class='card' id='f{row.feature}'><div class='stats'><h2>feature {row.feature}: "
+            f"{html.escape(str(row.label))}</h2><table>{cells}</table><p class='examples'>top examples: "
+            f"{examples}</p></div><div class='logos'>{''.join(logos)}</div></div>"
+        )
     parts.append("</body></html>")
     return "\n".join(parts)
 

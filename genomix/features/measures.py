@@ -16,17 +16,27 @@ from genomix.features.concepts import concepts
 from genomix.features.examples import example_position
 
 
-
 def fracture(table: pd.DataFrame) -> dict:
     """Features per labelled concept: mean, median, max, the distribution and the most fractured."""
     sizes = table["size"].to_numpy()
     if not len(sizes):
-        return {"concepts": 0, "mean": float("nan"), "median": float("nan"), "max": 0, "distribution": {},
-                "most_fractured": []}
+        return {
+            "concepts": 0,
+            "mean": float("nan"),
+            "median": float("nan"),
+            "max": 0,
+            "distribution": {},
+            "most_fractured": [],
+        }
     top = table.sort_values("size", ascending=False).head(5)
-    return {"concepts": int(len(sizes)), "mean": float(sizes.mean()), "median": float(np.median(sizes)),
-            "max": int(sizes.max()), "distribution": {int(k): int(v) for k, v in sorted(Counter(sizes).items())},
-            "most_fractured": [f"{r.name} ({r.size})" for r in top.itertuples(index=False)]}
+    return {
+        "concepts": int(len(sizes)),
+        "mean": float(sizes.mean()),
+        "median": float(np.median(sizes)),
+        "max": int(sizes.max()),
+        "distribution": {int(k): int(v) for k, v in sorted(Counter(sizes).items())},
+        "most_fractured": [f"{r.name} ({r.size})" for r in top.itertuples(index=False)],
+    }
 
 
 def _merged(annotations: pd.DataFrame, margin: int = 0) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
@@ -56,8 +66,11 @@ def class_shares(atlas, annotations: pd.DataFrame, margin: int = 5) -> pd.DataFr
     of the class (± `margin` bp)."""
     merged = _merged(annotations, margin)
     classes = sorted(merged)
-    examples = [(row, *example_position(example)) for row, found in enumerate(atlas.table.top_examples)
-                for example in (found if found is not None else [])]
+    examples = [
+        (row, *example_position(example))
+        for row, found in enumerate(atlas.table.top_examples)
+        for example in (found if found is not None else [])
+    ]
     shares = np.zeros((len(atlas.table), len(classes)))
     if examples:
         frame = pd.DataFrame(examples, columns=["row", "contig", "position"])
@@ -78,8 +91,9 @@ def base_rates(annotations: pd.DataFrame, lengths: dict[str, int], contigs: list
     return pd.Series({cls: sum(_covered(i) for i in by_contig.values()) / total for cls, by_contig in merged.items()})
 
 
-def related_classes(annotations: pd.DataFrame, contigs: list[str], margin: int = 5,
-                    share: float = 0.5) -> set[tuple[str, str]]:
+def related_classes(
+    annotations: pd.DataFrame, contigs: list[str], margin: int = 5, share: float = 0.5
+) -> set[tuple[str, str]]:
     """Pairs of classes (a, b) where at least `share` of a's elements lie inside or within `margin` bp
     of an element of b: nested (a TF site in an enhancer) or adjoining (an exon and its intron, a
     polypyrimidine tract and its acceptor) classes describe one thing, not two."""
@@ -97,8 +111,14 @@ def related_classes(annotations: pd.DataFrame, contigs: list[str], margin: int =
     return {(a, b) for (a, b), count in near.items() if count / totals[a] >= share}
 
 
-def entanglement(atlas, annotations: pd.DataFrame, lengths: dict[str, int], min_share: float = 0.2,
-                 min_enrichment: float = 2.0, margin: int = 5) -> dict:
+def entanglement(
+    atlas,
+    annotations: pd.DataFrame,
+    lengths: dict[str, int],
+    min_share: float = 0.2,
+    min_enrichment: float = 2.0,
+    margin: int = 5,
+) -> dict:
     """Labelled features whose top examples are enriched in two or more annotation classes that are not
     related (see `related_classes`: an enhancer and the TF sites inside it, or an exon and the
     intron beside it, are one thing; a TF site and an exon are two): their fraction of labelled
@@ -114,16 +134,25 @@ def entanglement(atlas, annotations: pd.DataFrame, lengths: dict[str, int], min_
         if not labelled.loc[feature]:
             continue
         classes = sorted(row[row].index, key=lambda c: -shares.loc[feature, c])
-        unrelated = [(a, b) for i, a in enumerate(classes) for b in classes[i + 1:]
-                     if (a, b) not in related and (b, a) not in related]
+        unrelated = [
+            (a, b)
+            for i, a in enumerate(classes)
+            for b in classes[i + 1 :]
+            if (a, b) not in related and (b, a) not in related
+        ]
         if unrelated:
             a, b = unrelated[0]
             tangled.append((int(feature), a, float(shares.loc[feature, a]), b, float(shares.loc[feature, b])))
     n_labelled = int(labelled.sum())
-    return {"labelled_features": n_labelled, "entangled": len(tangled),
-            "fraction": len(tangled) / n_labelled if n_labelled else float("nan"),
-            "examples": [f"feature {f}: {a} ({sa:.0%} of top examples) and {b} ({sb:.0%})"
-                         for f, a, sa, b, sb in sorted(tangled, key=lambda t: -min(t[2], t[4]))[:5]]}
+    return {
+        "labelled_features": n_labelled,
+        "entangled": len(tangled),
+        "fraction": len(tangled) / n_labelled if n_labelled else float("nan"),
+        "examples": [
+            f"feature {f}: {a} ({sa:.0%} of top examples) and {b} ({sb:.0%})"
+            for f, a, sa, b, sb in sorted(tangled, key=lambda t: -min(t[2], t[4]))[:5]
+        ],
+    }
 
 
 def adjusted_rand_index(truth, predicted) -> float:
@@ -145,8 +174,14 @@ def summarize(sae, atlas, annotations: pd.DataFrame | None = None, lengths: dict
     annotations and contig lengths) entanglement."""
     table = concepts(sae, atlas)
     labelled = int((atlas.table.label_kind != "unlabelled").sum())
-    figures = {"model": sae.metadata.get("model_name"), "layer": sae.metadata.get("hook_name"), "features": sae.d_sae,
-               "labelled": labelled, "concepts": int(len(table)), "fracture": fracture(table)}
+    figures = {
+        "model": sae.metadata.get("model_name"),
+        "layer": sae.metadata.get("hook_name"),
+        "features": sae.d_sae,
+        "labelled": labelled,
+        "concepts": int(len(table)),
+        "fracture": fracture(table),
+    }
     if annotations is not None and lengths is not None:
         figures["entanglement"] = entanglement(atlas, annotations, lengths)
     return figures
@@ -155,22 +190,33 @@ def summarize(sae, atlas, annotations: pd.DataFrame | None = None, lengths: dict
 def summary_lines(figures: dict) -> list[str]:
     """What `genomix concepts summary` says of one SAE's figures (see `summarize`)."""
     f = figures["fracture"]
-    lines = [f"{figures['model']} {figures['layer']}: {figures['features']} features, {figures['labelled']} labelled, "
-             f"{figures['concepts']} concepts",
-             f"fracture: {f['mean']:.2f} features per concept (median {f['median']:.0f}, max {f['max']}); most "
-             f"fractured: {', '.join(f['most_fractured'])}"]
+    lines = [
+        f"{figures['model']} {figures['layer']}: {figures['features']} features, {figures['labelled']} labelled, "
+        f"{figures['concepts']} concepts",
+        f"fracture: {f['mean']:.2f} features per concept (median {f['median']:.0f}, max {f['max']}); most "
+        f"fractured: {', '.join(f['most_fractured'])}",
+    ]
     if "entanglement" in figures:
         e = figures["entanglement"]
-        lines.append(f"entanglement: {e['entangled']} of {e['labelled_features']} labelled features "
-                     f"({e['fraction']:.1%}) are enriched in two unrelated classes"
-                     + (": " + "; ".join(e["examples"][:3]) if e["examples"] else ""))
+        lines.append(
+            f"entanglement: {e['entangled']} of {e['labelled_features']} labelled features "
+            f"({e['fraction']:.1%}) are enriched in two unrelated classes"
+            + (": " + "; ".join(e["examples"][:3]) if e["examples"] else "")
+        )
     return lines
 
 
 def comparison_row(name: str, sae, atlas, annotations: pd.DataFrame | None, lengths: dict[str, int] | None) -> dict:
     """One SAE's row of `genomix concepts compare`."""
     figures = summarize(sae, atlas, annotations, lengths)
-    return {"sae": name, "model": figures["model"], "layer": figures["layer"], "features": figures["features"],
-            "labelled": figures["labelled"], "concepts": figures["concepts"],
-            "features_per_concept": figures["fracture"]["mean"], "max_features_per_concept": figures["fracture"]["max"],
-            "entangled_fraction": figures.get("entanglement", {}).get("fraction", float("nan"))}
+    return {
+        "sae": name,
+        "model": figures["model"],
+        "layer": figures["layer"],
+        "features": figures["features"],
+        "labelled": figures["labelled"],
+        "concepts": figures["concepts"],
+        "features_per_concept": figures["fracture"]["mean"],
+        "max_features_per_concept": figures["fracture"]["max"],
+        "entangled_fraction": figures.get("entanglement", {}).get("fraction", float("nan")),
+    }

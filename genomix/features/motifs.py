@@ -60,7 +60,7 @@ def trim(ppm: np.ndarray, min_bits: float = 0.5, min_columns: int = 4) -> tuple[
     informative = np.nonzero(information(ppm) >= min_bits)[0]
     if len(informative) < min_columns:
         return None, 0
-    return ppm[informative[0]: informative[-1] + 1], int(informative[0])
+    return ppm[informative[0] : informative[-1] + 1], int(informative[0])
 
 
 def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
@@ -109,7 +109,7 @@ class SiteSupport:
         pwm, threshold = site_matrix(motif.ppm, self.p_value)
         return best_scores(contexts, pwm, self.reach - self.flank - len(pwm) + 1, self.reach + self.flank), threshold
 
-    def test(self, feature: int, motif: Motif) -> "SiteTest":
+    def test(self, feature: int, motif: Motif) -> SiteTest:
         """How often and how well `motif` is found at the feature's peaks."""
         from scipy.stats import binom
 
@@ -127,8 +127,14 @@ class SiteSupport:
         return SiteTest(share, background, supported, float(scores.mean()))
 
 
-def match_motifs(ppms: dict[int, np.ndarray], motifs: list[Motif], q_threshold: float = 0.05,
-                 n_matches: int = 5, support: SiteSupport | None = None, n_candidates: int = 10) -> pd.DataFrame:
+def match_motifs(
+    ppms: dict[int, np.ndarray],
+    motifs: list[Motif],
+    q_threshold: float = 0.05,
+    n_matches: int = 5,
+    support: SiteSupport | None = None,
+    n_candidates: int = 10,
+) -> pd.DataFrame:
     """Name each (trimmed) PPM by its JASPAR matches under TOMTOM.
 
     q-values are Benjamini-Hochberg over every query x target comparison. The candidates of a query
@@ -143,8 +149,20 @@ def match_motifs(ppms: dict[int, np.ndarray], motifs: list[Motif], q_threshold: 
     """
     from memelite import tomtom
 
-    columns = ["feature", "motif_id", "tf_name", "p", "q", "strand", "offset", "overlap", "labelled", "matches",
-               "site_share", "site_background"]
+    columns = [
+        "feature",
+        "motif_id",
+        "tf_name",
+        "p",
+        "q",
+        "strand",
+        "offset",
+        "overlap",
+        "labelled",
+        "matches",
+        "site_share",
+        "site_background",
+    ]
     if not ppms:
         return pd.DataFrame(columns=columns)
     features = list(ppms)
@@ -158,14 +176,29 @@ def match_motifs(ppms: dict[int, np.ndarray], motifs: list[Motif], q_threshold: 
         kept = [(k, np.nan, np.nan) for k in order[:n_candidates] if q[i, k] < q_threshold]
         if support is not None:
             tested = [(k, support.test(feature, motifs[k])) for k, _, _ in kept]
-            kept = [(k, t.share, t.background) for k, t in
-                    sorted((c for c in tested if c[1].supported), key=lambda c: -c[1].mean_score)]
+            kept = [
+                (k, t.share, t.background)
+                for k, t in sorted((c for c in tested if c[1].supported), key=lambda c: -c[1].mean_score)
+            ]
         if kept:
             j, share, background = kept[0]
         else:  # the best match stays in the row, unlabelled, with how often it is found
             j = order[0]
             share, background = support.test(feature, motifs[j])[:2] if support is not None else (np.nan, np.nan)
-        rows.append((feature, motifs[j].matrix_id, motifs[j].tf_name, float(p[i, j]), float(q[i, j]),
-                     "+" if strands[i, j] == 0 else "-", int(offsets[i, j]), int(overlaps[i, j]), bool(kept),
-                     list(dict.fromkeys(motifs[k].tf_name for k, _, _ in kept[:n_matches])), share, background))
+        rows.append(
+            (
+                feature,
+                motifs[j].matrix_id,
+                motifs[j].tf_name,
+                float(p[i, j]),
+                float(q[i, j]),
+                "+" if strands[i, j] == 0 else "-",
+                int(offsets[i, j]),
+                int(overlaps[i, j]),
+                bool(kept),
+                list(dict.fromkeys(motifs[k].tf_name for k, _, _ in kept[:n_matches])),
+                share,
+                background,
+            )
+        )
     return pd.DataFrame(rows, columns=columns)

@@ -61,8 +61,10 @@ class Pass:
         if self.ref_hidden is None:
             raise GenomixError("this pass was made for the null (logits=False): it keeps no layer output")
         features = torch.as_tensor(features, dtype=torch.long, device=sae.W_enc.device)
-        return tuple(sae.encode_features(hidden.to(sae.W_enc.device), features).cpu()
-                     for hidden in (self.ref_hidden, self.alt_hidden))
+        return tuple(
+            sae.encode_features(hidden.to(sae.W_enc.device), features).cpu()
+            for hidden in (self.ref_hidden, self.alt_hidden)
+        )
 
 
 @dataclass
@@ -94,8 +96,9 @@ def _near(spans: np.ndarray, span: tuple[int, int], reach: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def run_passes(model, sae: SAE, windows: list[Window], batch_size: int = 16, reach: int = 20,
-               logits: bool = True) -> list[Pass]:
+def run_passes(
+    model, sae: SAE, windows: list[Window], batch_size: int = 16, reach: int = 20, logits: bool = True
+) -> list[Pass]:
     """Ref and alt passes of each window at the SAE's layer, with every feature encoded within `reach`
     bp of the allele (`feature_change(p, radius <= reach)`). With `logits=False` the pass stops at the
     SAE's layer and keeps neither the layer's output nor log-probs (what the null needs). A sequence
@@ -104,14 +107,17 @@ def run_passes(model, sae: SAE, windows: list[Window], batch_size: int = 16, rea
     layer = sae.metadata["hook_name"]
     passes = []
     for first in range(0, len(windows), batch_size):
-        chunk = windows[first:first + batch_size]
+        chunk = windows[first : first + batch_size]
         slot = {seq: i for i, seq in enumerate(dict.fromkeys([w.ref for w in chunk] + [w.alt for w in chunk]))}
         tokens = model.tokenize(list(slot))
         out, captured = model.forward(tokens, layers=(layer,), logits=logits)
         # the bases `feature_change` reads lie within `reach` of the allele in ref, and in alt too
         # (after an indel the alt bases shift by exactly the difference of the two spans)
-        sides = [(slot[seq], np.nonzero(_near(tokens.spans[slot[seq]], span, reach))[0])
-                 for w in chunk for seq, span in ((w.ref, w.ref_span), (w.alt, w.alt_span))]
+        sides = [
+            (slot[seq], np.nonzero(_near(tokens.spans[slot[seq]], span, reach))[0])
+            for w in chunk
+            for seq, span in ((w.ref, w.ref_span), (w.alt, w.alt_span))
+        ]
         rows = torch.from_numpy(np.concatenate([np.full(len(at), row) for row, at in sides]))
         columns = torch.from_numpy(np.concatenate([at for _, at in sides]))
         near = sae.encode(captured[layer][rows, columns].float().to(sae.W_enc.device)).cpu()
@@ -132,15 +138,31 @@ def run_passes(model, sae: SAE, windows: list[Window], batch_size: int = 16, rea
             ref_special, alt_special = np.nonzero(ref_spans[:, 0] < 0)[0], np.nonzero(alt_spans[:, 0] < 0)[0]
             if len(ref_special) == len(alt_special):  # CLS to CLS, EOS to EOS: not part of the variant
                 alt_to_ref_token[alt_special] = ref_special
-            allele = ref_token[window.ref_span[0]:window.ref_span[1]]
-            keep = ((alt_to_ref_token >= 0) & ~np.isin(alt_to_ref_token, allele)
-                    & ~((alt_spans[:, 0] < window.alt_span[1]) & (alt_spans[:, 1] > window.alt_span[0])))
+            allele = ref_token[window.ref_span[0] : window.ref_span[1]]
+            keep = (
+                (alt_to_ref_token >= 0)
+                & ~np.isin(alt_to_ref_token, allele)
+                & ~((alt_spans[:, 0] < window.alt_span[1]) & (alt_spans[:, 1] > window.alt_span[0]))
+            )
             aligned = np.stack([alt_to_ref_token[keep], np.nonzero(keep)[0]], axis=1)
-            passes.append(Pass(window, reach, near[starts[2 * i]:starts[2 * i + 1]],
-                               near[starts[2 * i + 1]:starts[2 * i + 2]], ref_row, alt_row,
-                               hidden[r, :n_ref] if logits else None, hidden[a, :n_alt] if logits else None,
-                               logp[r, :n_ref] if logits else None, logp[a, :n_alt] if logits else None,
-                               ref_token, alt_token, alt_to_ref_token, aligned))
+            passes.append(
+                Pass(
+                    window,
+                    reach,
+                    near[starts[2 * i] : starts[2 * i + 1]],
+                    near[starts[2 * i + 1] : starts[2 * i + 2]],
+                    ref_row,
+                    alt_row,
+                    hidden[r, :n_ref] if logits else None,
+                    hidden[a, :n_alt] if logits else None,
+                    logp[r, :n_ref] if logits else None,
+                    logp[a, :n_alt] if logits else None,
+                    ref_token,
+                    alt_token,
+                    alt_to_ref_token,
+                    aligned,
+                )
+            )
     return passes
 
 
@@ -189,8 +211,14 @@ def feature_change(p: Pass, radius: int = 20) -> Change:
     delta = alt - ref
     where = delta.abs().argmax(dim=0).numpy()
     columns = np.arange(delta.shape[1])
-    return Change(delta.numpy()[where, columns], ref.numpy()[where, columns], alt.numpy()[where, columns],
-                  offsets[where], ref_index[where], alt_index[where])
+    return Change(
+        delta.numpy()[where, columns],
+        ref.numpy()[where, columns],
+        alt.numpy()[where, columns],
+        offsets[where],
+        ref_index[where],
+        alt_index[where],
+    )
 
 
 def _logp_distance(p: Pass, alt_logp: torch.Tensor) -> float:
@@ -200,8 +228,9 @@ def _logp_distance(p: Pass, alt_logp: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def mediated_fractions(model, sae: SAE, passes: list[Pass], patches: list[list[list[int]]],
-                       batch_size: int = 16) -> list[list[float]]:
+def mediated_fractions(
+    model, sae: SAE, passes: list[Pass], patches: list[list[list[int]]], batch_size: int = 16
+) -> list[list[float]]:
     """For each pass and each of its patches (a list of features), the share of the model's effect that
     returns when those features are patched back to their ref activations in the alt pass (NaN where
     the model's effect is 0)."""
@@ -212,7 +241,7 @@ def mediated_fractions(model, sae: SAE, passes: list[Pass], patches: list[list[l
     needed = [sorted({f for features in sets for f in features}) for sets in patches]
     codes = {i: passes[i].window_codes(sae, needed[i]) for i in {i for i, _ in jobs}}  # along the window
     for first in range(0, len(jobs), batch_size):
-        chunk = jobs[first:first + batch_size]
+        chunk = jobs[first : first + batch_size]
         tokens = model.tokenize([passes[i].window.alt for i, _ in chunk])
         patch = torch.zeros(len(chunk), tokens.input_ids.shape[1], sae.d_in)
         for row, (i, j) in enumerate(chunk):
@@ -224,7 +253,7 @@ def mediated_fractions(model, sae: SAE, passes: list[Pass], patches: list[list[l
             target[has] = ref_codes[p.alt_to_ref_token[has]]
             patch[row, : len(target)] = (target - alt_codes) @ decoder[features]
         patch = patch.to(model.device)
-        logits, _ = model.forward(tokens, edits={layer: lambda h: h + patch.to(h.dtype)})
+        logits, _ = model.forward(tokens, edits={layer: lambda h, patch=patch: h + patch.to(h.dtype)})
         logp = torch.log_softmax(logits.float(), dim=-1).cpu()
         for row, (i, j) in enumerate(chunk):
             p = passes[i]

@@ -70,8 +70,10 @@ def pwm_scores(window: Window, pwm: np.ndarray) -> tuple[float, float]:
     indel both scans reach one base past the allele (the junction), so an intact site beside the
     event scores the same in both."""
     indel = int(window.ref_span[1] - window.ref_span[0] != window.alt_span[1] - window.alt_span[0])
-    return (best_site(window.ref, pwm, window.ref_span[0], window.ref_span[1] + indel)[0],
-            best_site(window.alt, pwm, window.alt_span[0], window.alt_span[1] + indel)[0])
+    return (
+        best_site(window.ref, pwm, window.ref_span[0], window.ref_span[1] + indel)[0],
+        best_site(window.alt, pwm, window.alt_span[0], window.alt_span[1] + indel)[0],
+    )
 
 
 class MotifEvidence:
@@ -87,8 +89,9 @@ class MotifEvidence:
         for motif_id, m in motifs.items():
             self.pwms[motif_id], self.site_scores[motif_id] = site_matrix(m.ppm)
 
-    def test(self, window: Window, members: np.ndarray, kind: str, statistic: float, per_feature: np.ndarray,
-             lead: int) -> Evidence:
+    def test(
+        self, window: Window, members: np.ndarray, kind: str, statistic: float, per_feature: np.ndarray, lead: int
+    ) -> Evidence:
         """The atlas row that names a unit (its `members` of label kind `kind`) here and, for a motif,
         what the PWMs say: the first named member (by how much it changed) whose matrix supports the
         hypothesis, else the first whose matrix fits the window, else the named member that changed
@@ -126,7 +129,9 @@ def atlas_motifs(atlas) -> dict:
         return {}
     motifs = atlas.motif_collection()
     if motifs is None:
-        log.warning("the atlas does not say which motif collection it used (%r); motif_delta left out",
-                    atlas.metadata.get("motif_source"))
+        log.warning(
+            "the atlas does not say which motif collection it used (%r); motif_delta left out",
+            atlas.metadata.get("motif_source"),
+        )
         return {}
     return {m.matrix_id: m for m in motifs if m.matrix_id in wanted}

@@ -81,7 +81,7 @@ class _Sequence:
         self.seq = seq
 
     def fetch(self, contig: str, start: int, end: int) -> str:
-        piece = self.seq[max(start, 0):max(end, 0)]
+        piece = self.seq[max(start, 0) : max(end, 0)]
         return "N" * max(0, -start) + piece + "N" * max(0, end - max(start, 0) - len(piece))
 
 
@@ -117,16 +117,21 @@ def null_backgrounds(genome: Genome, n: int, width: int, seed: int = 0) -> list[
     return backgrounds
 
 
-def null_windows(backgrounds: list[str], kinds: list[tuple[str, int]], width: int,
-                 seed: int = 0) -> dict[tuple[str, int], list]:
+def null_windows(
+    backgrounds: list[str], kinds: list[tuple[str, int]], width: int, seed: int = 0
+) -> dict[tuple[str, int], list]:
     """For each of `kinds`, the `backgrounds` (from `null_backgrounds`) with a variant of that kind at
     their centre. Each kind's alleles depend on the seed and the kind only, so the windows of a kind
     do not depend on the other kinds drawn with it (and the ref window of background i is the same in
     every kind)."""
     if not all(isinstance(kind, tuple) and len(kind) == 2 and kind[0] in KINDS for kind in kinds):
-        raise GenomixError(f"null kinds are a list of (kind, length) pairs, kind one of {', '.join(KINDS)}; got {kinds!r}")
-    return {kind: _with_variants(backgrounds, kind, width, np.random.default_rng([seed, KINDS.index(kind[0]), kind[1]]))
-            for kind in kinds}
+        raise GenomixError(
+            f"null kinds are a list of (kind, length) pairs, kind one of {', '.join(KINDS)}; got {kinds!r}"
+        )
+    return {
+        kind: _with_variants(backgrounds, kind, width, np.random.default_rng([seed, KINDS.index(kind[0]), kind[1]]))
+        for kind in kinds
+    }
 
 
 def _with_variants(backgrounds: list[str], kind: tuple[str, int], width: int, rng: np.random.Generator) -> list:
@@ -134,7 +139,7 @@ def _with_variants(backgrounds: list[str], kind: tuple[str, int], width: int, rn
     what, size = kind
     windows = []
     for seq in backgrounds:
-        ref = seq[centre:centre + (size + 1 if what in ("del", "ins") else size)]
+        ref = seq[centre : centre + (size + 1 if what in ("del", "ins") else size)]
         if what == "del":
             alt = ref[0]
         elif what == "ins":

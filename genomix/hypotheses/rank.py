@@ -2,8 +2,9 @@
 
 Each feature's change near the variant (see `decompose`) is scored as
 `s = delta / typical * min(1, max(ref, alt) / typical)`, where `typical` is the median of the
-feature's top activations in the atlas: a change counts in units of the feature's usual strength, and only as much as the feature is
-really on in the ref or the alt window (a weak feature wobbling near zero is not a lost site).
+feature's top activations in the atlas: a change counts in units of the feature's usual strength,
+and only as much as the feature is really on in the ref or the alt window (a weak feature wobbling
+near zero is not a lost site).
 Features are then put back together into concepts (see `genomix.features.concepts`: one concept per
 JASPAR family or annotation class, with the unlabelled features that fire with its members), and a
 concept's raw statistic is the sum of its members' `s` divided by the square root of its size, so a
@@ -79,8 +80,10 @@ class ExplainOptions:
 
     def check(self) -> None:
         if self.null_size < 10:
-            raise GenomixError(f"a null size of {self.null_size} is too small for a p-value: use at least 10 "
-                               "(default 500)", option="null_size")
+            raise GenomixError(
+                f"a null size of {self.null_size} is too small for a p-value: use at least 10 (default 500)",
+                option="null_size",
+            )
         if self.group not in GROUPS:
             raise GenomixError(f"unknown grouping {self.group!r}; choose one of {', '.join(GROUPS)}", option="group")
 
@@ -100,18 +103,29 @@ class Explainer:
     keywords); holds the nulls it has drawn or read (`nulls`). `motifs`: the atlas' matrices by id
     (read from the collection the atlas names by default)."""
 
-    def __init__(self, model, sae, atlas: FeatureAtlas, genome: Genome, options: ExplainOptions | None = None,
-                 motifs: dict | None = None, **overrides):
+    def __init__(
+        self,
+        model,
+        sae,
+        atlas: FeatureAtlas,
+        genome: Genome,
+        options: ExplainOptions | None = None,
+        motifs: dict | None = None,
+        **overrides,
+    ):
         from genomix.features.concepts import concept_ids, concepts
 
         options = replace(options or ExplainOptions(), **overrides)
         options.check()
         if len(atlas.table) != sae.d_sae:
-            raise GenomixError(f"the atlas has {len(atlas.table)} features but the SAE has {sae.d_sae}; "
-                               "use the atlas built for this SAE (`genomix features annotate`)")
+            raise GenomixError(
+                f"the atlas has {len(atlas.table)} features but the SAE has {sae.d_sae}; "
+                "use the atlas built for this SAE (`genomix features annotate`)"
+            )
         if atlas.metadata.get("model_fingerprint") not in (None, sae.metadata.get("model_fingerprint")):
-            raise GenomixError("the atlas was built for another model than this SAE's; rebuild it with "
-                               "`genomix features annotate`")
+            raise GenomixError(
+                "the atlas was built for another model than this SAE's; rebuild it with `genomix features annotate`"
+            )
         self.model, self.sae, self.atlas, self.genome, self.options = model, sae, atlas, genome, options
         self.window = options.window or int(sae.metadata.get("context_size") or 512)
         self.table = atlas.table.set_index("feature").sort_index()
@@ -127,8 +141,11 @@ class Explainer:
             if options.group == "concept":
                 self.units.append(_Unit(row.name, row.kind, members, row.name))
             else:  # each labelled member on its own
-                self.units += [_Unit(str(self.table.label.loc[f]), str(self.table.label_kind.loc[f]), np.array([f]),
-                                     row.name) for f in members if self.table.label_kind.loc[f] != "unlabelled"]
+                self.units += [
+                    _Unit(str(self.table.label.loc[f]), str(self.table.label_kind.loc[f]), np.array([f]), row.name)
+                    for f in members
+                    if self.table.label_kind.loc[f] != "unlabelled"
+                ]
         if options.unlabelled:
             self.units += [_Unit("unlabelled", "unlabelled", np.array([f]), ".") for f in np.nonzero(concept_of < 0)[0]]
         self.weights = np.zeros((len(self.units), sae.d_sae))
@@ -165,14 +182,23 @@ class Explainer:
             return
         options = self.options
         by_kind = null_windows(self._backgrounds(), missing, self.window, options.seed)
-        windows = [by_kind[kind][i] for i in range(options.null_size) for kind in missing]  # a background's kinds together
-        group = max(1, 2 * options.batch_size // (1 + len(missing))) * len(missing)  # about 2 x batch_size sequences a pass
-        per_feature = np.stack([self.feature_statistic(feature_change(p, options.radius))
-                                for first in range(0, len(windows), group)
-                                for p in run_passes(self.model, self.sae, windows[first:first + group], group,
-                                                           options.radius, logits=False)])
+        windows = [
+            by_kind[kind][i] for i in range(options.null_size) for kind in missing
+        ]  # a background's kinds together
+        group = max(1, 2 * options.batch_size // (1 + len(missing))) * len(
+            missing
+        )  # about 2 x batch_size sequences a pass
+        per_feature = np.stack(
+            [
+                self.feature_statistic(feature_change(p, options.radius))
+                for first in range(0, len(windows), group)
+                for p in run_passes(
+                    self.model, self.sae, windows[first : first + group], group, options.radius, logits=False
+                )
+            ]
+        )
         for k, kind in enumerate(missing):
-            features = per_feature[k::len(missing)]
+            features = per_feature[k :: len(missing)]
             raw = features @ self.weights.T
             scale = np.maximum(raw.std(axis=0), MIN_SCALE)
             tops = []  # the |z| of the hypothesis each null variant would put first
@@ -193,8 +219,9 @@ class Explainer:
 
     def _backgrounds(self) -> list[str]:
         if self._background_seqs is None:
-            self._background_seqs = null_backgrounds(self.genome, self.options.null_size, self.window,
-                                                     self.options.seed)
+            self._background_seqs = null_backgrounds(
+                self.genome, self.options.null_size, self.window, self.options.seed
+            )
         return self._background_seqs
 
     def _null_dependencies(self) -> str:
@@ -210,11 +237,25 @@ class Explainer:
             digest.update(name.encode() + tensor.detach().float().cpu().numpy().tobytes())
         digest.update(np.ascontiguousarray(self.weights).tobytes())
         digest.update(np.ascontiguousarray(self.typical).tobytes())
-        digest.update(repr((self.sae.metadata.get("model_fingerprint"), model_fingerprint(self.model),
-                            self.sae.metadata.get("hook_name"), self.window, options.radius, options.seed,
-                            options.null_size, self.sae.architecture, getattr(self.sae, "k", None),
-                            options.min_change, sorted(evidence.site_scores.items()), [unit.kind for unit in self.units],
-                            "PWM-contradicted motif hypotheses last, tested with every named member's matrix")).encode())
+        digest.update(
+            repr(
+                (
+                    self.sae.metadata.get("model_fingerprint"),
+                    model_fingerprint(self.model),
+                    self.sae.metadata.get("hook_name"),
+                    self.window,
+                    options.radius,
+                    options.seed,
+                    options.null_size,
+                    self.sae.architecture,
+                    getattr(self.sae, "k", None),
+                    options.min_change,
+                    sorted(evidence.site_scores.items()),
+                    [unit.kind for unit in self.units],
+                    "PWM-contradicted motif hypotheses last, tested with every named member's matrix",
+                )
+            ).encode()
+        )
         digest.update(repr((list(evidence.kinds), list(evidence.motif_ids))).encode())
         for motif_id in sorted(evidence.pwms):
             digest.update(motif_id.encode() + np.ascontiguousarray(evidence.pwms[motif_id]).tobytes())
@@ -232,13 +273,14 @@ class Explainer:
         """Hypotheses of each ALT, in input order. Windows go through in groups of `batch_size`, so
         memory holds one group's activations at a time."""
         options = self.options
-        scored = score_variants(self.model, self.genome, variants, options.method, self.window, options.rc,
-                                options.batch_size)
+        scored = score_variants(
+            self.model, self.genome, variants, options.method, self.window, options.rc, options.batch_size
+        )
         results = [Explained(s, [Hypothesis.none(s)]) for s in scored]
         todo = [i for i, s in enumerate(scored) if s.variant.ok]
         self.draw_nulls(null_kind(scored[i].variant) for i in todo)
         for first in range(0, len(todo), options.batch_size):
-            group = todo[first:first + options.batch_size]
+            group = todo[first : first + options.batch_size]
             windows = [make_window(self.genome, scored[i].variant, self.window) for i in group]
             passes = run_passes(self.model, self.sae, windows, options.batch_size, options.radius)
             found = [self._candidates(p, null_kind(scored[i].variant)) for i, p in zip(group, passes)]
@@ -248,12 +290,25 @@ class Explainer:
                 if not units:
                     results[i].hypotheses[0].status = "no_feature_change"
                     continue
-                hypotheses = [self._hypothesis(scored[i], change, self.units[u], z[u], per_feature, rank, fraction,
-                                               self.p_value(z[u], kind), evidence[u])
-                              for rank, (u, fraction) in enumerate(zip(units, fractions), start=1)]
+                hypotheses = [
+                    self._hypothesis(
+                        scored[i],
+                        change,
+                        self.units[u],
+                        z[u],
+                        per_feature,
+                        rank,
+                        fraction,
+                        self.p_value(z[u], kind),
+                        evidence[u],
+                    )
+                    for rank, (u, fraction) in enumerate(zip(units, fractions), start=1)
+                ]
                 leads = [h.feature for h in hypotheses]
                 ref, alt = base_tracks(self.sae, p, leads)
-                results[i] = Explained(scored[i], hypotheses, p.window, {f: (ref[k], alt[k]) for k, f in enumerate(leads)})
+                results[i] = Explained(
+                    scored[i], hypotheses, p.window, {f: (ref[k], alt[k]) for k, f in enumerate(leads)}
+                )
         return results
 
     def _candidates(self, p: Pass, kind: tuple[str, int]):
@@ -267,8 +322,9 @@ class Explainer:
         units, evidence = self._select(p.window, raw, z, per_feature, self.options.top)
         return units, change, z, per_feature, kind, evidence
 
-    def _select(self, window: Window, raw: np.ndarray, z: np.ndarray, per_feature: np.ndarray,
-                top: int) -> tuple[list[int], dict[int, Evidence]]:
+    def _select(
+        self, window: Window, raw: np.ndarray, z: np.ndarray, per_feature: np.ndarray, top: int
+    ) -> tuple[list[int], dict[int, Evidence]]:
         """The first `top` units by |z| among those whose raw |statistic| reaches `min_change`, the
         contradicted motif hypotheses after the others (in |z| order too), and their evidence."""
         kept, contradicted, evidence = [], [], {}
@@ -283,26 +339,63 @@ class Explainer:
 
     def _evidence(self, window: Window, unit: _Unit, statistic: float, per_feature: np.ndarray) -> Evidence:
         """What the PWMs of the unit's named members say here (see `MotifEvidence.test`)."""
-        return self.evidence.test(window, unit.members, unit.kind, statistic, per_feature,
-                                  _lead(unit, statistic, per_feature))
+        return self.evidence.test(
+            window, unit.members, unit.kind, statistic, per_feature, _lead(unit, statistic, per_feature)
+        )
 
-    def _hypothesis(self, scored: Scored, change, unit: _Unit, statistic: float, per_feature: np.ndarray,
-                    rank: int, mediated: float, p_value: float, evidence: Evidence) -> Hypothesis:
+    def _hypothesis(
+        self,
+        scored: Scored,
+        change,
+        unit: _Unit,
+        statistic: float,
+        per_feature: np.ndarray,
+        rank: int,
+        mediated: float,
+        p_value: float,
+        evidence: Evidence,
+    ) -> Hypothesis:
         lead = _lead(unit, statistic, per_feature)
         naming, motif_id = self.table.loc[evidence.feature], evidence.motif_id
-        moved = [int(f) for f in unit.members[np.argsort(-np.abs(per_feature[unit.members]))]
-                 if abs(per_feature[f]) >= MEMBER_MIN]
+        moved = [
+            int(f)
+            for f in unit.members[np.argsort(-np.abs(per_feature[unit.members]))]
+            if abs(per_feature[f]) >= MEMBER_MIN
+        ]
         v = scored.variant
         return Hypothesis(
-            v.chrom, v.vcf_pos, v.id, v.ref, v.alt, scored.score, scored.method, "ok", rank=rank, feature=lead,
-            label=unit.name, label_kind=unit.kind, motif_id=motif_id or ".",
-            tf_name=str(naming.tf_name) if motif_id else ".", effect=effect_of(statistic),
-            ref_act=float(change.ref_act[lead]), alt_act=float(change.alt_act[lead]), delta=float(change.delta[lead]),
-            offset=int(change.offset[lead]), motif_delta=evidence.alt_pwm - evidence.ref_pwm,
-            mediated_fraction=mediated, p_value=p_value, statistic=float(statistic), concept=unit.concept,
-            members=",".join(map(str, moved)) or str(lead), evidence=evidence, moved_members=len(moved),
-            naming_feature=evidence.feature, annotation_f1=float(naming.get("annotation_f1", math.nan)),
-            ref_index=int(change.ref_index[lead]), alt_index=int(change.alt_index[lead]))
+            v.chrom,
+            v.vcf_pos,
+            v.id,
+            v.ref,
+            v.alt,
+            scored.score,
+            scored.method,
+            "ok",
+            rank=rank,
+            feature=lead,
+            label=unit.name,
+            label_kind=unit.kind,
+            motif_id=motif_id or ".",
+            tf_name=str(naming.tf_name) if motif_id else ".",
+            effect=effect_of(statistic),
+            ref_act=float(change.ref_act[lead]),
+            alt_act=float(change.alt_act[lead]),
+            delta=float(change.delta[lead]),
+            offset=int(change.offset[lead]),
+            motif_delta=evidence.alt_pwm - evidence.ref_pwm,
+            mediated_fraction=mediated,
+            p_value=p_value,
+            statistic=float(statistic),
+            concept=unit.concept,
+            members=",".join(map(str, moved)) or str(lead),
+            evidence=evidence,
+            moved_members=len(moved),
+            naming_feature=evidence.feature,
+            annotation_f1=float(naming.get("annotation_f1", math.nan)),
+            ref_index=int(change.ref_index[lead]),
+            alt_index=int(change.alt_index[lead]),
+        )
 
 
 def _lead(unit: _Unit, statistic: float, per_feature: np.ndarray) -> int:

@@ -12,9 +12,34 @@ import pandas as pd
 from genomix.hypotheses.evidence import Evidence
 from genomix.scoring import Scored
 
-EXPLAIN_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "score", "method", "rank", "feature", "label", "label_kind",
-                   "motif_id", "tf_name", "effect", "ref_act", "alt_act", "delta", "offset", "motif_delta",
-                   "mediated_fraction", "p_value", "hypothesis", "status", "statistic", "concept", "members"]
+EXPLAIN_COLUMNS = [
+    "chrom",
+    "pos",
+    "id",
+    "ref",
+    "alt",
+    "score",
+    "method",
+    "rank",
+    "feature",
+    "label",
+    "label_kind",
+    "motif_id",
+    "tf_name",
+    "effect",
+    "ref_act",
+    "alt_act",
+    "delta",
+    "offset",
+    "motif_delta",
+    "mediated_fraction",
+    "p_value",
+    "hypothesis",
+    "status",
+    "statistic",
+    "concept",
+    "members",
+]
 # Consequence (label_effect, or the status without a hypothesis) closes the list: bcftools +split-vep
 # refuses a tag without a field of that name.
 GMX_FIELDS = "Allele|Method|Score|Feature|Label|Effect|Delta|MotifDelta|Mediated|P|Consequence"
@@ -61,7 +86,7 @@ class Hypothesis:
     alt_index: int = -1
 
     @classmethod
-    def none(cls, scored: Scored, status: str | None = None) -> "Hypothesis":
+    def none(cls, scored: Scored, status: str | None = None) -> Hypothesis:
         """The rank-0 row of an ALT without a hypothesis (its variant's status unless `status` is given)."""
         v = scored.variant
         return cls(v.chrom, v.vcf_pos, v.id, v.ref, v.alt, scored.score, scored.method, status or v.status)
@@ -77,9 +102,19 @@ class Hypothesis:
     def gmx_entry(self) -> str:
         """This row's INFO/GMX entry (see GMX_FIELDS): `|`, `,`, `;`, `=` and blanks in text become `_`."""
         named = self.rank > 0
-        fields = [self.alt, self.method, self.score, self.feature if named else None, self.label if named else None,
-                  self.effect if named else None, self.delta, self.motif_delta, self.mediated_fraction, self.p_value,
-                  f"{self.label}_{self.effect}" if named else self.status]
+        fields = [
+            self.alt,
+            self.method,
+            self.score,
+            self.feature if named else None,
+            self.label if named else None,
+            self.effect if named else None,
+            self.delta,
+            self.motif_delta,
+            self.mediated_fraction,
+            self.p_value,
+            f"{self.label}_{self.effect}" if named else self.status,
+        ]
         return "|".join(_gmx_text(f) for f in fields)
 
 
@@ -102,8 +137,10 @@ def sentence(h: Hypothesis) -> str:
         verb = "weakens" if h.effect == "loss" else "creates or strengthens"
         text = f"{where} {verb} a {h.label} site: feature {h.feature} {moves} {lead}{others}"
         if not math.isnan(h.motif_delta):
-            text += (f"; the {h.tf_name} PWM (JASPAR {h.motif_id}) scores the site {evidence.ref_pwm:.1f} "
-                     f"in ref, {evidence.alt_pwm:.1f} in alt")
+            text += (
+                f"; the {h.tf_name} PWM (JASPAR {h.motif_id}) scores the site {evidence.ref_pwm:.1f} "
+                f"in ref, {evidence.alt_pwm:.1f} in alt"
+            )
             if evidence.holder < evidence.site:
                 allele = "ref" if h.effect == "loss" else "alt"
                 text += f" (no PWM support: {allele} has no site, which scores {evidence.site:.1f} or more)"
@@ -111,8 +148,10 @@ def sentence(h: Hypothesis) -> str:
                 text += " (no PWM support: the score moves less than 1 bit its way)"
     elif h.label_kind == "annotation":
         verb = "disrupts" if h.effect == "loss" else "creates"
-        text = (f"{where} {verb} a {h.label} signal: feature {h.feature} {moves} {lead}{others} (held-out "
-                f"F1 {h.annotation_f1:.2f} of feature {h.naming_feature} for {h.label})")
+        text = (
+            f"{where} {verb} a {h.label} signal: feature {h.feature} {moves} {lead}{others} (held-out "
+            f"F1 {h.annotation_f1:.2f} of feature {h.naming_feature} for {h.label})"
+        )
     else:
         text = f"{where} changes feature {h.feature}, which no motif or annotation names: it {moves} {lead}"
     if not math.isnan(h.mediated_fraction):
@@ -148,5 +187,6 @@ class Explained:
 def explain_table(explained: list[Explained]) -> pd.DataFrame:
     """One row per ALT and hypothesis (rank 0 where there is none), columns EXPLAIN_COLUMNS."""
     rows = [h.row() for item in explained for h in item.hypotheses]
-    return pd.DataFrame(rows, columns=EXPLAIN_COLUMNS).astype({"pos": "int64", "rank": "int64", "feature": "int64",
-                                                                "offset": "int64"})
+    return pd.DataFrame(rows, columns=EXPLAIN_COLUMNS).astype(
+        {"pos": "int64", "rank": "int64", "feature": "int64", "offset": "int64"}
+    )

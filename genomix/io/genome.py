@@ -20,8 +20,9 @@ class Genome:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         if not self.path.exists():
-            raise GenomixError(f"FASTA not found: {self.path}. Name the reference FASTA the variants were called on.",
-                               option="fasta")
+            raise GenomixError(
+                f"FASTA not found: {self.path}. Name the reference FASTA the variants were called on.", option="fasta"
+            )
         self._ensure_index()
         try:
             self._fasta = pysam.FastaFile(str(self.path))
@@ -65,7 +66,7 @@ class Genome:
     def close(self) -> None:
         self._fasta.close()
 
-    def __enter__(self) -> "Genome":
+    def __enter__(self) -> Genome:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -34,7 +34,10 @@ def output_format(path: str | os.PathLike) -> str:
     for suffix in VCF_MODES:
         if lower.endswith(suffix):
             return suffix.lstrip(".")
-    raise GenomixError(f"cannot tell the output format of {name}: end it in .tsv, .parquet, .vcf, .vcf.gz or .bcf (or use - for stdout)")
+    raise GenomixError(
+        f"cannot tell the output format of {name}: end it in .tsv, .parquet, .vcf, .vcf.gz or .bcf "
+        "(or use - for stdout)"
+    )
 
 
 class TableWriter:
@@ -48,8 +51,14 @@ class TableWriter:
 
     def write(self, frame: pd.DataFrame) -> None:
         if self.format == "tsv":
-            frame.to_csv(self.path, sep="\t", index=False, na_rep="NA", mode="a" if self._wrote_header else "w",
-                         header=not self._wrote_header)
+            frame.to_csv(
+                self.path,
+                sep="\t",
+                index=False,
+                na_rep="NA",
+                mode="a" if self._wrote_header else "w",
+                header=not self._wrote_header,
+            )
             self._wrote_header = True
             return
         import pyarrow as pa
@@ -76,8 +85,9 @@ class AnnotatedVcfWriter:
     they were; BCF goes through pysam, which adds `INFO/END` to symbolic alleles that lack it.
     """
 
-    def __init__(self, path: str | os.PathLike, template: pysam.VariantHeader, info: dict, meta: dict,
-                 format: str | None = None):
+    def __init__(
+        self, path: str | os.PathLike, template: pysam.VariantHeader, info: dict, meta: dict, format: str | None = None
+    ):
         self.header = template.copy()
         for key, value in meta.items():
             self.header.add_line(f"##{key}={value}")

@@ -95,21 +95,24 @@ def iter_records(vcf: pysam.VariantFile, region: str | None = None) -> Iterator[
             how = f"`bcftools index -t {name}`"
         else:
             how = f"`bgzip {name} && bcftools index -t {name}.gz`"
-        raise GenomixError(f"a region needs an indexed VCF/BCF and {name} has no index; make one with {how}.",
-                           option="region")
+        raise GenomixError(
+            f"a region needs an indexed VCF/BCF and {name} has no index; make one with {how}.", option="region"
+        )
     contig = region.split(":")[0]
     known = list(vcf.index)
     if contig not in known:
         alias = resolve_contig(contig, known)
         if alias is None:
-            raise GenomixError(f"the region's contig {contig!r} is not in {name} (it has {', '.join(known[:8])}).",
-                               option="region")
-        region = alias + region[len(contig):]
+            raise GenomixError(
+                f"the region's contig {contig!r} is not in {name} (it has {', '.join(known[:8])}).", option="region"
+            )
+        region = alias + region[len(contig) :]
     try:
         yield from vcf.fetch(region=region)
     except ValueError as error:
-        raise GenomixError(f"cannot read region {region!r} of {name}: {error}. Write it as chr1:100-200.",
-                           option="region") from error
+        raise GenomixError(
+            f"cannot read region {region!r} of {name}: {error}. Write it as chr1:100-200.", option="region"
+        ) from error
 
 
 def split_record(record: pysam.VariantRecord, index: int) -> list[Variant]:
@@ -140,8 +143,10 @@ class ReferenceCheck:
 
     def __init__(self, genome: Genome, policy: str = "error"):
         if policy not in REF_CHECK_POLICIES:
-            raise GenomixError(f"the REF check policy must be one of {', '.join(REF_CHECK_POLICIES)}, not {policy!r}",
-                               option="ref_check")
+            raise GenomixError(
+                f"the REF check policy must be one of {', '.join(REF_CHECK_POLICIES)}, not {policy!r}",
+                option="ref_check",
+            )
         self.genome = genome
         self.policy = policy
         self._contigs: dict[str, str | None] = {}
@@ -162,8 +167,9 @@ class ReferenceCheck:
                     raise GenomixError(
                         f"contig {variant.chrom!r} (at {variant}) is not in the FASTA {self.genome.path.name} "
                         f"(it has {shown}{', ...' if len(self.genome.contigs) > 8 else ''}). Use the FASTA of "
-                        "the VCF's assembly, or pass ref_check=\"warn\" to skip variants on unknown contigs.",
-                        option="ref_check")
+                        'the VCF\'s assembly, or pass ref_check="warn" to skip variants on unknown contigs.',
+                        option="ref_check",
+                    )
                 if self.policy == "warn":
                     log.warning("skipping %s: contig not in the FASTA", variant)
                 checked.append(variant if not variant.ok else replace(variant, status="skipped:unknown_contig"))
@@ -186,7 +192,9 @@ class ReferenceCheck:
                     f"REF does not match the FASTA at {len(mismatches)} record(s): {listed}. "
                     "Check that the VCF and FASTA are the same assembly, normalise with "
                     "`bcftools norm -f FASTA -c w in.vcf.gz -Oz -o fixed.vcf.gz`, "
-                    "or pass ref_check=\"warn\" to skip mismatching variants.", option="ref_check")
+                    'or pass ref_check="warn" to skip mismatching variants.',
+                    option="ref_check",
+                )
             if self.policy == "warn":
                 log.warning("skipping %d variant(s) whose REF does not match the FASTA: %s", len(mismatches), listed)
         return checked

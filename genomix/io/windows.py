@@ -54,7 +54,7 @@ class Window:
         """Index of the variant's first REF base in `ref` (W // 2 on the forward strand)."""
         return self.ref_span[0]
 
-    def reverse_complement(self) -> "Window":
+    def reverse_complement(self) -> Window:
         """The same window read on the other strand: spans and offset map mirrored."""
         if self.strand == "-":
             raise GenomixError("window is already on the reverse strand")
@@ -87,16 +87,16 @@ def make_window(genome: Genome, variant: Variant, width: int) -> Window:
 
     ref_to_alt = np.arange(width, dtype=np.int64)
     shift = alt_len - ref_len
-    ref_to_alt[offset + ref_len:] += shift
+    ref_to_alt[offset + ref_len :] += shift
     # Bases inside the allele are only "the same base" where REF and ALT share a prefix
     # (the VCF anchor base of an indel); the rest of the allele has no counterpart.
     shared = 0
     while shared < min(ref_len, alt_len) and variant.ref[shared] == variant.alt[shared]:
         shared += 1
     if ref_len != alt_len:
-        ref_to_alt[offset + shared: offset + ref_len] = -1
+        ref_to_alt[offset + shared : offset + ref_len] = -1
     else:
-        ref_to_alt[offset: offset + ref_len] = np.arange(offset, offset + ref_len)
+        ref_to_alt[offset : offset + ref_len] = np.arange(offset, offset + ref_len)
     ref_to_alt[ref_to_alt >= width] = -1
     return Window(
         ref=ref,

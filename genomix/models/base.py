@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -43,9 +44,13 @@ class GenomicModel(Protocol):
     def tokenize(self, seqs: list[str]) -> TokenBatch:
         """Tokens of upper-case DNA strings, padded to the longest."""
 
-    def forward(self, tokens: TokenBatch, layers: tuple[str, ...] = (),
-                edits: dict[str, Callable[[torch.Tensor], torch.Tensor]] | None = None, logits: bool = True,
-                ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
+    def forward(
+        self,
+        tokens: TokenBatch,
+        layers: tuple[str, ...] = (),
+        edits: dict[str, Callable[[torch.Tensor], torch.Tensor]] | None = None,
+        logits: bool = True,
+    ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
         """Logits `[batch, tokens, vocab]` and activations `{layer: [batch, tokens, d_model]}`.
 
         `edits[layer](activations)` replaces the output of that block before the model goes on

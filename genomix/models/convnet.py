@@ -18,9 +18,18 @@ DNA_VOCABULARY = ["<pad>", "<mask>", "<unk>", "A", "C", "G", "T", "N"]
 class ConvNetConfig(PretrainedConfig):
     model_type = "genomix-convnet"
 
-    def __init__(self, vocab_size: int = len(DNA_VOCABULARY), hidden_size: int = 128, num_hidden_layers: int = 8,
-                 intermediate_size: int = 256, kernel_size: int = 9, dilations: list[int] | None = None,
-                 pad_token_id: int = 0, mask_token_id: int = 1, **kwargs):
+    def __init__(
+        self,
+        vocab_size: int = len(DNA_VOCABULARY),
+        hidden_size: int = 128,
+        num_hidden_layers: int = 8,
+        intermediate_size: int = 256,
+        kernel_size: int = 9,
+        dilations: list[int] | None = None,
+        pad_token_id: int = 0,
+        mask_token_id: int = 1,
+        **kwargs,
+    ):
         super().__init__(pad_token_id=pad_token_id, **kwargs)
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
@@ -39,8 +48,9 @@ class ConvBlock(nn.Module):
         width = config.hidden_size
         self.conv = nn.Conv1d(width, width, config.kernel_size, dilation=dilation, padding="same")
         self.conv_norm = nn.LayerNorm(width)
-        self.mlp = nn.Sequential(nn.Linear(width, config.intermediate_size), nn.GELU(),
-                                 nn.Linear(config.intermediate_size, width))
+        self.mlp = nn.Sequential(
+            nn.Linear(width, config.intermediate_size), nn.GELU(), nn.Linear(config.intermediate_size, width)
+        )
         self.mlp_norm = nn.LayerNorm(width)
 
     def forward(self, hidden: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
@@ -90,12 +100,19 @@ class ConvNetForMaskedLM(ConvNetPreTrainedModel):
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size)
         self.post_init()
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                labels: torch.Tensor | None = None, **kwargs) -> MaskedLMOutput:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        **kwargs,
+    ) -> MaskedLMOutput:
         logits = self.lm_head(self.convnet(input_ids, attention_mask))
         loss = None
         if labels is not None:
-            loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
+            loss = nn.functional.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100
+            )
         return MaskedLMOutput(loss=loss, logits=logits)
 
 

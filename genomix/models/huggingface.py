@@ -7,18 +7,18 @@ unless a hub id is named, and remote code runs only with `trust_remote_code=True
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
+import genomix.models.convnet  # noqa: F401  (registers the genomix ConvNet with the Auto classes)
 from genomix.errors import GenomixError
 from genomix.models.base import TokenBatch
 from genomix.models.registry import register_backend
 from genomix.models.tokens import DnaTokenizer
-import genomix.models.convnet  # noqa: F401  (registers the genomix ConvNet with the Auto classes)
 
 
 class _Captured(BaseException):
@@ -51,7 +51,8 @@ def read_config(source: str, trust_remote_code: bool = False):
         if "trust_remote_code" in str(error):
             raise GenomixError(
                 f"{source} needs its own code to load; if you trust it, pass trust_remote_code=True.",
-                option="trust_remote_code") from error
+                option="trust_remote_code",
+            ) from error
         raise GenomixError(f"cannot load model {source}: {error}") from error
     except OSError as error:
         raise GenomixError(
@@ -100,7 +101,7 @@ class HuggingFaceModel:
         self._blocks = _find_blocks(self.model, n_layers)
         self.layers = [f"blocks.{i}" for i in range(len(self._blocks))]
         self.d_model = int(
-            getattr(self.config, "hidden_size", None) or getattr(self.config, "n_embd", None) or getattr(self.config, "d_model")
+            getattr(self.config, "hidden_size", None) or getattr(self.config, "n_embd", None) or self.config.d_model
         )
         self.context_bp = self._context_bp()
 
@@ -129,12 +130,18 @@ class HuggingFaceModel:
         for row, (ids, _) in enumerate(encoded):
             input_ids[row, : len(ids)] = ids
             attention_mask[row, : len(ids)] = 1
-        return TokenBatch(torch.from_numpy(input_ids), torch.from_numpy(attention_mask), [spans for _, spans in encoded])
+        return TokenBatch(
+            torch.from_numpy(input_ids), torch.from_numpy(attention_mask), [spans for _, spans in encoded]
+        )
 
     @torch.inference_mode()
-    def forward(self, tokens: TokenBatch, layers: tuple[str, ...] = (),
-                edits: dict[str, Callable[[torch.Tensor], torch.Tensor]] | None = None, logits: bool = True,
-                ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
+    def forward(
+        self,
+        tokens: TokenBatch,
+        layers: tuple[str, ...] = (),
+        edits: dict[str, Callable[[torch.Tensor], torch.Tensor]] | None = None,
+        logits: bool = True,
+    ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
         captured: dict[str, torch.Tensor] = {}
         handles = []
         unknown = [layer for layer in (*layers, *(edits or {})) if layer not in self.layers]

@@ -33,7 +33,6 @@ def load_model(
 ) -> GenomicModel:
     """Load a DNA model by hub id, local folder, or `demo`; the backend is inferred from its config."""
     import genomix.models.huggingface  # noqa: F401  (registers the hf-* backends)
-
     from genomix.paths import shipped
 
     source = str(shipped(name_or_path, "model"))
@@ -52,5 +51,6 @@ def load_model(
         return model
     raise GenomixError(
         f"no genomix backend recognises {name_or_path} (architectures: {getattr(config, 'architectures', None)}). "
-        f"Name one: backend=NAME ({', '.join(sorted(BACKENDS))}).", option="backend"
+        f"Name one: backend=NAME ({', '.join(sorted(BACKENDS))}).",
+        option="backend",
     )

@@ -26,7 +26,9 @@ class DnaTokenizer:
     single-base tokens. `prefix`/`suffix`: special ids the model's tokenizer adds.
     """
 
-    def __init__(self, vocab: dict[str, int], k: int, lower: bool, prefix: list[int], suffix: list[int], unk_id: int | None):
+    def __init__(
+        self, vocab: dict[str, int], k: int, lower: bool, prefix: list[int], suffix: list[int], unk_id: int | None
+    ):
         self.vocab = vocab
         self.k = k
         self.lower = lower
@@ -35,7 +37,7 @@ class DnaTokenizer:
         self.unk_id = unk_id
 
     @classmethod
-    def from_pretrained_tokenizer(cls, tokenizer, name: str = "model") -> "DnaTokenizer":
+    def from_pretrained_tokenizer(cls, tokenizer, name: str = "model") -> DnaTokenizer:
         """Recognise `tokenizer`'s vocabulary and learn its special tokens from a probe sequence."""
         vocab = tokenizer.get_vocab()
         for lower in (False, True):
@@ -58,7 +60,7 @@ class DnaTokenizer:
             ids = list(tokenizer(text)["input_ids"])
             at = _find(ids, core)
             if at is not None:
-                dna.prefix, dna.suffix = ids[:at], ids[at + len(core):]
+                dna.prefix, dna.suffix = ids[:at], ids[at + len(core) :]
                 return dna
         raise GenomixError(
             f"the tokenizer of {name} splits DNA differently from its {k}-mer vocabulary "
@@ -81,7 +83,7 @@ class DnaTokenizer:
         vocab, unk = self.vocab, self.unk_id
         k = self.k
         for start in range(0, len(text), k):
-            chunk = text[start:start + k]
+            chunk = text[start : start + k]
             token = vocab.get(chunk) if len(chunk) == k else None
             if token is not None:
                 ids.append(token)
@@ -118,6 +120,6 @@ def _kmer_size(vocab: dict[str, int], bases: str) -> int:
 
 def _find(haystack: list[int], needle: list[int]) -> int | None:
     for start in range(len(haystack) - len(needle) + 1):
-        if haystack[start:start + len(needle)] == needle:
+        if haystack[start : start + len(needle)] == needle:
             return start
     return None

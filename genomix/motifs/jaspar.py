@@ -35,8 +35,9 @@ class Motif:
         return "".join(ALPHABET[i] for i in self.ppm.argmax(axis=1))
 
 
-def load_jaspar(release: str = DEFAULT_RELEASE, collection: str = "CORE", tax_group: str = "vertebrates",
-                pseudocount: float = 0.8) -> list[Motif]:
+def load_jaspar(
+    release: str = DEFAULT_RELEASE, collection: str = "CORE", tax_group: str = "vertebrates", pseudocount: float = 0.8
+) -> list[Motif]:
     """Every matrix of a JASPAR collection, latest version of each, from pyjaspar's offline copy."""
     from pyjaspar import jaspardb
 

@@ -44,7 +44,7 @@ def best_site(seq: str, pwm: np.ndarray, start: int, end: int) -> tuple[float, i
     first, last = max(0, start - length + 1), min(len(seq) - length, max(end - 1, start))
     if last < first:
         return float("-inf"), -1, "."
-    f, r = site_scores(seq[first: last + length], pwm)  # only the placements asked for
+    f, r = site_scores(seq[first : last + length], pwm)  # only the placements asked for
     if f.max() >= r.max():
         return float(f.max()), first + int(f.argmax()), "+"
     return float(r.max()), first + int(r.argmax()), "-"
@@ -66,7 +66,7 @@ def score_threshold(pwm: np.ndarray, p_value: float = 1e-4, step: float = 0.01) 
         floor = int(column.min())
         grown = np.zeros(len(distribution) + int(column.max()) - floor)
         for value in column:
-            grown[value - floor: value - floor + len(distribution)] += distribution / 4
+            grown[value - floor : value - floor + len(distribution)] += distribution / 4
         distribution, low = grown, low + floor
     at_least = np.cumsum(distribution[::-1])[::-1]  # P(score >= low + i)
     reachable = np.nonzero((at_least <= p_value) & (distribution > 0))[0]
@@ -84,7 +84,7 @@ def best_scores(contexts: list[str], pwm: np.ndarray, first: int, last: int) -> 
     first, last = max(first, 0), min(last, x.shape[1] - length)
     if last < first:
         return np.full(len(contexts), -np.inf)
-    forward, reverse = _strand_scores(x[:, first: last + length], pwm)
+    forward, reverse = _strand_scores(x[:, first : last + length], pwm)
     return np.maximum(forward.max(1), reverse.max(1))
 
 

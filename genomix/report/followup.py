@@ -23,13 +23,28 @@ import pandas as pd
 from genomix.hypotheses.records import Hypothesis
 from genomix.motifs.pwm import best_site, site_scores
 
-FOLLOWUP_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "rank", "label", "effect", "design", "sequence", "length",
-                    "site_start", "site_end", "tests"]
+FOLLOWUP_COLUMNS = [
+    "chrom",
+    "pos",
+    "id",
+    "ref",
+    "alt",
+    "rank",
+    "label",
+    "effect",
+    "design",
+    "sequence",
+    "length",
+    "site_start",
+    "site_end",
+    "tests",
+]
 EMSA_FLANK = 15
 
 
-def followup_designs(explained, motifs: dict, mpra_length: int = 150, flank: int = 5, tries: int = 50,
-                     seed: int = 0) -> pd.DataFrame:
+def followup_designs(
+    explained, motifs: dict, mpra_length: int = 150, flank: int = 5, tries: int = 50, seed: int = 0
+) -> pd.DataFrame:
     """Designs for the rank-1 hypothesis of each explained ALT that has one (`explained`: a list of
     `Explained`; `motifs`: log-odds matrices by JASPAR id)."""
     rows = []
@@ -37,8 +52,15 @@ def followup_designs(explained, motifs: dict, mpra_length: int = 150, flank: int
         top = item.top
         if top is None or item.window is None:
             continue
-        rows += _designs(item.window, top, motifs.get(top.motif_id), mpra_length, flank, tries,
-                         np.random.default_rng([seed, item.scored.variant.pos]))
+        rows += _designs(
+            item.window,
+            top,
+            motifs.get(top.motif_id),
+            mpra_length,
+            flank,
+            tries,
+            np.random.default_rng([seed, item.scored.variant.pos]),
+        )
     return pd.DataFrame(rows, columns=FOLLOWUP_COLUMNS)
 
 
@@ -63,26 +85,43 @@ def _designs(window, row: Hypothesis, pwm, mpra_length: int, flank: int, tries: 
     to_other = window.ref_to_alt if loss else window.alt_to_ref
     mapped = to_other[start:end][to_other[start:end] >= 0]
     other_start, other_end = (int(mapped.min()), int(mapped.max()) + 1) if len(mapped) else (span[0], span[0] + 1)
-    (ref_start, ref_end), (alt_start, alt_end) = (((start, end), (other_start, other_end)) if loss
-                                                  else ((other_start, other_end), (start, end)))
+    (ref_start, ref_end), (alt_start, alt_end) = (
+        ((start, end), (other_start, other_end)) if loss else ((other_start, other_end), (start, end))
+    )
     half = mpra_length // 2
     piece = slice(max(0, window.ref_span[0] - half), max(0, window.ref_span[0] - half) + mpra_length)
     where = f"{row.label} site"
     factor = row.tf_name if row.tf_name != "." else "the factor"
     designs = [
         ("mpra_ref", window.ref[piece], f"baseline activity of the reference {mpra_length} bp around the variant"),
-        ("mpra_alt", window.alt[piece], f"whether the ALT changes activity ({'loss' if loss else 'gain'} of the {where} predicted)"),
-        ("mpra_scrambled", control[piece], f"whether the {where} is what matters: its bases shuffled in the "
-                                           f"{'reference' if loss else 'ALT'} oligo"),
-        ("emsa_ref", window.ref[max(0, ref_start - EMSA_FLANK):ref_end + EMSA_FLANK], f"binding of {factor} to the reference site"),
-        ("emsa_alt", window.alt[max(0, alt_start - EMSA_FLANK):alt_end + EMSA_FLANK],
-         f"whether the ALT {'abolishes' if loss else 'creates'} that binding (compare with emsa_ref)"),
+        (
+            "mpra_alt",
+            window.alt[piece],
+            f"whether the ALT changes activity ({'loss' if loss else 'gain'} of the {where} predicted)",
+        ),
+        (
+            "mpra_scrambled",
+            control[piece],
+            f"whether the {where} is what matters: its bases shuffled in the {'reference' if loss else 'ALT'} oligo",
+        ),
+        (
+            "emsa_ref",
+            window.ref[max(0, ref_start - EMSA_FLANK) : ref_end + EMSA_FLANK],
+            f"binding of {factor} to the reference site",
+        ),
+        (
+            "emsa_alt",
+            window.alt[max(0, alt_start - EMSA_FLANK) : alt_end + EMSA_FLANK],
+            f"whether the ALT {'abolishes' if loss else 'creates'} that binding (compare with emsa_ref)",
+        ),
     ]
     base = {k: getattr(row, k) for k in ("chrom", "pos", "id", "ref", "alt", "rank", "label", "effect")}
     # genome coordinates (1-based, inclusive) of the reference bases the site covers
     coordinates = {"site_start": window.genome_start + ref_start + 1, "site_end": window.genome_start + ref_end}
-    return [base | {"design": name, "sequence": seq, "length": len(seq), **coordinates, "tests": tests}
-            for name, seq, tests in designs]
+    return [
+        base | {"design": name, "sequence": seq, "length": len(seq), **coordinates, "tests": tests}
+        for name, seq, tests in designs
+    ]
 
 
 def _scramble(site: str, pwm, tries: int, rng) -> str:

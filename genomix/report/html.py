@@ -76,27 +76,36 @@ def report_html(explained: list, counts: dict, atlas, motifs: dict, meta: dict) 
     atlas_rows = atlas.table.set_index("feature")
     logos: dict = {}  # features and matrices recur across cards: draw each logo once
     total = sum(counts.values())
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>genomix explain report</title>"
-             f"<style>{_STYLE}</style></head><body><h1>genomix: variant hypotheses</h1>",
-             f"<p>{total} ALTs explained: {counts.get('ok', 0)} with a hypothesis; "
-             + ", ".join(f"{esc(str(k))}: {v}" for k, v in sorted(counts.items()) if k != "ok")
-             + f". The {len(explained)} with the smallest p-values follow.</p>",
-             "<p class='meta'>" + "; ".join(f"{esc(str(k))}: {esc(str(v))}" for k, v in meta.items()) + "</p>",
-             "<h2>Summary (top hypothesis per ALT)</h2><table><tr>"
-             + "".join(f"<th>{c}</th>" for c in ("variant", "id", "score", "hypothesis", "effect", "statistic",
-                                                  "mediated", "p")) + "</tr>"]
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>genomix explain report</title>"
+        f"<style>{_STYLE}</style></head><body><h1>genomix: variant hypotheses</h1>",
+        f"<p>{total} ALTs explained: {counts.get('ok', 0)} with a hypothesis; "
+        + ", ".join(f"{esc(str(k))}: {v}" for k, v in sorted(counts.items()) if k != "ok")
+        + f". The {len(explained)} with the smallest p-values follow.</p>",
+        "<p class='meta'>" + "; ".join(f"{esc(str(k))}: {esc(str(v))}" for k, v in meta.items()) + "</p>",
+        "<h2>Summary (top hypothesis per ALT)</h2><table><tr>"
+        + "".join(
+            f"<th>{c}</th>" for c in ("variant", "id", "score", "hypothesis", "effect", "statistic", "mediated", "p")
+        )
+        + "</tr>",
+    ]
     for number, item in enumerate(explained):
         row = item.hypotheses[0]
-        parts.append(f"<tr><td><a href='#v{number}'>{esc(str(row.chrom))}:{row.pos} {esc(row.ref)}&gt;"
-                     f"{esc(row.alt)}</a></td><td>{esc(str(row.id))}</td><td>{_number(row.score)}</td>"
-                     f"<td>{esc(str(row.label))}</td><td class='{esc(str(row.effect))}'>{esc(str(row.effect))}</td>"
-                     f"<td>{_number(row.statistic)}</td><td>{_number(row.mediated_fraction)}</td>"
-                     f"<td>{_number(row.p_value)}</td></tr>")
+        parts.append(
+            f"<tr><td><a href='#v{number}'>{esc(str(row.chrom))}:{row.pos} {esc(row.ref)}&gt;"
+            f"{esc(row.alt)}</a></td><td>{esc(str(row.id))}</td><td>{_number(row.score)}</td>"
+            f"<td>{esc(str(row.label))}</td><td class='{esc(str(row.effect))}'>{esc(str(row.effect))}</td>"
+            f"<td>{_number(row.statistic)}</td><td>{_number(row.mediated_fraction)}</td>"
+            f"<td>{_number(row.p_value)}</td></tr>"
+        )
     parts.append("</table>")
     for number, item in enumerate(explained):
         v = item.scored.variant
-        parts.append(f"<div class='card' id='v{number}'><h2>{esc(v.chrom)}:{v.vcf_pos} {esc(v.ref)}&gt;{esc(v.alt)} "
-                     f"<span class='meta'>{esc(v.id)} · score {_number(item.scored.score)} ({esc(item.scored.method)})</span></h2>")
+        parts.append(
+            f"<div class='card' id='v{number}'><h2>{esc(v.chrom)}:{v.vcf_pos} {esc(v.ref)}&gt;{esc(v.alt)} "
+            f"<span class='meta'>{esc(v.id)} · score {_number(item.scored.score)} "
+            f"({esc(item.scored.method)})</span></h2>"
+        )
         for row in item.hypotheses:
             parts.append(f"<p class='sentence'><b>#{row.rank}</b> {esc(row.hypothesis)}</p>")
         parts.append(f"<div class='row'>{track_img(item)}<div>")
@@ -105,18 +114,24 @@ def report_html(explained: list, counts: dict, atlas, motifs: dict, meta: dict) 
             shown = []
             if feature.ppm is not None:
                 if row.feature not in logos:
-                    logos[row.feature] = logo_img(np.array([list(c) for c in feature.ppm]), f"feature {row.feature} seqlets")
+                    logos[row.feature] = logo_img(
+                        np.array([list(c) for c in feature.ppm]), f"feature {row.feature} seqlets"
+                    )
                 shown.append(logos[row.feature])
             motif = motifs.get(row.motif_id)
             if motif is not None:
                 if motif.matrix_id not in logos:
                     logos[motif.matrix_id] = logo_img(motif.ppm, f"{motif.tf_name} {motif.matrix_id}")
                 shown.append(logos[motif.matrix_id])
-            evidence = (f"delta {_number(row.delta)} at {row.offset:+d} bp · motif_delta {_number(row.motif_delta)}"
-                        f" · mediated {_number(row.mediated_fraction)} · p {_number(row.p_value)} · members "
-                        f"{esc(str(row.members))}")
-            parts.append(f"<div><div class='meta'>#{row.rank} {esc(str(row.label))}: {evidence}</div>"
-                         f"<div class='row'>{''.join(shown)}</div></div>")
+            evidence = (
+                f"delta {_number(row.delta)} at {row.offset:+d} bp · motif_delta {_number(row.motif_delta)}"
+                f" · mediated {_number(row.mediated_fraction)} · p {_number(row.p_value)} · members "
+                f"{esc(str(row.members))}"
+            )
+            parts.append(
+                f"<div><div class='meta'>#{row.rank} {esc(str(row.label))}: {evidence}</div>"
+                f"<div class='row'>{''.join(shown)}</div></div>"
+            )
         parts.append("</div></div></div>")
     parts.append("</body></html>")
     return "\n".join(parts)

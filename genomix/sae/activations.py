@@ -8,9 +8,9 @@ sampled from every window. A batch mixes many windows, and a stream interrupted 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -29,14 +29,15 @@ class Regions:
     ends: np.ndarray
 
     @classmethod
-    def whole_genome(cls, genome: Genome, contigs: list[str] | None = None) -> "Regions":
+    def whole_genome(cls, genome: Genome, contigs: list[str] | None = None) -> Regions:
         """Whole contigs: all of them, or those named."""
         names = list(genome.contigs if contigs is None else contigs)
-        return cls(names, np.zeros(len(names), dtype=np.int64),
-                   np.array([genome.lengths[c] for c in names], dtype=np.int64))
+        return cls(
+            names, np.zeros(len(names), dtype=np.int64), np.array([genome.lengths[c] for c in names], dtype=np.int64)
+        )
 
     @classmethod
-    def from_bed(cls, path: str | Path, genome: Genome) -> "Regions":
+    def from_bed(cls, path: str | Path, genome: Genome) -> Regions:
         """The first three columns of a BED file; contig names matched to the genome (chr1 / 1)."""
         try:
             bed = pd.read_csv(path, sep="\t", header=None, comment="#", usecols=[0, 1, 2], dtype={0: str})
@@ -75,8 +76,9 @@ class WindowActivations:
         return sae.encode(self.activations.to(sae.W_enc.device))
 
 
-def window_activations(model, genome: Genome, regions: Regions, layer: str, length: int, n_windows: int,
-                       rng: np.random.Generator) -> WindowActivations:
+def window_activations(
+    model, genome: Genome, regions: Regions, layer: str, length: int, n_windows: int, rng: np.random.Generator
+) -> WindowActivations:
     """`n_windows` random windows of `length` bp drawn from `regions` with `rng`, run to `layer`."""
     starts = regions.draw(rng, n_windows, length)
     tokens = model.tokenize([genome.fetch(contig, start, start + length) for contig, start in starts])
@@ -92,8 +94,9 @@ def base_positions(tokens) -> torch.Tensor:
     return keep
 
 
-def activation_batch(model, genome: Genome, layer: str, regions: Regions, seed: int, index: int, length: int,
-                     n_windows: int, size: int) -> torch.Tensor:
+def activation_batch(
+    model, genome: Genome, layer: str, regions: Regions, seed: int, index: int, length: int, n_windows: int, size: int
+) -> torch.Tensor:
     """Batch `index` of the stream: `[size, d_model]` activations, `ceil(size / n_windows)` positions
     sampled from each of `n_windows` random windows; windows with fewer tokens (k-mer tokens, N runs)
     give all of theirs, and more windows are drawn until the batch is full."""
@@ -113,8 +116,17 @@ def activation_batch(model, genome: Genome, layer: str, regions: Regions, seed: 
     return torch.cat(rows)[:size]
 
 
-def activation_stream(model, genome: Genome, layer: str, regions: Regions, seed: int = 0, start: int = 0,
-                      length: int = 512, n_windows: int = 16, size: int = 4096) -> Iterator[torch.Tensor]:
+def activation_stream(
+    model,
+    genome: Genome,
+    layer: str,
+    regions: Regions,
+    seed: int = 0,
+    start: int = 0,
+    length: int = 512,
+    n_windows: int = 16,
+    size: int = 4096,
+) -> Iterator[torch.Tensor]:
     """Batches `start`, `start + 1`, ... of the stream (see `activation_batch`), without end."""
     index = start
     while True:

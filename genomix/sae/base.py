@@ -21,10 +21,10 @@ from torch import nn
 
 from genomix.errors import GenomixError
 
-ARCHITECTURES: dict[str, type["SAE"]] = {}
+ARCHITECTURES: dict[str, type[SAE]] = {}
 
 
-def register_architecture(cls: type["SAE"]) -> type["SAE"]:
+def register_architecture(cls: type[SAE]) -> type[SAE]:
     ARCHITECTURES[cls.architecture] = cls
     return cls
 
@@ -50,8 +50,15 @@ class SAE(nn.Module):
     architecture = ""
     saved_architecture = ""  # the SAELens architecture name it is saved under
 
-    def __init__(self, d_in: int, d_sae: int, k: int, metadata: dict | None = None,
-                 apply_b_dec_to_input: bool = True, seed: int = 0):
+    def __init__(
+        self,
+        d_in: int,
+        d_sae: int,
+        k: int,
+        metadata: dict | None = None,
+        apply_b_dec_to_input: bool = True,
+        seed: int = 0,
+    ):
         super().__init__()
         generator = torch.Generator().manual_seed(seed)
         decoder = torch.randn(d_sae, d_in, generator=generator)
@@ -121,26 +128,31 @@ class SAE(nn.Module):
             "normalize_activations": "none",
             "reshape_activations": "none",
             "k": self.k,
-            "metadata": {"hook_head_index": None, "prepend_bos": False, **self.metadata,
-                         "genomix_architecture": self.architecture},
+            "metadata": {
+                "hook_head_index": None,
+                "prepend_bos": False,
+                **self.metadata,
+                "genomix_architecture": self.architecture,
+            },
         }
 
     def weights(self) -> dict[str, torch.Tensor]:
-        return {"W_enc": self.W_enc.data, "W_dec": self.W_dec.data, "b_enc": self.b_enc.data,
-                "b_dec": self.b_dec.data}
+        return {"W_enc": self.W_enc.data, "W_dec": self.W_dec.data, "b_enc": self.b_enc.data, "b_dec": self.b_dec.data}
 
     def save(self, folder: str | Path) -> Path:
         from safetensors.torch import save_file
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        save_file({name: t.detach().cpu().contiguous() for name, t in self.weights().items()},
-                  folder / "sae_weights.safetensors")
+        save_file(
+            {name: t.detach().cpu().contiguous() for name, t in self.weights().items()},
+            folder / "sae_weights.safetensors",
+        )
         (folder / "cfg.json").write_text(json.dumps(self.config(), indent=1) + "\n")
         return folder
 
     @classmethod
-    def load(cls, folder: str | Path, model=None, layer: str | None = None) -> "SAE":
+    def load(cls, folder: str | Path, model=None, layer: str | None = None) -> SAE:
         """Load a saved SAE; with `model` (and `layer`), check it belongs to them."""
         from safetensors.torch import load_file
 
@@ -153,24 +165,39 @@ class SAE(nn.Module):
             if key in cfg and key not in metadata:
                 metadata[key] = cfg[key]
         if cfg.get("normalize_activations", "none") not in ("none", None) or cfg.get("rescale_acts_by_decoder_norm"):
-            raise GenomixError(f"{folder}: SAEs that normalise their inputs or rescale by decoder norm "
-                               "(normalize_activations, rescale_acts_by_decoder_norm) are not supported")
+            raise GenomixError(
+                f"{folder}: SAEs that normalise their inputs or rescale by decoder norm "
+                "(normalize_activations, rescale_acts_by_decoder_norm) are not supported"
+            )
         name = metadata.pop("genomix_architecture", None) or cfg["architecture"]
         if name not in ARCHITECTURES:
-            raise GenomixError(f"{folder}: unknown SAE architecture {name!r}; genomix reads {', '.join(sorted(ARCHITECTURES))}")
+            raise GenomixError(
+                f"{folder}: unknown SAE architecture {name!r}; genomix reads {', '.join(sorted(ARCHITECTURES))}"
+            )
         weights = load_file(folder / "sae_weights.safetensors")
-        sae = ARCHITECTURES[name](cfg["d_in"], cfg["d_sae"], int(cfg.get("k") or 0), metadata,
-                                  apply_b_dec_to_input=cfg.get("apply_b_dec_to_input", True))
+        sae = ARCHITECTURES[name](
+            cfg["d_in"],
+            cfg["d_sae"],
+            int(cfg.get("k") or 0),
+            metadata,
+            apply_b_dec_to_input=cfg.get("apply_b_dec_to_input", True),
+        )
         sae.set_weights(weights)
         if model is not None:
             sae.check_matches(model, layer)
         return sae.eval()
 
     def set_weights(self, weights: dict[str, torch.Tensor]) -> None:
-        for name, parameter in (("W_enc", self.W_enc), ("W_dec", self.W_dec), ("b_enc", self.b_enc), ("b_dec", self.b_dec)):
+        for name, parameter in (
+            ("W_enc", self.W_enc),
+            ("W_dec", self.W_dec),
+            ("b_enc", self.b_enc),
+            ("b_dec", self.b_dec),
+        ):
             if tuple(weights[name].shape) != tuple(parameter.shape):
-                raise GenomixError(f"SAE weight {name} has shape {tuple(weights[name].shape)}, "
-                                   f"expected {tuple(parameter.shape)}")
+                raise GenomixError(
+                    f"SAE weight {name} has shape {tuple(weights[name].shape)}, expected {tuple(parameter.shape)}"
+                )
             parameter.data = weights[name].to(torch.float32).clone()
 
     def check_matches(self, model, layer: str | None = None) -> None:
@@ -178,16 +205,20 @@ class SAE(nn.Module):
         hook = self.metadata.get("hook_name")
         trained_on = self.metadata.get("model_name", "an unrecorded model")
         if self.d_in != model.d_model:
-            raise GenomixError(f"this SAE reads {self.d_in}-wide activations ({trained_on}, {hook}); "
-                               f"{model.name} is {model.d_model} wide")
+            raise GenomixError(
+                f"this SAE reads {self.d_in}-wide activations ({trained_on}, {hook}); "
+                f"{model.name} is {model.d_model} wide"
+            )
         if hook is not None and hook not in model.layers:
             raise GenomixError(f"this SAE was trained at {hook} of {trained_on}; {model.name} has no such layer")
         if layer is not None and hook is not None and layer != hook:
             raise GenomixError(f"this SAE was trained at {hook}, not {layer}; use its layer or train one for {layer}")
         fingerprint = self.metadata.get("model_fingerprint")
         if fingerprint is not None and hasattr(model, "model") and fingerprint != model_fingerprint(model):
-            raise GenomixError(f"this SAE was trained on {trained_on}, whose weights differ from {model.name}'s; "
-                               "load the model it was trained on, or train an SAE for this one")
+            raise GenomixError(
+                f"this SAE was trained on {trained_on}, whose weights differ from {model.name}'s; "
+                "load the model it was trained on, or train an SAE for this one"
+            )
 
 
 @register_architecture
@@ -210,8 +241,15 @@ class BatchTopKSAE(SAE):
     architecture = "batchtopk"
     saved_architecture = "jumprelu"
 
-    def __init__(self, d_in: int, d_sae: int, k: int, metadata: dict | None = None,
-                 apply_b_dec_to_input: bool = True, seed: int = 0):
+    def __init__(
+        self,
+        d_in: int,
+        d_sae: int,
+        k: int,
+        metadata: dict | None = None,
+        apply_b_dec_to_input: bool = True,
+        seed: int = 0,
+    ):
         super().__init__(d_in, d_sae, k, metadata, apply_b_dec_to_input, seed)
         self.register_buffer("threshold", torch.zeros(d_sae))
 

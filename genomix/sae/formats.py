@@ -27,7 +27,7 @@ def _state_dict(path: Path) -> dict[str, torch.Tensor]:
     for key, value in state.items():  # torch.compile and DataParallel prefixes
         for prefix in ("_orig_mod.", "module."):
             while key.startswith(prefix):
-                key = key[len(prefix):]
+                key = key[len(prefix) :]
         clean[key] = value
     return clean
 
@@ -45,27 +45,37 @@ def import_dictionary_learning(folder: str | Path, model_name: str | None = None
     # Without a config the class is unknown; AutoEncoderTopK also carries a (unused) threshold buffer.
     dict_class = trainer.get("dict_class", "AutoEncoderTopK")
     if dict_class not in ("AutoEncoderTopK", "BatchTopKSAE"):
-        raise GenomixError(f"{folder}: dictionary_learning {dict_class} is not a TopK SAE; genomix imports "
-                           "AutoEncoderTopK and BatchTopKSAE")
+        raise GenomixError(
+            f"{folder}: dictionary_learning {dict_class} is not a TopK SAE; genomix imports "
+            "AutoEncoderTopK and BatchTopKSAE"
+        )
     missing = {"encoder.weight", "encoder.bias", "decoder.weight", "b_dec"} - set(state)
     if missing:
         raise GenomixError(f"{folder / 'ae.pt'} lacks {', '.join(sorted(missing))}: not a dictionary_learning TopK SAE")
     d_sae, d_in = state["encoder.weight"].shape
     k = int(state["k"]) if "k" in state else int(trainer.get("k", 0))
-    metadata = {"model_name": model_name or trainer.get("lm_name"), "imported_from": f"dictionary_learning {dict_class}",
-                "hook_name": hook_name or (f"blocks.{trainer['layer']}" if trainer.get("layer") is not None else None)}
+    metadata = {
+        "model_name": model_name or trainer.get("lm_name"),
+        "imported_from": f"dictionary_learning {dict_class}",
+        "hook_name": hook_name or (f"blocks.{trainer['layer']}" if trainer.get("layer") is not None else None),
+    }
     cls = BatchTopKSAE if dict_class == "BatchTopKSAE" else TopKSAE
     sae = cls(d_in, d_sae, k, {key: v for key, v in metadata.items() if v is not None}, apply_b_dec_to_input=True)
-    weights = {"W_enc": state["encoder.weight"].T, "W_dec": state["decoder.weight"].T,
-               "b_enc": state["encoder.bias"], "b_dec": state["b_dec"]}
+    weights = {
+        "W_enc": state["encoder.weight"].T,
+        "W_dec": state["decoder.weight"].T,
+        "b_enc": state["encoder.bias"],
+        "b_dec": state["b_dec"],
+    }
     if cls is BatchTopKSAE:
         weights["threshold"] = state["threshold"].reshape(-1).clamp_min(0)
     sae.set_weights(weights)
     return sae.eval()
 
 
-def import_goodfire(path: str | Path, k: int = 64, model_name: str = "evo2_7b_262k",
-                    hook_name: str = "blocks.26") -> SAE:
+def import_goodfire(
+    path: str | Path, k: int = 64, model_name: str = "evo2_7b_262k", hook_name: str = "blocks.26"
+) -> SAE:
     """The Goodfire Evo 2 SAE (`BatchTopKTiedSAE`: tied `W [d_in, d_sae]`, `b_enc`, `b_dec`).
 
     Its encoder is relu(x W + b_enc) and its decoder f W^T + b_dec. The published code keeps the
@@ -77,8 +87,13 @@ def import_goodfire(path: str | Path, k: int = 64, model_name: str = "evo2_7b_26
     if missing:
         raise GenomixError(f"{path} lacks {', '.join(sorted(missing))}: not a BatchTopKTiedSAE checkpoint")
     d_in, d_sae = state["W"].shape
-    sae = TopKSAE(d_in, d_sae, k, {"model_name": model_name, "hook_name": hook_name,
-                                   "imported_from": "Goodfire BatchTopKTiedSAE"}, apply_b_dec_to_input=False)
+    sae = TopKSAE(
+        d_in,
+        d_sae,
+        k,
+        {"model_name": model_name, "hook_name": hook_name, "imported_from": "Goodfire BatchTopKTiedSAE"},
+        apply_b_dec_to_input=False,
+    )
     sae.set_weights({"W_enc": state["W"], "W_dec": state["W"].T, "b_enc": state["b_enc"], "b_dec": state["b_dec"]})
     return sae.eval()
 
@@ -96,8 +111,10 @@ def load_sae(path: str | Path, model=None, layer: str | None = None, **options) 
     elif path.is_file() and path.suffix in (".pt", ".pth"):
         sae = import_goodfire(path, **options)
     elif path.exists():
-        raise GenomixError(f"{path}: not an SAE (expected a folder with cfg.json + sae_weights.safetensors, "
-                           "a dictionary_learning folder with ae.pt, or a Goodfire .pt checkpoint)")
+        raise GenomixError(
+            f"{path}: not an SAE (expected a folder with cfg.json + sae_weights.safetensors, "
+            "a dictionary_learning folder with ae.pt, or a Goodfire .pt checkpoint)"
+        )
     else:
         raise GenomixError(f"no SAE at {path}")
     if model is not None:

@@ -32,8 +32,16 @@ def _cross_entropy(model, tokens, targets: torch.Tensor, where: torch.Tensor, ed
 
 
 @torch.no_grad()
-def evaluate_sae(sae: SAE, model, genome: Genome | str | Path, regions: Regions | str | Path | None = None,
-                 windows: int = 128, window: int | None = None, batch: int = 16, seed: int = 1) -> dict[str, float]:
+def evaluate_sae(
+    sae: SAE,
+    model,
+    genome: Genome | str | Path,
+    regions: Regions | str | Path | None = None,
+    windows: int = 128,
+    window: int | None = None,
+    batch: int = 16,
+    seed: int = 1,
+) -> dict[str, float]:
     """Variance explained, L0, dead fraction and loss recovered of `sae` on `windows` random windows."""
     genome = genome if isinstance(genome, Genome) else Genome(genome)
     if regions is None:
@@ -93,6 +101,10 @@ def evaluate_sae(sae: SAE, model, genome: Genome | str | Path, regions: Regions 
         "l0": l0 / count,
         "dead_fraction": float((~fired).float().mean()),
         "loss_recovered": 1 - (spliced - clean) / (zero - clean),
-        "ce_clean": clean, "ce_sae": spliced, "ce_zero": zero,
-        "positions": count, "windows": windows, "window": window,
+        "ce_clean": clean,
+        "ce_sae": spliced,
+        "ce_zero": zero,
+        "positions": count,
+        "windows": windows,
+        "window": window,
     }

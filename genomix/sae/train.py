@@ -16,9 +16,9 @@ import hashlib
 import logging
 import math
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -93,8 +93,7 @@ class Trainer:
     def __init__(self, sae: SAE, plan: TrainingPlan):
         self.sae, self.plan = sae, plan
         self.optimizer = torch.optim.Adam(sae.parameters(), lr=plan.learning_rate, betas=(0.9, 0.999))
-        self.schedule = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: learning_rate_factor(s, plan.steps))
+        self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: learning_rate_factor(s, plan.steps))
         self.since_fired = torch.zeros(sae.d_sae, dtype=torch.long, device=sae.W_enc.device)
         self.step_index = 0
         self.input_scale: float | None = None
@@ -136,8 +135,13 @@ class Trainer:
             self.resample(x)
         variance = (x - x.mean(0)).pow(2).sum(-1).mean()
         mse, aux = mse.detach(), aux.detach()
-        return {"mse": float(mse), "aux": float(aux), "explained": float(1 - mse / variance),
-                "l0": float((codes > 0).sum(-1).float().mean()), "dead": float((self.since_fired >= plan.dead_after).float().mean())}
+        return {
+            "mse": float(mse),
+            "aux": float(aux),
+            "explained": float(1 - mse / variance),
+            "l0": float((codes > 0).sum(-1).float().mean()),
+            "dead": float((self.since_fired >= plan.dead_after).float().mean()),
+        }
 
     @torch.no_grad()
     def resample(self, x: torch.Tensor) -> int:
@@ -149,8 +153,9 @@ class Trainer:
         codes, _ = sae.encode_for_training(x)  # the sparse code training sees (BatchTopK's threshold may be unset)
         error = (x - sae.decode(codes)).pow(2).sum(-1)
         generator = torch.Generator().manual_seed(self.plan.seed * 1_000_003 + self.step_index)
-        picks = torch.multinomial((error / error.sum()).cpu(), len(dead), replacement=len(dead) > len(x),
-                                  generator=generator).to(x.device)
+        picks = torch.multinomial(
+            (error / error.sum()).cpu(), len(dead), replacement=len(dead) > len(x), generator=generator
+        ).to(x.device)
         directions = x[picks] - sae.b_dec
         directions /= directions.norm(dim=1, keepdim=True).clamp_min(1e-8)
         alive = torch.ones(sae.d_sae, dtype=torch.bool, device=x.device)
@@ -172,9 +177,14 @@ class Trainer:
         return len(dead)
 
     def state(self) -> dict:
-        return {"sae": self.sae.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "schedule": self.schedule.state_dict(), "since_fired": self.since_fired, "step": self.step_index,
-                "input_scale": self.input_scale}
+        return {
+            "sae": self.sae.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "since_fired": self.since_fired,
+            "step": self.step_index,
+            "input_scale": self.input_scale,
+        }
 
     def load_state(self, state: dict) -> None:
         self.sae.load_state_dict(state["sae"])
@@ -193,9 +203,16 @@ def _inputs_digest(genome: Genome, regions: Regions) -> str:
     return digest.hexdigest()[:16]
 
 
-def train_sae(model, genome: Genome | str | Path, out: str | Path, plan: TrainingPlan,
-              regions: Regions | str | Path | None = None, model_name: str | None = None,
-              checkpoint_every: int = 100, progress: Callable[[int, dict], None] | None = None) -> SAE:
+def train_sae(
+    model,
+    genome: Genome | str | Path,
+    out: str | Path,
+    plan: TrainingPlan,
+    regions: Regions | str | Path | None = None,
+    model_name: str | None = None,
+    checkpoint_every: int = 100,
+    progress: Callable[[int, dict], None] | None = None,
+) -> SAE:
     """Train an SAE on `model`'s activations at `plan.layer` over `genome` (or its `regions`), save it in `out`.
 
     `progress(step, metrics)` is called after every step. Interrupted and called again with the
@@ -217,14 +234,23 @@ def train_sae(model, genome: Genome | str | Path, out: str | Path, plan: Trainin
         regions = Regions.from_bed(regions, genome)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    metadata = {"model_name": model_name or model.name, "hook_name": plan.layer, "d_model": model.d_model,
-                "model_fingerprint": model_fingerprint(model), "context_size": plan.window,
-                "training": asdict(plan)}
+    metadata = {
+        "model_name": model_name or model.name,
+        "hook_name": plan.layer,
+        "d_model": model.d_model,
+        "model_fingerprint": model_fingerprint(model),
+        "context_size": plan.window,
+        "training": asdict(plan),
+    }
     device = model.device
     sae = ARCHITECTURES[plan.architecture](model.d_model, plan.d_sae, plan.k, metadata, seed=plan.seed).to(device)
     trainer = Trainer(sae, plan)
     checkpoint = out / "training_checkpoint.pt"
-    run = {"plan": asdict(plan), "fingerprint": metadata["model_fingerprint"], "inputs": _inputs_digest(genome, regions)}
+    run = {
+        "plan": asdict(plan),
+        "fingerprint": metadata["model_fingerprint"],
+        "inputs": _inputs_digest(genome, regions),
+    }
     if checkpoint.exists():
         try:
             state = torch.load(checkpoint, map_location=device, weights_only=False)
@@ -235,10 +261,20 @@ def train_sae(model, genome: Genome | str | Path, out: str | Path, plan: Trainin
             trainer.load_state(state["trainer"])
             log.info("resuming SAE training at step %d of %d", trainer.step_index, plan.steps)
         elif state:
-            log.warning("%s holds a checkpoint of a different run (plan, model, genome or regions); starting over",
-                        checkpoint)
-    stream = activation_stream(model, genome, plan.layer, regions, plan.seed, start=trainer.step_index,
-                               length=plan.window, n_windows=plan.windows_per_batch, size=plan.batch_size)
+            log.warning(
+                "%s holds a checkpoint of a different run (plan, model, genome or regions); starting over", checkpoint
+            )
+    stream = activation_stream(
+        model,
+        genome,
+        plan.layer,
+        regions,
+        plan.seed,
+        start=trainer.step_index,
+        length=plan.window,
+        n_windows=plan.windows_per_batch,
+        size=plan.batch_size,
+    )
     sae.train()
     metrics: dict[str, float] = {}
     while trainer.step_index < plan.steps:
