@@ -101,18 +101,9 @@ def evaluate(
 ) -> None:
     """How well a model knows the demo world: masked-base accuracy at planted sites vs background, and AUROC
     of |score| for functional vs neutral truth variants."""
-    from genomix.demo.evaluate import evaluate
-    from genomix.demo.world import HELD_OUT
     from genomix.models.registry import load_model
     from genomix.paths import demo_dir, demo_variants
+    from genomix.pipelines.demo import evaluate_demo_model
 
-    data = data or demo_dir()
-    figures = evaluate(
-        load_model(model),
-        data / "genome.fa.gz",
-        data / "annotations.bed",
-        vcf or demo_variants(),
-        HELD_OUT,
-        window=window,
-    )
+    figures = evaluate_demo_model(load_model(model), data or demo_dir(), vcf or demo_variants(), window=window)
     typer.echo(json.dumps(figures, indent=1))

@@ -299,22 +299,3 @@ def masked_accuracy(
     return {f"masked_accuracy_{k}": float(np.mean(v)) for k, v in hits.items()} | {
         f"masked_positions_{k}": len(v) for k, v in hits.items()
     }
-
-
-def evaluate(
-    model: GenomicModel,
-    genome_path: Path,
-    annotations: Path,
-    truth_vcf: Path,
-    held_out: str,
-    window: int = 512,
-    batch_size: int = 32,
-) -> dict[str, float]:
-    """All demo-world figures for `model`."""
-    from genomix.pipelines import score
-
-    genome = Genome(genome_path)
-    scores = score(truth_vcf, genome, model, window=window, batch_size=batch_size)
-    figures = score_auroc(scores, read_truth(truth_vcf), held_out)
-    figures |= masked_accuracy(model, genome, annotations, held_out)
-    return figures

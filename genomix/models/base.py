@@ -80,3 +80,21 @@ def layer_name(layer: str | int, model: GenomicModel) -> str:
         f"{model.name} has no layer {layer!r}; it has {model.layers[0]} .. {model.layers[-1]} "
         f"(pass an index from 0 to {len(model.layers) - 1}, or a negative one from the end)."
     )
+
+
+BACKENDS: dict[str, type] = {}
+
+
+def register_backend(name: str):
+    """Class decorator: make a backend loadable as `load_model(..., backend=name)`.
+
+    A backend class takes `(name_or_path, device=..., trust_remote_code=...)` and has a
+    classmethod `claims(name_or_path, config) -> bool` used to pick it automatically.
+    """
+
+    def register(cls):
+        cls.backend = name
+        BACKENDS[name] = cls
+        return cls
+
+    return register

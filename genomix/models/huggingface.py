@@ -16,8 +16,7 @@ from torch import nn
 
 import genomix.models.convnet  # noqa: F401  (registers the genomix ConvNet with the Auto classes)
 from genomix.errors import GenomixError
-from genomix.models.base import TokenBatch
-from genomix.models.registry import register_backend
+from genomix.models.base import TokenBatch, register_backend
 from genomix.models.tokens import DnaTokenizer
 
 

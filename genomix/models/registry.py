@@ -1,28 +1,12 @@
-"""Backends by name, and `load_model`, the one way to get a GenomicModel."""
+"""`load_model`, the one way to get a GenomicModel: the backend (`genomix.models.base.BACKENDS`) is the
+one named, or the first whose `claims` the model's config."""
 
 from __future__ import annotations
 
 import os
 
 from genomix.errors import GenomixError
-from genomix.models.base import GenomicModel
-
-BACKENDS: dict[str, type] = {}
-
-
-def register_backend(name: str):
-    """Class decorator: make a backend loadable as `load_model(..., backend=name)`.
-
-    A backend class takes `(name_or_path, device=..., trust_remote_code=...)` and has a
-    classmethod `claims(name_or_path, config) -> bool` used to pick it automatically.
-    """
-
-    def register(cls):
-        cls.backend = name
-        BACKENDS[name] = cls
-        return cls
-
-    return register
+from genomix.models.base import BACKENDS, GenomicModel
 
 
 def load_model(

@@ -1,0 +1,122 @@
+"""The one driver every run writes its outputs through, and the provenance it writes.
+
+A run streams the VCF in chunks of whole records; each output is a sink that writes its part of
+every chunk (a table, the annotated VCF, the report's best cards, follow-up designs) under a partial
+name, moved into place only when the run completes.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from genomix.hypotheses import Explainer
+from genomix.io.outputs import AnnotatedVcfWriter, TableWriter, output_format, written_whole
+from genomix.io.variants import open_vcf
+
+
+def run_metadata(command: str | None = None, **fields) -> dict:
+    """Provenance written into outputs: the genomix version, `fields` as `genomix_<name>` (those that
+    are not None), and the command line when there is one."""
+    import genomix
+
+    meta = {"genomix_version": genomix.__version__}
+    meta |= {f"genomix_{key}": value for key, value in fields.items() if value is not None}
+    return meta | ({"genomix_command": command} if command else {})
+
+
+class TableSink:
+    """A TSV or Parquet table: `frame(results)` per chunk, `empty` gives the columns of an empty run."""
+
+    def __init__(
+        self, path: Path | None, frame: Callable[[list], pd.DataFrame], empty: pd.DataFrame, format: str | None = None
+    ):
+        self.path, self.frame, self.empty, self.format = path, frame, empty, format
+
+    def open(self, partial, vcf) -> None:
+        self.writer = TableWriter(partial, self.format or output_format(self.path))
+
+    def write(self, records, results) -> None:
+        self.writer.write(self.frame(results))
+
+    def close(self, counts) -> None:
+        self.writer.close(empty=self.empty)
+
+
+class VcfSink:
+    """The input VCF with INFO fields added: `values(results of one record)` -> {tag: tuple}."""
+
+    def __init__(self, path: Path | None, info: dict, meta: dict, values: Callable[[list], dict]):
+        self.path, self.info, self.meta, self.values = path, info, meta, values
+
+    def open(self, partial, vcf) -> None:
+        with open_vcf(vcf) as template:
+            self.writer = AnnotatedVcfWriter(
+                "-" if partial is None else partial,
+                template.header,
+                self.info,
+                self.meta,
+                output_format("-" if self.path is None else self.path),
+            )
+
+    def write(self, records, results) -> None:
+        by_record: dict[int, list] = {}
+        for item in results:
+            by_record.setdefault(item.variant.record, []).append(item)
+        for index, record in records:
+            self.writer.write(record, self.values(by_record[index]))
+
+    def close(self, counts) -> None:
+        self.writer.close()
+
+
+class ReportSink:
+    """The HTML report: cards for the `limit` explained ALTs with the smallest top p-value (ties: the
+    larger |statistic|, then input order), kept in a heap while the run streams."""
+
+    def __init__(self, path: Path, limit: int, explainer: Explainer, meta: dict):
+        self.path, self.limit, self.explainer, self.meta = path, limit, explainer, meta
+        self.best: list = []  # heap of (-p, |statistic|, -order, Explained)
+        self.order = 0
+
+    def open(self, partial, vcf) -> None:
+        self.partial = partial
+
+    def write(self, records, results) -> None:
+        for item in results:
+            top = item.top
+            if top is not None:
+                key = (-top.p_value, abs(top.statistic), -self.order, item)
+                self.order += 1
+                (heapq.heappush if len(self.best) < self.limit else heapq.heappushpop)(self.best, key)
+
+    def close(self, counts) -> None:
+        from genomix.report.html import write_report
+
+        cards = [entry[3] for entry in sorted(self.best, key=lambda e: (-e[0], -e[1], -e[2]))]
+        write_report(self.partial, cards, counts, self.explainer.atlas, self.explainer.evidence.motifs, self.meta)
+
+
+def write_outputs(
+    vcf, chunks: Iterable[tuple[list, list]], sinks: list, progress: Callable[[int], None] | None = None
+) -> dict[str, int]:
+    """Run `chunks` ((records, results) in input order; a result has a `status`) into every sink, each
+    written under a partial name and moved to its path only when all are complete. `progress(n)` is
+    called with the number of ALTs done after each chunk. Returns the counts of ALTs by status."""
+    counts: Counter = Counter()
+    with written_whole([sink.path for sink in sinks]) as partials:
+        for sink, partial in zip(sinks, partials):
+            sink.open(partial, vcf)
+        for records, results in chunks:
+            for sink in sinks:
+                sink.write(records, results)
+            counts.update(item.status for item in results)
+            if progress:
+                progress(len(results))
+        for sink in sinks:
+            sink.close(dict(counts))
+    return dict(counts)

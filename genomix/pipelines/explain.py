@@ -1,0 +1,174 @@
+"""Explaining a VCF: `load_explainer`, the Python API's `explain` and the file driver `explain_to_file`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from genomix.errors import GenomixError
+from genomix.hypotheses import Explainer, ExplainOptions, explain_table
+from genomix.io.genome import Genome
+from genomix.io.outputs import output_format, vcf_float
+from genomix.io.variants import iter_variant_chunks
+from genomix.pipelines.drive import ReportSink, TableSink, VcfSink, run_metadata, write_outputs
+
+
+def _explain_info() -> dict:
+    from genomix.hypotheses.records import GMX_FIELDS
+
+    return {
+        "GMX_SCORE": (
+            "A",
+            "Float",
+            "genomix zero-shot score per ALT: llr and delta_ll are log P(alt) - log P(ref) "
+            "(negative: the model finds the ALT less likely); embedding is a distance (>= 0)",
+        ),
+        "GMX": (
+            ".",
+            "String",
+            f"genomix hypotheses, one entry per ALT and hypothesis (rank order; an ALT without a "
+            f"hypothesis has one entry with empty fields). Format: {GMX_FIELDS}",
+        ),
+    }
+
+
+def sae_model_name(folder) -> str:
+    """The model an SAE folder was trained on, from its cfg.json."""
+    config = Path(folder) / "cfg.json"
+    if not config.is_file():
+        raise GenomixError(f"{folder} has no cfg.json to name its model; name the model")
+    name = json.loads(config.read_text()).get("metadata", {}).get("model_name")
+    if not name:
+        raise GenomixError(f"{config} does not name the SAE's model (metadata.model_name); name the model")
+    return name
+
+
+def load_explainer(
+    genome,
+    sae="demo",
+    atlas=None,
+    model=None,
+    options: ExplainOptions | None = None,
+    device: str | None = None,
+    **overrides,
+) -> Explainer:
+    """An Explainer for `sae` (a folder, `demo`, or an SAE object); the model comes from the SAE's
+    metadata unless given, the atlas from the SAE's folder unless given. Keywords: ExplainOptions'."""
+    from genomix.features.atlas import FeatureAtlas
+    from genomix.models.registry import load_model
+    from genomix.paths import SHIPPED
+    from genomix.sae.base import SAE
+    from genomix.sae.formats import load_sae
+
+    genome = genome if isinstance(genome, Genome) else Genome(genome)
+    if isinstance(sae, SAE):
+        if model is None or atlas is None:
+            raise GenomixError("with an SAE object, pass its model and atlas too")
+    else:
+        if model is None:
+            model = load_model(SHIPPED if str(sae) == SHIPPED else sae_model_name(sae), device=device)
+        elif isinstance(model, str):
+            model = load_model(model, device=device)
+        atlas = atlas if atlas is not None else sae
+        sae = load_sae(sae, model)
+    if not isinstance(atlas, FeatureAtlas):
+        atlas = FeatureAtlas.load(atlas)
+    return Explainer(model, sae, atlas, genome, options, **overrides)
+
+
+def explain(
+    vcf,
+    fasta,
+    sae="demo",
+    atlas=None,
+    model=None,
+    region: str | None = None,
+    ref_check: str = "error",
+    chunk_size: int = 256,
+    **options,
+) -> pd.DataFrame:
+    """Hypotheses of every ALT of a VCF/BCF: a DataFrame with EXPLAIN_COLUMNS, one row per ALT and
+    hypothesis (rank 0 where there is none). Options as in `ExplainOptions`."""
+    explainer = load_explainer(fasta, sae, atlas, model, **options)
+    frames = [
+        explain_table(explainer.explain(variants))
+        for _, variants in iter_variant_chunks(vcf, explainer.genome, region, ref_check, chunk_size)
+    ]
+    return pd.concat(frames, ignore_index=True) if frames else explain_table([])
+
+
+def explain_metadata(explainer: Explainer, sae_source=None, command: str | None = None) -> dict:
+    return run_metadata(
+        command,
+        model=explainer.model.name,
+        layer=explainer.sae.metadata.get("hook_name"),
+        sae=None if sae_source is None else str(sae_source),
+        motifs=explainer.atlas.metadata.get("motif_source", "."),
+        window=explainer.window,
+        grouping=explainer.options.group,
+    )
+
+
+def explain_to_file(
+    vcf,
+    explainer: Explainer,
+    out=None,
+    vcf_out=None,
+    report=None,
+    followup=None,
+    meta: dict | None = None,
+    region: str | None = None,
+    ref_check: str = "error",
+    chunk_size: int = 256,
+    report_limit: int = 100,
+    progress=None,
+) -> dict[str, int]:
+    """Explain a VCF/BCF once and write what is asked: `out` (.tsv/.parquet), `vcf_out` (.vcf,
+    .vcf.gz, .bcf), `report` (.html, cards for the `report_limit` ALTs with the smallest p),
+    `followup` (.tsv). Files appear only when complete. Returns counts of ALTs by status."""
+    from genomix.report.followup import FOLLOWUP_COLUMNS, followup_designs
+
+    finals = {
+        name: Path(path)
+        for name, path in (("out", out), ("vcf", vcf_out), ("report", report), ("followup", followup))
+        if path is not None
+    }
+    if not finals:
+        raise GenomixError("nothing to write: name an output table, an annotated VCF, a report or follow-up designs")
+    expected = {"out": ("tsv", "parquet"), "vcf": ("vcf", "vcf.gz", "bcf"), "followup": ("tsv",)}
+    for name, final in finals.items():
+        if str(final) == "-":
+            raise GenomixError("explain writes files; name one instead of -")
+        kind = "html" if name == "report" else output_format(final)
+        if kind not in expected.get(name, ("html",)) or (
+            name == "report" and final.suffix.lower() not in (".html", ".htm")
+        ):
+            raise GenomixError(f"{final}: expected {' or '.join('.' + k for k in expected.get(name, ('html',)))}")
+    meta = meta if meta is not None else explain_metadata(explainer)
+    sinks = []
+    if "out" in finals:
+        sinks.append(TableSink(finals["out"], explain_table, explain_table([])))
+    if "vcf" in finals:
+        sinks.append(
+            VcfSink(
+                finals["vcf"],
+                _explain_info(),
+                meta,
+                lambda items: {
+                    "GMX_SCORE": tuple(vcf_float(item.scored.score) for item in items),
+                    "GMX": tuple(h.gmx_entry() for item in items for h in item.hypotheses),
+                },
+            )
+        )
+    if "report" in finals:
+        sinks.append(ReportSink(finals["report"], report_limit, explainer, meta))
+    if "followup" in finals:
+        designs = lambda explained: followup_designs(explained, explainer.evidence.pwms, seed=explainer.options.seed)  # noqa: E731
+        sinks.append(TableSink(finals["followup"], designs, pd.DataFrame(columns=FOLLOWUP_COLUMNS), "tsv"))
+    chunks = (
+        (records, explainer.explain(variants))
+        for records, variants in iter_variant_chunks(vcf, explainer.genome, region, ref_check, chunk_size)
+    )
+    return write_outputs(vcf, chunks, sinks, progress)

@@ -1,0 +1,103 @@
+"""Scoring a VCF: the Python API's `score` and the file driver `score_to_file`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import pandas as pd
+
+from genomix.io.genome import Genome
+from genomix.io.outputs import output_format, vcf_float
+from genomix.io.variants import iter_variant_chunks
+from genomix.pipelines.drive import TableSink, VcfSink, run_metadata, write_outputs
+from genomix.scoring import ScoreOptions, default_window, score_variants, scores_table
+
+SCORE_INFO = {
+    "GMX_SCORE": (
+        "A",
+        "Float",
+        "genomix zero-shot score per ALT: llr and delta_ll are log P(alt) - log P(ref) (negative: the model "
+        "finds the ALT less likely); embedding is a distance (>= 0); see ##genomix_method",
+    )
+}
+
+
+def iter_scores(
+    vcf,
+    genome: Genome,
+    model,
+    options: ScoreOptions | None = None,
+    region: str | None = None,
+    ref_check: str = "error",
+    chunk_size: int = 512,
+) -> Iterator[tuple[list, list]]:
+    """Stream a VCF/BCF through the model in chunks of about `chunk_size` ALTs (whole records):
+    (records as (index in the input, pysam record), their Scored ALTs). Memory stays bounded by the
+    chunk; every input ALT comes back with a status."""
+    options = options or ScoreOptions()
+    options.check(model)
+    for records, variants in iter_variant_chunks(vcf, genome, region, ref_check, chunk_size):
+        yield records, score_variants(model, genome, variants, **asdict(options))
+
+
+def _score_options(options: ScoreOptions | None, overrides: dict) -> tuple[ScoreOptions, dict]:
+    """ScoreOptions from `options` and the keywords that name its fields; the other keywords (how the
+    VCF is read: region, ref_check, chunk_size) apart."""
+    fields = ScoreOptions.__dataclass_fields__
+    options = replace(options or ScoreOptions(), **{k: v for k, v in overrides.items() if k in fields})
+    return options, {k: v for k, v in overrides.items() if k not in fields}
+
+
+def score(vcf, fasta, model, options: ScoreOptions | None = None, **overrides) -> pd.DataFrame:
+    """Score every ALT of a VCF/BCF against `fasta` with `model` (a GenomicModel or a name to load):
+    a DataFrame with the columns of `scores_table`. Keywords: ScoreOptions' fields, region, ref_check,
+    chunk_size."""
+    from genomix.models.registry import load_model
+
+    model = load_model(model) if isinstance(model, str) else model
+    genome = fasta if isinstance(fasta, Genome) else Genome(fasta)
+    options, reading = _score_options(options, overrides)
+    frames = [scores_table(scored) for _, scored in iter_scores(vcf, genome, model, options, **reading)]
+    return pd.concat(frames, ignore_index=True) if frames else scores_table([])
+
+
+def score_metadata(model, options: ScoreOptions, command: str | None = None) -> dict:
+    return run_metadata(
+        command,
+        model=model.name,
+        method=options.method,
+        window=options.window or default_window(model),
+        reverse_complement="yes" if options.rc else "no",
+    )
+
+
+def score_to_file(
+    vcf,
+    genome: Genome,
+    model,
+    out,
+    options: ScoreOptions | None = None,
+    meta: dict | None = None,
+    progress: Callable[[int], None] | None = None,
+    **overrides,
+) -> dict[str, int]:
+    """Score a VCF/BCF once and write each of `out` (one path or several: .tsv, .parquet, .vcf, .vcf.gz,
+    .bcf, or `-` for VCF on stdout). Files appear only when complete. Keywords as in `score`; `meta`:
+    provenance lines (default `score_metadata`). Returns counts of ALTs by status."""
+    options, reading = _score_options(options, overrides)
+    options.check(model)
+    outs = [out] if isinstance(out, (str, os.PathLike)) else list(out)
+    meta = meta if meta is not None else score_metadata(model, options)
+    sinks = []
+    for target in outs:
+        path = None if str(target) == "-" else Path(target)
+        if output_format(target) in ("tsv", "parquet"):
+            sinks.append(TableSink(path, scores_table, scores_table([])))
+        else:
+            sinks.append(
+                VcfSink(path, SCORE_INFO, meta, lambda items: {"GMX_SCORE": tuple(vcf_float(s.score) for s in items)})
+            )
+    return write_outputs(vcf, iter_scores(vcf, genome, model, options, **reading), sinks, progress)
