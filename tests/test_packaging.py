@@ -41,7 +41,7 @@ def test_the_wheel_ships_the_demo_world_and_the_variant_sets(tmp_path):
         "genomix/data/demo/sae/cfg.json",
         "genomix/data/demo/sae/sae_weights.safetensors",
         "genomix/cli/__init__.py",
-        "genomix/pipelines.py",
+        "genomix/pipelines/drive.py",
         "genomix/sae/base.py",
         "genomix/models/convnet.py",
         "genomix/motifs/jaspar.py",
