@@ -55,11 +55,10 @@ def quantize(pwm: np.ndarray, step: float = 0.01) -> np.ndarray:
     return np.round(np.asarray(pwm, dtype=float) / step) * step
 
 
-def score_threshold(pwm: np.ndarray, p_value: float = 1e-4, step: float = 0.01) -> float:
-    """The smallest log-odds score that a uniformly random sequence reaches with probability at most
-    `p_value` (one placement, one strand; FIMO's site threshold). Exact for a PWM in multiples of `step`
-    (see `quantize`); otherwise over its scores rounded to `step`. When even the best score is more
-    likely than that (a short motif), the best score."""
+def score_survival(pwm: np.ndarray, step: float = 0.01) -> tuple[int, np.ndarray]:
+    """The exact distribution of the PWM's score on a uniformly random sequence (one placement, one
+    strand), over its scores rounded to `step`: (the lowest score in units of `step`, and
+    P(score >= (lowest + i) * step) for each i)."""
     columns = np.round(np.asarray(pwm) / step).astype(np.int64)
     distribution, low = np.ones(1), 0
     for column in columns:
@@ -68,9 +67,27 @@ def score_threshold(pwm: np.ndarray, p_value: float = 1e-4, step: float = 0.01) 
         for value in column:
             grown[value - floor : value - floor + len(distribution)] += distribution / 4
         distribution, low = grown, low + floor
-    at_least = np.cumsum(distribution[::-1])[::-1]  # P(score >= low + i)
+    return low, np.cumsum(distribution[::-1])[::-1]
+
+
+def score_p_value(score: float, survival: tuple[float, np.ndarray], step: float = 0.01) -> float:
+    """P(a random placement scores at least `score`) from `score_survival`; 1 for -inf."""
+    low, at_least = survival
+    if not np.isfinite(score):
+        return 1.0
+    index = int(np.ceil(round(score / step - low, 6)))
+    return float(at_least[min(max(index, 0), len(at_least) - 1)]) if index < len(at_least) else 0.0
+
+
+def score_threshold(pwm: np.ndarray, p_value: float = 1e-4, step: float = 0.01) -> float:
+    """The smallest log-odds score that a uniformly random sequence reaches with probability at most
+    `p_value` (one placement, one strand; FIMO's site threshold). Exact for a PWM in multiples of `step`
+    (see `quantize`); otherwise over its scores rounded to `step`. When even the best score is more
+    likely than that (a short motif), the best score."""
+    low, at_least = score_survival(pwm, step)
+    distribution = at_least - np.append(at_least[1:], 0.0)
     reachable = np.nonzero((at_least <= p_value) & (distribution > 0))[0]
-    index = reachable[0] if len(reachable) else len(distribution) - 1
+    index = reachable[0] if len(reachable) else len(at_least) - 1
     return float((low + index) * step)
 
 
