@@ -32,11 +32,16 @@ def auroc(positives: np.ndarray, negatives: np.ndarray) -> float:
 
 
 def read_truth(vcf: Path) -> pd.DataFrame:
-    """TRUTH_* fields of the demo truth VCF, one row per record: chrom, pos (1-based), id, class, tf, motif id."""
+    """TRUTH_* fields of a demo truth VCF, one row per record: chrom, pos (1-based), id, class, tf, motif
+    id, element, and whether it lies on (or, for a transplanted locus, its background came from) the
+    held-out contig."""
+    from genomix.demo.world import HELD_OUT
+
     rows = []
     with pysam.VariantFile(str(vcf)) as handle:
         for record in handle:
             info = record.info
+            held_out = record.chrom == HELD_OUT or ("TRUTH_HELD_OUT" in handle.header.info and "TRUTH_HELD_OUT" in info)
             rows.append(
                 (
                     record.chrom,
@@ -46,9 +51,12 @@ def read_truth(vcf: Path) -> pd.DataFrame:
                     info.get("TRUTH_TF", "."),
                     info.get("TRUTH_ID", "."),
                     info.get("TRUTH_ELEMENT", "."),
+                    held_out,
                 )
             )
-    return pd.DataFrame(rows, columns=["chrom", "pos", "id", "truth_class", "truth_tf", "truth_id", "truth_element"])
+    return pd.DataFrame(
+        rows, columns=["chrom", "pos", "id", "truth_class", "truth_tf", "truth_id", "truth_element", "held_out"]
+    )
 
 
 def score_auroc(scores: pd.DataFrame, truth: pd.DataFrame, held_out: str) -> dict[str, float]:
@@ -299,3 +307,44 @@ def masked_accuracy(
     return {f"masked_accuracy_{k}": float(np.mean(v)) for k, v in hits.items()} | {
         f"masked_positions_{k}": len(v) for k, v in hits.items()
     }
+
+
+def call_metrics(calls: pd.DataFrame, truth: pd.DataFrame, families: dict[str, str]) -> dict:
+    """Accuracy as a user reads the output, over the whole set and its held-out part.
+
+    `calls`: one row per ALT (chrom, pos, id) with the name the user reads (`tf_name` and the JASPAR id
+    of its matrix, `motif_id`, `.` for none), `effect`, whether it is `called` (significant) and its `p`
+    (NaN where the method gives none); `families`: JASPAR id -> `tf_family`. Over loss and gain
+    variants: family-level top-1 (the named matrix's family is the planted matrix's), TF-level top-1
+    (`tf_name` is the planted TF), direction, sensitivity (called), and among the called ones precision
+    (family and direction right) and direction. Over neutral variants: the share called, and the KS
+    test of their p-values against uniform (an ALT without a p counts as p = 1)."""
+    from scipy.stats import kstest
+
+    table = truth.merge(calls, on=["chrom", "pos", "id"], how="left")
+    table["called"] = table.called.fillna(False).astype(bool)
+    family = table.motif_id.map(families)
+    table["family_right"] = family.notna() & (family == table.truth_id.map(families))
+    table["tf_right"] = table.tf_name == table.truth_tf
+    table["direction_right"] = table.effect == table.truth_class
+    result = {}
+    for name, subset in (("all", table), ("held_out", table[table.held_out])):
+        sites = subset[subset.truth_class.isin(["loss", "gain"])]
+        called = sites[sites.called]
+        neutral = subset[subset.truth_class == "neutral"]
+        result[name] = {
+            "sites": int(len(sites)),
+            "family_top1": float(sites.family_right.mean()),
+            "tf_top1": float(sites.tf_right.mean()),
+            "direction": float(sites.direction_right.mean()),
+            "sensitivity": float(sites.called.mean()),
+            "called_sites": int(len(called)),
+            "precision": float((called.family_right & called.direction_right).mean()) if len(called) else float("nan"),
+            "direction_called": float(called.direction_right.mean()) if len(called) else float("nan"),
+            "neutral": int(len(neutral)),
+            "neutral_called": float(neutral.called.mean()),
+            "neutral_ks_p": float(kstest(neutral.p.fillna(1.0), "uniform").pvalue)
+            if neutral.p.notna().any()
+            else float("nan"),
+        }
+    return result
