@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy.stats import false_discovery_control
 
 import genomix as gx
 from genomix.errors import GenomixError
@@ -244,10 +245,14 @@ def test_patching_nothing_or_an_unchanged_feature_mediates_nothing(explainer, de
 def test_p_value_counts_null_statistics_at_least_as_large(explainer):
     from genomix.hypotheses.null import Null
 
-    explainer.nulls.drawn[("test", 1)] = Null(np.ones(len(explainer.units)), np.sort(np.array([0.1, 0.2, 0.3, 0.4])))
+    tops, scores = np.array([0.1, 0.2, 0.3, 0.4]), np.array([1.0, 2.0, 3.0])
+    explainer.nulls.drawn[("test", 1)] = Null(np.ones(len(explainer.units)), tops, scores)
     assert explainer.p_value(0.35, ("test", 1)) == pytest.approx(2 / 5)
     assert explainer.p_value(-0.2, ("test", 1)) == pytest.approx(4 / 5)
     assert explainer.p_value(9.0, ("test", 1)) == pytest.approx(1 / 5)
+    assert explainer.score_p(-2.5, ("test", 1)) == pytest.approx(2 / 4)  # |score| against the null's |score|
+    assert explainer.score_p(0.5, ("test", 1)) == pytest.approx(4 / 4)
+    assert np.isnan(explainer.score_p(float("nan"), ("test", 1)))
 
 
 def test_every_alt_of_awkward_records_gets_a_row_and_a_status(tmp_path):
@@ -282,6 +287,17 @@ def test_every_alt_of_awkward_records_gets_a_row_and_a_status(tmp_path):
         "hypothesis",
         "status",
     ]
+    assert list(table.columns[-4:]) == ["tf_family", "tf_alternatives", "q_value", "score_p"]
+    # q-values: Benjamini-Hochberg over the top hypothesis of every tested ALT (p = 1 without a change)
+    tested = top[top.status.isin(["ok", "no_feature_change"])]
+    expected = pd.Series(false_discovery_control(tested.p_value.fillna(1.0).to_numpy()), index=tested.index)
+    firsts = tested["rank"] == 1
+    np.testing.assert_allclose(tested.q_value[firsts], expected[firsts], rtol=1e-12)
+    assert tested.q_value[~firsts].isna().all() and top[top.status.str.startswith("skipped")].q_value.isna().all()
+    lower = table[table["rank"] > 1].merge(
+        top[["chrom", "pos", "ref", "alt", "q_value"]], on=["chrom", "pos", "ref", "alt"], suffixes=("", "_top")
+    )
+    assert (lower.q_value >= lower.q_value_top - 1e-12).all()
     skipped = top[top.status.str.startswith("skipped")]
     assert set(skipped.alt) >= {"<DEL>", "*"} and (skipped["rank"] == 0).all()
     ok = table[table.status == "ok"]
@@ -368,7 +384,7 @@ def test_bcftools_split_vep_reads_the_gmx_entries(planted):
             "GMX",
             "-d",
             "-f",
-            "%ID\t%Allele\t%Feature\t%Label\t%Effect\t%P\t%Consequence\n",
+            "%ID\t%Allele\t%Feature\t%Label\t%Effect\t%P\t%Q\t%Family\t%Consequence\n",
             outputs["vcf"],
         ],
         capture_output=True,
@@ -379,12 +395,15 @@ def test_bcftools_split_vep_reads_the_gmx_entries(planted):
         pd.io.common.StringIO(done.stdout),
         sep="\t",
         header=None,
-        names=["id", "alt", "feature", "label", "effect", "p", "consequence"],
+        names=["id", "alt", "feature", "label", "effect", "p", "q", "family", "consequence"],
+        keep_default_na=False,
     )
-    table = pd.read_csv(outputs["out"], sep="\t")
+    table = pd.read_csv(outputs["out"], sep="\t", keep_default_na=False)
     assert list(parsed.feature) == list(table.feature)
     assert list(parsed.label) == [label.replace(" ", "_") for label in table.label]
     np.testing.assert_allclose(parsed.p.astype(float), table.p_value, rtol=1e-3)
+    np.testing.assert_allclose(parsed.q.astype(float), table.q_value.astype(float), rtol=1e-3)
+    assert list(parsed.family) == [f.replace(" ", "_") if f != "." else "." for f in table.tf_family]
     assert list(parsed.consequence) == [f"{a}_{b}" for a, b in zip(parsed.label, parsed.effect)]
 
 
@@ -394,6 +413,9 @@ def test_report_is_one_escaped_self_contained_page(planted):
     assert page.startswith("<!doctype html>") and "<b>gmx" not in page and "&lt;b&gt;gmx" in page
     assert "src='http" not in page and 'src="http' not in page
     assert page.count("class='card'") == 10 and "data:image/png;base64" in page
+    table = pd.read_csv(outputs["out"], sep="\t")
+    for q in table[table["rank"] == 1].q_value:  # every card's sentence carries its q-value
+        assert f"q = {q:.2g}" in page
 
 
 def test_followup_designs_test_the_site(planted, demo_genome):
@@ -465,12 +487,15 @@ def test_gmx_entries_keep_vcf_syntax_whatever_the_label():
         motif_delta=float("nan"),
         mediated_fraction=0.25,
         p_value=0.01,
+        q_value=0.04,
+        tf_family="C2H2 zinc finger, factors",
     )
     entry = row.gmx_entry()
     fields = entry.split("|")
-    assert len(fields) == 11 and not any(c in entry for c in ",; =")
+    assert len(fields) == 13 and not any(c in entry for c in ",; =")
     assert fields[:6] == ["G", "llr", "-1.5", "7", "odd__label_x_y_z_w", "loss"]
     assert fields[7] == "" and fields[8] == "0.25" and fields[-1] == "odd__label_x_y_z_w_loss"
+    assert fields[9:12] == ["0.01", "0.04", "C2H2_zinc_finger__factors"]
 
 
 def test_followup_site_of_a_gain_past_a_deletion_is_found_in_the_alt_frame(write_fasta):
@@ -551,7 +576,7 @@ def test_nulls_saved_beside_an_atlas_are_read_instead_of_drawn(explainer, tmp_pa
     assert sorted(p.name.split("-")[1] for p in saved) == ["del1", "del2", "ins1", "ins2", "snv1"]
     snv = next(p for p in saved if p.name.startswith("null-snv1-"))
     with np.load(snv) as arrays:
-        marked = {"scale": arrays["scale"], "tops": np.arange(20.0)}
+        marked = {"scale": arrays["scale"], "tops": np.arange(20.0), "scores": arrays["scores"]}
     np.savez(snv, **marked)
     again = load_explainer(explainer.genome, explainer.sae, atlas, explainer.model, null_size=20)
     np.testing.assert_array_equal(again.null(("snv", 1)).tops, marked["tops"])  # read, not drawn again

@@ -7,6 +7,22 @@ PWMs, `null` draws and keeps the null of the statistic, `rank` puts it together 
 """
 
 from genomix.hypotheses.rank import Explainer, ExplainOptions
-from genomix.hypotheses.records import EXPLAIN_COLUMNS, GMX_FIELDS, Explained, Hypothesis, explain_table
+from genomix.hypotheses.records import (
+    EXPLAIN_COLUMNS,
+    GMX_FIELDS,
+    Explained,
+    FalseDiscovery,
+    Hypothesis,
+    explain_table,
+)
 
-__all__ = ["EXPLAIN_COLUMNS", "GMX_FIELDS", "ExplainOptions", "Explained", "Explainer", "Hypothesis", "explain_table"]
+__all__ = [
+    "EXPLAIN_COLUMNS",
+    "GMX_FIELDS",
+    "ExplainOptions",
+    "Explained",
+    "Explainer",
+    "FalseDiscovery",
+    "Hypothesis",
+    "explain_table",
+]

@@ -19,9 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from genomix.io.windows import Window
-from genomix.motifs.pwm import best_site, site_matrix
+from genomix.motifs.breaks import MotifScanner
+from genomix.motifs.pwm import best_site, score_p_value, score_survival, site_matrix
 
 log = logging.getLogger("genomix")
+
+ALTERNATIVE_RATIO = 10.0  # a paralog fits about as well when its site p-value is within this factor of the best
 
 
 def effect_of(statistic: float) -> str:
@@ -123,7 +126,8 @@ class MotifEvidence:
 
 
 def atlas_motifs(atlas) -> dict:
-    """The matrices (Motif, by id) of the atlas' motif labels, from the collection it was built with."""
+    """The matrices (Motif, by id) of the atlas' motif labels and of every other member of their JASPAR
+    families, from the collection the atlas was built with."""
     wanted = set(atlas.table.loc[atlas.table.label_kind == "motif", "motif_id"].dropna())
     if not wanted:
         return {}
@@ -134,4 +138,72 @@ def atlas_motifs(atlas) -> dict:
             atlas.metadata.get("motif_source"),
         )
         return {}
-    return {m.matrix_id: m for m in motifs if m.matrix_id in wanted}
+    families = {m.family for m in motifs if m.matrix_id in wanted and m.family not in ("", ".")}
+    return {m.matrix_id: m for m in motifs if m.matrix_id in wanted or m.family in families}
+
+
+@dataclass
+class Named:
+    """The family member a motif hypothesis names (`motif_id`, `tf_name`; its matrix' best score in ref
+    and alt, the score of a site, the p-value of the holder's score) and the members whose matrices
+    fit about as well (`alternatives`)."""
+
+    motif_id: str
+    tf_name: str
+    ref_pwm: float
+    alt_pwm: float
+    site: float
+    site_p: float
+    alternatives: list[str]
+
+
+class FamilyNames:
+    """Names motif hypotheses within their JASPAR family (see the module docstring). `motifs`: the
+    collection the atlas was built with (Motif objects)."""
+
+    def __init__(self, motifs):
+        self.by_family: dict[str, list] = {}
+        for motif in motifs or ():
+            if motif.family not in ("", "."):
+                self.by_family.setdefault(motif.family, []).append(motif)
+        self._scanners: dict[str, tuple[MotifScanner, list]] = {}
+
+    def _scanner(self, family: str):
+        if family not in self._scanners:
+            members = self.by_family[family]
+            scanner = MotifScanner(members)
+            survival = [score_survival(site_matrix(m.ppm)[0]) for m in members]
+            self._scanners[family] = scanner, survival
+        return self._scanners[family]
+
+    def name(self, window: Window, family: str, effect: str) -> Named | None:
+        """The member of `family` that best supports a site `effect` (loss: in ref; gain: in alt) at the
+        variant of `window`, with its alternatives; None when no matrix of the family supports one."""
+        if family not in self.by_family:
+            return None
+        scanner, survival = self._scanner(family)
+        indel = int(window.ref_span[1] - window.ref_span[0] != window.alt_span[1] - window.alt_span[0])
+        ref = scanner.best(window.ref, window.ref_span[0], window.ref_span[1] + indel)
+        alt = scanner.best(window.alt, window.alt_span[0], window.alt_span[1] + indel)
+        holder, other = (ref, alt) if effect == "loss" else (alt, ref)
+        supported = np.nonzero((holder >= scanner.sites) & (holder - other >= 1.0 - 1e-6))[0]
+        if not len(supported):
+            return None
+        p = {int(m): score_p_value(holder[m], survival[m]) for m in supported}
+        order = sorted(p, key=lambda m: (p[m], -(holder[m] - other[m]), scanner.motifs[m].matrix_id))
+        best = order[0]
+        members = scanner.motifs
+        alternatives = [
+            members[m].tf_name
+            for m in order[1:]
+            if p[m] <= ALTERNATIVE_RATIO * p[best] and members[m].tf_name != members[best].tf_name
+        ]
+        return Named(
+            members[best].matrix_id,
+            members[best].tf_name,
+            float(ref[best]),
+            float(alt[best]),
+            float(scanner.sites[best]),
+            p[best],
+            list(dict.fromkeys(alternatives)),
+        )

@@ -7,7 +7,13 @@ dinucleotide count, the first and the last base), and given a variant of the sam
 centre: an SNV, or a deletion / insertion of the same length (lengths above 10 bp use 10). Motifs,
 splice sites and other grammar do not survive the shuffle, so the statistic of these variants is
 what chance alone gives; a hypothesis' p-value is the share of null variants whose top statistic
-reaches its own (with the usual +1 in numerator and denominator).
+reaches its own (with the usual +1 in numerator and denominator). Where fewer than `TAIL_COUNT` null
+variants reach it, that share says little (one in 500 cannot tell 1e-3 from 1e-5), so the p-value
+(of a null of 100 or more) comes from a generalised Pareto tail fitted to the largest `TAIL_SHARE` of
+the null's statistics (Knijnenburg et al. 2009; a fitted shape below 0, a bounded tail, is replaced
+by an exponential one, which overstates rather than understates light tails), floored at `P_FLOOR`
+(`tail_p_value`). The model's own |score| of the null
+variants is kept too, so that a variant's score can be read the same way (`score_p`).
 """
 
 from __future__ import annotations
@@ -33,6 +39,9 @@ from genomix.sequence import ALPHABET
 log = logging.getLogger("genomix")
 
 MAX_NULL_LENGTH = 10
+TAIL_COUNT = 10  # with fewer null statistics reaching a value than this, its p-value comes from the fitted tail
+TAIL_SHARE = 0.1  # the tail is fitted to this share of the null's largest statistics (at least 10 of them)
+P_FLOOR = 1e-6  # the fitted tail's p-values stop here
 KINDS = ("snv", "mnv", "del", "ins")
 STANDARD_KINDS = (("snv", 1), ("del", 1), ("del", 2), ("ins", 1), ("ins", 2))  # drawn in advance with an atlas
 
@@ -83,6 +92,16 @@ class _Sequence:
     def fetch(self, contig: str, start: int, end: int) -> str:
         piece = self.seq[max(start, 0) : max(end, 0)]
         return "N" * max(0, -start) + piece + "N" * max(0, end - max(start, 0) - len(piece))
+
+
+def kind_variant(kind: tuple[str, int]) -> Variant:
+    """A variant of `kind`, to choose its scoring method by."""
+    what, size = kind
+    if what == "del":
+        return Variant("null", 0, "A" * (size + 1), "A", contig="null")
+    if what == "ins":
+        return Variant("null", 0, "A", "A" * (size + 1), contig="null")
+    return Variant("null", 0, "A" * size, "C" * size, contig="null")
 
 
 def null_kind(variant: Variant) -> tuple[str, int]:
@@ -154,11 +173,46 @@ def _with_variants(backgrounds: list[str], kind: tuple[str, int], width: int, rn
 
 @dataclass
 class Null:
-    """A null of one kind of variant: each unit's standard deviation (`scale`) and the sorted |z| of
-    the hypothesis each null variant puts first (`tops`)."""
+    """A null of one kind of variant: each unit's standard deviation (`scale`), the sorted |z| of the
+    hypothesis each null variant puts first (`tops`) and the sorted |score| the model gives the null
+    variants (`scores`)."""
 
     scale: np.ndarray
     tops: np.ndarray
+    scores: np.ndarray
+
+
+def share_reaching(sorted_null: np.ndarray, value: float) -> float:
+    """(1 + the number of `sorted_null` values reaching |value|) / (1 + their number)."""
+    reaching = len(sorted_null) - np.searchsorted(sorted_null, abs(value), side="left")
+    return float((1 + reaching) / (1 + len(sorted_null)))
+
+
+def tail_p_value(sorted_null: np.ndarray, value: float, fits: dict | None = None) -> float:
+    """The p-value of |value| against `sorted_null` (see the module docstring): the share reaching it,
+    or beyond the `TAIL_COUNT`-th largest the fitted tail. `fits`: a cache of tail fits by the null's id."""
+    from scipy.stats import genpareto
+
+    n, value = len(sorted_null), abs(value)
+    if n < 10 * TAIL_COUNT or n - np.searchsorted(sorted_null, value, side="left") >= TAIL_COUNT:
+        return share_reaching(sorted_null, value)
+    key = id(sorted_null)
+    if fits is None or key not in fits:
+        size = max(int(np.ceil(TAIL_SHARE * n)), TAIL_COUNT)
+        threshold = sorted_null[n - size - 1] if size < n else 0.0
+        excess = sorted_null[n - size :] - threshold
+        shape, _, scale = genpareto.fit(excess, floc=0) if excess.max() > 0 else (0.0, 0.0, 0.0)
+        if shape < 0:  # a bounded tail would put p = 0 past its end: an exponential one is the cautious fit
+            shape, scale = 0.0, float(excess.mean())
+        fit = (threshold, size / (n + 1), shape, scale)
+        if fits is not None:
+            fits[key] = (sorted_null, fit)  # the array is kept so that its id stays its own
+    else:
+        fit = fits[key][1]
+    threshold, share, shape, scale = fit
+    if scale <= 0:
+        return max(share_reaching(sorted_null, value), P_FLOOR)
+    return float(max(share * genpareto.sf(value - threshold, shape, loc=0, scale=scale), P_FLOOR))
 
 
 class NullStore:
@@ -189,7 +243,7 @@ class NullStore:
         for folder in self.folders:
             try:
                 with np.load(folder / self.name(kind)) as arrays:
-                    self.drawn[kind] = Null(arrays["scale"], arrays["tops"])
+                    self.drawn[kind] = Null(arrays["scale"], arrays["tops"], arrays["scores"])
                 return True
             except FileNotFoundError:
                 continue
@@ -202,6 +256,7 @@ class NullStore:
         folder.mkdir(parents=True, exist_ok=True)
         handle, partial = tempfile.mkstemp(dir=folder, prefix=".partial-", suffix=".npz")
         with os.fdopen(handle, "wb") as out:
-            np.savez(out, scale=self.drawn[kind].scale, tops=self.drawn[kind].tops)
+            null = self.drawn[kind]
+            np.savez(out, scale=null.scale, tops=null.tops, scores=null.scores)
         os.replace(partial, folder / self.name(kind))
         return folder / self.name(kind)

@@ -23,13 +23,18 @@ Each hypothesis carries its name (the concept's), its lead feature (the member t
 and its activations (ref, alt, delta, offset), the atlas label of its named member whose matrix
 supports it (else of the first whose matrix fits the window, else of its named member that changed
 most; any named member of the family lends its matrix, moved or not: the matrix tests the site, the
-features the model's response), effect (loss when the statistic is negative, gain otherwise), the
-PWM log-odds change of that member's motif at the site (`motif_delta`), the share of the model's
-effect that patching all members back restores (`mediated_fraction`, see `decompose`), and a
-p-value against shuffled-context null variants of the same kind (see `null`: the null statistic is
-the |z| of the hypothesis each null variant puts first, by the same rule, so the top hypothesis'
-p-value is uniform under the null). A variant without a hypothesis keeps one row of rank 0 whose
-status says why."""
+features the model's response); a motif hypothesis then takes the name of the member of its JASPAR
+family, anywhere in the atlas' collection, whose matrix supports it with the most significant site
+(`tf_name`, `motif_id`; `tf_family`, and the members that fit about as well in `tf_alternatives`; see
+`evidence.FamilyNames`). Each carries its effect (loss when the statistic is negative, gain
+otherwise), the PWM log-odds change of the named matrix at the site (`motif_delta`), the share of
+the model's effect that patching all members back restores (`mediated_fraction`, see `decompose`),
+a p-value against shuffled-context null variants of the same kind (see `null`: the null statistic
+is the |z| of the hypothesis each null variant puts first, by the same rule, so the top hypothesis'
+p-value is uniform under the null), and how often those null variants move the model's own score
+as much as the variant does (`score_p`: below 0.05, the model's prediction reads the change; above,
+only the SAE's features see it). q-values are set over a whole run (`records.FalseDiscovery`). A
+variant without a hypothesis keeps one row of rank 0 whose status says why."""
 
 from __future__ import annotations
 
@@ -43,13 +48,23 @@ import numpy as np
 from genomix.errors import GenomixError
 from genomix.features.atlas import FeatureAtlas, nulls_path
 from genomix.hypotheses.decompose import Pass, base_tracks, feature_change, mediated_fractions, run_passes
-from genomix.hypotheses.evidence import Evidence, MotifEvidence, atlas_motifs, effect_of
-from genomix.hypotheses.null import STANDARD_KINDS, Null, NullStore, null_backgrounds, null_kind, null_windows
+from genomix.hypotheses.evidence import Evidence, FamilyNames, MotifEvidence, atlas_motifs, effect_of
+from genomix.hypotheses.null import (
+    STANDARD_KINDS,
+    Null,
+    NullStore,
+    kind_variant,
+    null_backgrounds,
+    null_kind,
+    null_windows,
+    share_reaching,
+    tail_p_value,
+)
 from genomix.hypotheses.records import Explained, Hypothesis
 from genomix.io.genome import Genome
 from genomix.io.variants import Variant
 from genomix.io.windows import Window, make_window
-from genomix.scoring import Scored, score_variants
+from genomix.scoring import Scored, choose_method, score_variants, score_windows
 
 GROUPS = ("concept", "feature")
 MEMBER_MIN = 0.05  # a member is listed as evidence when its own |s| reaches this
@@ -96,6 +111,7 @@ class _Unit:
     kind: str
     members: np.ndarray
     concept: str
+    family: str = "."
 
 
 class Explainer:
@@ -132,17 +148,25 @@ class Explainer:
         typical = np.array([np.median(a) if a is not None and len(a) else np.nan for a in self.table.top_activations])
         self.typical = np.where(typical > 0, typical, np.inf)
         self.evidence = MotifEvidence(self.table, motifs if motifs is not None else atlas_motifs(atlas))
+        self.names = FamilyNames(self.evidence.motifs.values())
         table = concepts(sae, atlas)
         concept_of = concept_ids(table, sae.d_sae)
         self.concepts = table
         self.units: list[_Unit] = []
         for row in table.itertuples(index=False):
             members = np.asarray(row.members)
+            family = str(row.key) if row.kind == "motif" else "."
             if options.group == "concept":
-                self.units.append(_Unit(row.name, row.kind, members, row.name))
+                self.units.append(_Unit(row.name, row.kind, members, row.name, family))
             else:  # each labelled member on its own
                 self.units += [
-                    _Unit(str(self.table.label.loc[f]), str(self.table.label_kind.loc[f]), np.array([f]), row.name)
+                    _Unit(
+                        str(self.table.label.loc[f]),
+                        str(self.table.label_kind.loc[f]),
+                        np.array([f]),
+                        row.name,
+                        family if self.table.label_kind.loc[f] == "motif" else ".",
+                    )
                     for f in members
                     if self.table.label_kind.loc[f] != "unlabelled"
                 ]
@@ -155,6 +179,7 @@ class Explainer:
         folders = [f for f in (cache, atlas.path and nulls_path(atlas.path)) if f is not None]
         self.nulls = NullStore(self._null_dependencies, folders, cache)
         self._background_seqs: list[str] | None = None  # the null's shuffled backgrounds, drawn when first needed
+        self._tail_fits: dict = {}
 
     # ------------------------------------------------------------------ statistic and null
 
@@ -197,6 +222,14 @@ class Explainer:
                 )
             ]
         )
+        methods = {kind: choose_method(options.method, self.model, kind_variant(kind)) for kind in missing}
+        scores = score_windows(
+            self.model,
+            [window for kind in missing for window in by_kind[kind]],
+            [methods[kind] for kind in missing for _ in by_kind[kind]],
+            options.rc,
+            options.batch_size,
+        ).reshape(len(missing), -1)
         for k, kind in enumerate(missing):
             features = per_feature[k :: len(missing)]
             raw = features @ self.weights.T
@@ -205,7 +238,7 @@ class Explainer:
             for window, r, f in zip(by_kind[kind], raw, features):
                 units, _ = self._select(window, r, r / scale, f, 1)
                 tops.append(abs(r[units[0]] / scale[units[0]]) if units else 0.0)
-            self.nulls.put(kind, Null(scale, np.sort(tops)))
+            self.nulls.put(kind, Null(scale, np.sort(tops), np.sort(np.abs(scores[k]))))
 
     def save_nulls(self, folder: str | Path, kinds=STANDARD_KINDS) -> list[Path]:
         """Draw the nulls of `kinds` (by default SNVs and 1-2 bp indels, most of a VCF) and save them in
@@ -252,6 +285,8 @@ class Explainer:
                     options.min_change,
                     sorted(evidence.site_scores.items()),
                     [unit.kind for unit in self.units],
+                    options.method,
+                    options.rc,
                     "PWM-contradicted motif hypotheses last, tested with every named member's matrix",
                 )
             ).encode()
@@ -263,9 +298,13 @@ class Explainer:
         return digest.hexdigest()
 
     def p_value(self, z: float, kind: tuple[str, int]) -> float:
-        """Share of null variants of `kind` whose first hypothesis' |z| reaches |z| (+1 in both counts)."""
-        tops = self.null(kind).tops
-        return float((1 + len(tops) - np.searchsorted(tops, abs(z), side="left")) / (1 + len(tops)))
+        """Share of null variants of `kind` whose first hypothesis' |z| reaches |z| (+1 in both counts), or
+        where few do, from the null's fitted tail (see `null.tail_p_value`)."""
+        return tail_p_value(self.null(kind).tops, z, self._tail_fits)
+
+    def score_p(self, score: float, kind: tuple[str, int]) -> float:
+        """Share of null variants of `kind` whose |score| by the model reaches |score| (+1 in both counts)."""
+        return share_reaching(self.null(kind).scores, score) if math.isfinite(score) else math.nan
 
     # ------------------------------------------------------------------ explaining
 
@@ -287,12 +326,15 @@ class Explainer:
             patches = [[[int(f) for f in self.units[u].members] for u in units] for units, *_ in found]
             mediated = mediated_fractions(self.model, self.sae, passes, patches, options.batch_size)
             for i, p, (units, change, z, per_feature, kind, evidence), fractions in zip(group, passes, found, mediated):
+                score_p = self.score_p(scored[i].score, kind)
                 if not units:
                     results[i].hypotheses[0].status = "no_feature_change"
+                    results[i].hypotheses[0].score_p = score_p
                     continue
                 hypotheses = [
                     self._hypothesis(
                         scored[i],
+                        p.window,
                         change,
                         self.units[u],
                         z[u],
@@ -304,6 +346,8 @@ class Explainer:
                     )
                     for rank, (u, fraction) in enumerate(zip(units, fractions), start=1)
                 ]
+                for h in hypotheses:
+                    h.score_p = score_p
                 leads = [h.feature for h in hypotheses]
                 ref, alt = base_tracks(self.sae, p, leads)
                 results[i] = Explained(
@@ -346,6 +390,7 @@ class Explainer:
     def _hypothesis(
         self,
         scored: Scored,
+        window: Window,
         change,
         unit: _Unit,
         statistic: float,
@@ -357,6 +402,13 @@ class Explainer:
     ) -> Hypothesis:
         lead = _lead(unit, statistic, per_feature)
         naming, motif_id = self.table.loc[evidence.feature], evidence.motif_id
+        tf_name = str(naming.tf_name) if motif_id else "."
+        named = self.names.name(window, unit.family, effect_of(statistic)) if unit.kind == "motif" else None
+        if named is not None:  # the family member whose matrix fits the site best names it
+            motif_id, tf_name = named.motif_id, named.tf_name
+            evidence = Evidence(
+                evidence.feature, motif_id, named.ref_pwm, named.alt_pwm, named.site, effect_of(statistic)
+            )
         moved = [
             int(f)
             for f in unit.members[np.argsort(-np.abs(per_feature[unit.members]))]
@@ -377,7 +429,7 @@ class Explainer:
             label=unit.name,
             label_kind=unit.kind,
             motif_id=motif_id or ".",
-            tf_name=str(naming.tf_name) if motif_id else ".",
+            tf_name=tf_name,
             effect=effect_of(statistic),
             ref_act=float(change.ref_act[lead]),
             alt_act=float(change.alt_act[lead]),
@@ -389,6 +441,8 @@ class Explainer:
             statistic=float(statistic),
             concept=unit.concept,
             members=",".join(map(str, moved)) or str(lead),
+            tf_family=unit.family,
+            tf_alternatives=",".join(named.alternatives) if named is not None and named.alternatives else ".",
             evidence=evidence,
             moved_members=len(moved),
             naming_feature=evidence.feature,

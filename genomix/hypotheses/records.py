@@ -39,16 +39,26 @@ EXPLAIN_COLUMNS = [
     "statistic",
     "concept",
     "members",
+    "tf_family",
+    "tf_alternatives",
+    "q_value",
+    "score_p",
 ]
+SIGNIFICANT_Q = 0.05  # a hypothesis with a q-value at or above this is worded as not significant
+MODEL_READS_P = 0.05  # the model's own score reads the variant when its score p-value is below this
 # Consequence (label_effect, or the status without a hypothesis) closes the list: bcftools +split-vep
 # refuses a tag without a field of that name.
-GMX_FIELDS = "Allele|Method|Score|Feature|Label|Effect|Delta|MotifDelta|Mediated|P|Consequence"
+GMX_FIELDS = "Allele|Method|Score|Feature|Label|Effect|Delta|MotifDelta|Mediated|P|Q|Family|Consequence"
 
 
 @dataclass
 class Hypothesis:
     """One row of the hypotheses table (see EXPLAIN_COLUMNS; `pos` 1-based as in the VCF). Rank 0 is
-    the one row of an ALT without a hypothesis, whose `status` says why. Beside the columns it keeps
+    the one row of an ALT without a hypothesis, whose `status` says why. `tf_family`: the JASPAR family
+    of a motif hypothesis; `tf_alternatives`: the family members whose matrices fit the site about as
+    well as `tf_name`'s (comma-separated); `q_value`: Benjamini-Hochberg over the run's top hypotheses
+    (NaN until a run sets it, see `FalseDiscovery`); `score_p`: how often null variants of the same kind
+    move the model's own score as much. Beside the columns it keeps
     what its sentence and the follow-up designs read: the PWM `evidence`, the number of members that
     moved, the naming feature's annotation F1, and where the lead feature changed most in the ref and
     the alt window (`ref_index`, `alt_index`; -1 for a deleted or an inserted base)."""
@@ -78,6 +88,10 @@ class Hypothesis:
     statistic: float = math.nan
     concept: str = "."
     members: str = "."
+    tf_family: str = "."
+    tf_alternatives: str = "."
+    q_value: float = math.nan
+    score_p: float = math.nan
     evidence: Evidence | None = None
     moved_members: int = 1
     naming_feature: int = -1
@@ -113,6 +127,8 @@ class Hypothesis:
             self.motif_delta,
             self.mediated_fraction,
             self.p_value,
+            self.q_value,
+            self.tf_family if named and self.tf_family != "." else None,
             f"{self.label}_{self.effect}" if named else self.status,
         ]
         return "|".join(_gmx_text(f) for f in fields)
@@ -127,15 +143,22 @@ def _gmx_text(value) -> str:
 
 
 def sentence(h: Hypothesis) -> str:
-    """One plain sentence: the mechanism, then the evidence."""
+    """One plain sentence: the mechanism, then the evidence. A hypothesis whose q-value reaches
+    SIGNIFICANT_Q is worded as a possibility, not as a mechanism; the model's own score decides
+    whether the change is said to be the model's reading or the SAE features' alone."""
     where = f"{h.ref}>{h.alt} at {h.chrom}:{h.pos}"
     moves = "falls" if h.delta < 0 else "rises"
     lead = f"from {h.ref_act:.2f} to {h.alt_act:.2f} at {h.offset:+d} bp"
     others = f" with {h.moved_members - 1} more of its features" if h.moved_members > 1 else ""
+    significant = not h.q_value >= SIGNIFICANT_Q  # NaN (no q yet) counts as significant
     evidence = h.evidence
     if h.label_kind == "motif":
-        verb = "weakens" if h.effect == "loss" else "creates or strengthens"
-        text = f"{where} {verb} a {h.label} site: feature {h.feature} {moves} {lead}{others}"
+        verb = (
+            ("weakens" if h.effect == "loss" else "creates or strengthens")
+            if significant
+            else ("may weaken" if h.effect == "loss" else "may create or strengthen")
+        )
+        text = f"{where} {verb} {_site(h)}: feature {h.feature} {moves} {lead}{others}"
         if not math.isnan(h.motif_delta):
             text += (
                 f"; the {h.tf_name} PWM (JASPAR {h.motif_id}) scores the site {evidence.ref_pwm:.1f} "
@@ -147,17 +170,45 @@ def sentence(h: Hypothesis) -> str:
             elif not evidence.supported:
                 text += " (no PWM support: the score moves less than 1 bit its way)"
     elif h.label_kind == "annotation":
-        verb = "disrupts" if h.effect == "loss" else "creates"
+        verb = (
+            ("disrupts" if h.effect == "loss" else "creates")
+            if significant
+            else ("may disrupt" if h.effect == "loss" else "may create")
+        )
         text = (
-            f"{where} {verb} a {h.label} signal: feature {h.feature} {moves} {lead}{others} (held-out "
-            f"F1 {h.annotation_f1:.2f} of feature {h.naming_feature} for {h.label})"
+            f"{where} {verb} {_article(h.label)} {h.label} signal: feature {h.feature} {moves} {lead}{others} "
+            f"(held-out F1 {h.annotation_f1:.2f} of feature {h.naming_feature} for {h.label})"
         )
     else:
         text = f"{where} changes feature {h.feature}, which no motif or annotation names: it {moves} {lead}"
     if not math.isnan(h.mediated_fraction):
         them = "them" if h.moved_members > 1 else "it"
         text += f"; patching {them} back restores {max(h.mediated_fraction, 0.0):.0%} of the model's effect"
-    return text + f"; p = {h.p_value:.2g}."
+    if h.score_p < MODEL_READS_P:
+        text += f"; the model's own score moves too (score p = {h.score_p:.2g})"
+    elif h.score_p >= MODEL_READS_P:
+        text += (
+            "; only the SAE's features see it: the model's own score moves no more than at random "
+            f"variants (score p = {h.score_p:.2g})"
+        )
+    stats = f"p = {h.p_value:.2g}" + ("" if math.isnan(h.q_value) else f", q = {h.q_value:.2g}")
+    if not significant:
+        return f"Not significant ({stats}): {text}."
+    return f"{text}; {stats}."
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def _site(h: Hypothesis) -> str:
+    """`a site of the AP-2 family (TFAP2C; about as well: TFAP2A, TFAP2B)`, or `a TFAP2C site` without
+    a family."""
+    if h.tf_family == ".":
+        return f"{_article(h.label)} {h.label} site"
+    name = h.tf_name if h.tf_name != "." else h.label
+    alternatives = "" if h.tf_alternatives == "." else f"; about as well: {h.tf_alternatives.replace(',', ', ')}"
+    return f"a site of the {h.tf_family} family ({name}{alternatives})"
 
 
 @dataclass
@@ -190,3 +241,47 @@ def explain_table(explained: list[Explained]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=EXPLAIN_COLUMNS).astype(
         {"pos": "int64", "rank": "int64", "feature": "int64", "offset": "int64"}
     )
+
+
+class FalseDiscovery:
+    """q-values of a run: Benjamini-Hochberg over the top hypothesis of every tested ALT (status ok or
+    no_feature_change, the latter with p = 1), collected with `add` while the run streams. A rank-1
+    hypothesis gets its BH q-value; a lower-ranked one the q-value its p-value would have among the
+    top ones, or its ALT's first where that is larger."""
+
+    def __init__(self):
+        self._tops: list[float] = []
+        self._sorted: np.ndarray | None = None
+
+    def add(self, explained: list[Explained]) -> list[Explained]:
+        for item in explained:
+            if item.status in ("ok", "no_feature_change"):
+                top = item.top
+                self._tops.append(1.0 if top is None or math.isnan(top.p_value) else top.p_value)
+        self._sorted = None
+        return explained
+
+    def q_value(self, p: float) -> float:
+        if self._sorted is None:
+            self._sorted = np.sort(np.asarray(self._tops, dtype=float))
+            m = len(self._sorted)
+            adjusted = self._sorted * m / np.arange(1, m + 1)
+            self._q = np.minimum(np.minimum.accumulate(adjusted[::-1])[::-1], 1.0)
+        m = len(self._sorted)
+        if math.isnan(p) or m == 0:
+            return math.nan
+        r = int(np.searchsorted(self._sorted, p, side="right"))  # tops at or below p
+        q = p * m / max(r, 1)
+        if r < m:
+            q = min(q, self._q[r])
+        return float(min(q, 1.0))
+
+    def fill(self, explained: list[Explained]) -> list[Explained]:
+        """Set the q-value of every hypothesis of `explained` (once all the run's ALTs were added)."""
+        for item in explained:
+            first = math.nan
+            for h in item.hypotheses:
+                if h.rank > 0:
+                    h.q_value = self.q_value(h.p_value) if h.rank == 1 else max(self.q_value(h.p_value), first)
+                    first = h.q_value if h.rank == 1 else first
+        return explained

@@ -76,7 +76,8 @@ class VcfSink:
 
 class ReportSink:
     """The HTML report: cards for the `limit` explained ALTs with the smallest top p-value (ties: the
-    larger |statistic|, then input order), kept in a heap while the run streams."""
+    larger |statistic|, then input order), kept in a heap while the run explains (`add`: the chunks
+    written later carry no windows or tracks)."""
 
     def __init__(self, path: Path, limit: int, explainer: Explainer, meta: dict):
         self.path, self.limit, self.explainer, self.meta = path, limit, explainer, meta
@@ -87,6 +88,13 @@ class ReportSink:
         self.partial = partial
 
     def write(self, records, results) -> None:
+        pass
+
+    def cards(self) -> list:
+        """The ALTs of the report, best first."""
+        return [entry[3] for entry in sorted(self.best, key=lambda e: (-e[0], -e[1], -e[2]))]
+
+    def add(self, results) -> None:
         for item in results:
             top = item.top
             if top is not None:
@@ -97,8 +105,9 @@ class ReportSink:
     def close(self, counts) -> None:
         from genomix.report.html import write_report
 
-        cards = [entry[3] for entry in sorted(self.best, key=lambda e: (-e[0], -e[1], -e[2]))]
-        write_report(self.partial, cards, counts, self.explainer.atlas, self.explainer.evidence.motifs, self.meta)
+        write_report(
+            self.partial, self.cards(), counts, self.explainer.atlas, self.explainer.evidence.motifs, self.meta
+        )
 
 
 def write_outputs(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import pickle
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from genomix.errors import GenomixError
-from genomix.hypotheses import Explainer, ExplainOptions, explain_table
+from genomix.hypotheses import Explained, Explainer, ExplainOptions, FalseDiscovery, explain_table
 from genomix.io.genome import Genome
 from genomix.io.outputs import output_format, vcf_float
 from genomix.io.variants import iter_variant_chunks
@@ -90,13 +92,13 @@ def explain(
     **options,
 ) -> pd.DataFrame:
     """Hypotheses of every ALT of a VCF/BCF: a DataFrame with EXPLAIN_COLUMNS, one row per ALT and
-    hypothesis (rank 0 where there is none). Options as in `ExplainOptions`."""
+    hypothesis (rank 0 where there is none), q-values over the whole VCF. Options as in
+    `ExplainOptions`."""
     explainer = load_explainer(fasta, sae, atlas, model, **options)
-    frames = [
-        explain_table(explainer.explain(variants))
-        for _, variants in iter_variant_chunks(vcf, explainer.genome, region, ref_check, chunk_size)
-    ]
-    return pd.concat(frames, ignore_index=True) if frames else explain_table([])
+    fdr, explained = FalseDiscovery(), []
+    for _, variants in iter_variant_chunks(vcf, explainer.genome, region, ref_check, chunk_size):
+        explained += [Explained(item.scored, item.hypotheses) for item in fdr.add(explainer.explain(variants))]
+    return explain_table(fdr.fill(explained))
 
 
 def explain_metadata(explainer: Explainer, sae_source=None, command: str | None = None) -> dict:
@@ -167,8 +169,26 @@ def explain_to_file(
     if "followup" in finals:
         designs = lambda explained: followup_designs(explained, explainer.evidence.pwms, seed=explainer.options.seed)  # noqa: E731
         sinks.append(TableSink(finals["followup"], designs, pd.DataFrame(columns=FOLLOWUP_COLUMNS), "tsv"))
-    chunks = (
-        (records, explainer.explain(variants))
-        for records, variants in iter_variant_chunks(vcf, explainer.genome, region, ref_check, chunk_size)
-    )
-    return write_outputs(vcf, chunks, sinks, progress)
+    reading = (vcf, explainer.genome, region, ref_check, chunk_size)
+    cards = next((sink for sink in sinks if isinstance(sink, ReportSink)), None)
+    return write_outputs(vcf, _ranked_chunks(explainer, reading, cards, progress), sinks)
+
+
+def _ranked_chunks(explainer: Explainer, reading: tuple, cards, progress):
+    """(records, explained) chunks with q-values: every chunk is explained first (its hypotheses and
+    windows kept in a scratch file, the report's best cards with their tracks in memory), then the VCF
+    is read again and each chunk comes back with the q-values over the whole run."""
+    fdr = FalseDiscovery()
+    with tempfile.TemporaryFile(prefix="genomix-explain-") as scratch:
+        for _, variants in iter_variant_chunks(*reading):
+            explained = fdr.add(explainer.explain(variants))
+            if cards is not None:
+                cards.add(explained)
+            pickle.dump([Explained(item.scored, item.hypotheses, item.window) for item in explained], scratch)
+            if progress:
+                progress(len(explained))
+        if cards is not None:
+            fdr.fill(cards.cards())
+        scratch.seek(0)
+        for records, _ in iter_variant_chunks(*reading):
+            yield records, fdr.fill(pickle.load(scratch))  # written by this run just above

@@ -85,7 +85,8 @@ def report_html(explained: list, counts: dict, atlas, motifs: dict, meta: dict) 
         "<p class='meta'>" + "; ".join(f"{esc(str(k))}: {esc(str(v))}" for k, v in meta.items()) + "</p>",
         "<h2>Summary (top hypothesis per ALT)</h2><table><tr>"
         + "".join(
-            f"<th>{c}</th>" for c in ("variant", "id", "score", "hypothesis", "effect", "statistic", "mediated", "p")
+            f"<th>{c}</th>"
+            for c in ("variant", "id", "score", "hypothesis", "family", "effect", "statistic", "mediated", "p", "q")
         )
         + "</tr>",
     ]
@@ -94,9 +95,10 @@ def report_html(explained: list, counts: dict, atlas, motifs: dict, meta: dict) 
         parts.append(
             f"<tr><td><a href='#v{number}'>{esc(str(row.chrom))}:{row.pos} {esc(row.ref)}&gt;"
             f"{esc(row.alt)}</a></td><td>{esc(str(row.id))}</td><td>{_number(row.score)}</td>"
-            f"<td>{esc(str(row.label))}</td><td class='{esc(str(row.effect))}'>{esc(str(row.effect))}</td>"
+            f"<td>{esc(str(row.label))}</td><td>{esc(str(row.tf_family))}</td>"
+            f"<td class='{esc(str(row.effect))}'>{esc(str(row.effect))}</td>"
             f"<td>{_number(row.statistic)}</td><td>{_number(row.mediated_fraction)}</td>"
-            f"<td>{_number(row.p_value)}</td></tr>"
+            f"<td>{_number(row.p_value)}</td><td>{_number(row.q_value)}</td></tr>"
         )
     parts.append("</table>")
     for number, item in enumerate(explained):
@@ -125,7 +127,8 @@ def report_html(explained: list, counts: dict, atlas, motifs: dict, meta: dict) 
                 shown.append(logos[motif.matrix_id])
             evidence = (
                 f"delta {_number(row.delta)} at {row.offset:+d} bp · motif_delta {_number(row.motif_delta)}"
-                f" · mediated {_number(row.mediated_fraction)} · p {_number(row.p_value)} · members "
+                f" · mediated {_number(row.mediated_fraction)} · p {_number(row.p_value)} · q {_number(row.q_value)}"
+                f" · score p {_number(row.score_p)} · members "
                 f"{esc(str(row.members))}"
             )
             parts.append(
