@@ -55,9 +55,7 @@ def test_calls_equal_a_hand_loop_over_placements(tmp_path):
                 expected.add((i, motif.matrix_id, "loss", round(ref, 6), round(alt, 6)))
             elif alt >= site and alt - ref >= 1 - 1e-9:
                 expected.add((i, motif.matrix_id, "gain", round(ref, 6), round(alt, 6)))
-    found = {
-        (r.index, r.motif_id, r.effect, round(r.ref_score, 6), round(r.alt_score, 6)) for r in calls.itertuples()
-    }
+    found = {(r.index, r.motif_id, r.effect, round(r.ref_score, 6), round(r.alt_score, 6)) for r in calls.itertuples()}
     assert found == expected
     assert any(e[2] == "loss" and e[1] == gata.matrix_id for e in expected)  # the planted site is broken
     for _, rows in calls.groupby("index"):  # best first within each ALT

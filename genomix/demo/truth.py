@@ -4,8 +4,10 @@
   leaving out variants within `margin` bp of a shipped one: the same kinds of sites and variants as
   the shipped set (which the ranking rules were developed on), at other places.
 - Transplanted (`transplanted_truth`): one locus per variant, a window of demo background at least
-  `CLEARANCE` bp from any planted element, with one site of a planted TF (drawn from its matrix as
-  the world draws them) written at its centre; loss SNVs (the most informative consensus base
+  `CLEARANCE` bp from any planted regulatory element (TF sites, near-misses, enhancers, promoters,
+  CpG islands, repeats; gene bodies are everywhere in the demo genome and may be crossed, but no
+  element at all lies within `CENTRE_CLEARANCE` bp of the centre), with one site of a planted TF
+  (drawn from its matrix as the world draws them) written at its centre; loss SNVs (the most informative consensus base
   becomes the least likely one), loss deletions (1-2 bp from the core), gain SNVs (a near-miss
   made whole), and neutral SNVs and 1-2 bp indels (in loci with a site 60-150 bp away, or none).
   Each locus is its own contig of a FASTA written beside the VCF; `TRUTH_HELD_OUT` marks loci whose
@@ -40,7 +42,19 @@ from genomix.sequence import ALPHABET, reverse_complement
 DEVELOPMENT_SEEDS = {"in_genome": (7, 11, 13), "transplanted": (1, 2, 3)}
 FINAL_SEEDS = {"in_genome": (101, 102, 103), "transplanted": (201, 202, 203)}
 LOCUS = 1000  # bp of each transplanted locus; its site (or variant) sits at the centre
-CLEARANCE = 200  # bp between a transplanted locus and any planted element of the demo world
+CLEARANCE = 200  # bp between a transplanted locus and any planted regulatory element of the demo world
+CENTRE_CLEARANCE = 50  # bp between a locus' centre and any element (splice signals, exons) of the demo world
+REGULATORY = (
+    "motif",
+    "near_miss",
+    "ctcf_site",
+    "tata_box",
+    "inr",
+    "cpg_island",
+    "promoter",
+    "enhancer",
+    "simple_repeat",
+)
 
 
 def fresh_truth(seed: int, folder: Path, margin: int = 50, world: World | None = None) -> Path:
@@ -77,19 +91,30 @@ class Locus:
 
 
 def _backgrounds(world: World, rng: np.random.Generator, n: int, held_out_share: float) -> list[tuple[str, str]]:
-    """`n` background windows of LOCUS bp at least CLEARANCE bp from any element: (contig, sequence)."""
+    """`n` background windows of LOCUS bp at least CLEARANCE bp from any regulatory element and with no
+    element within CENTRE_CLEARANCE bp of their centre: (contig, sequence)."""
     busy = {c: np.zeros(len(s) + 1, dtype=bool) for c, s in world.contigs.items()}
+    near = {c: np.zeros(len(s) + 1, dtype=bool) for c, s in world.contigs.items()}
     for e in world.elements:
-        busy[e.chrom][max(0, e.start - CLEARANCE) : e.end + CLEARANCE] = True
-    free = {c: np.concatenate([[0], np.cumsum(b)]) for c, b in busy.items()}  # prefix sums of busy bases
+        if e.kind in REGULATORY:
+            busy[e.chrom][max(0, e.start - CLEARANCE) : e.end + CLEARANCE] = True
+        if e.kind not in ("gene", "intron", "exon"):
+            near[e.chrom][e.start : e.end] = True
+    taken = {c: np.concatenate([[0], np.cumsum(b)]) for c, b in busy.items()}  # prefix sums of busy bases
     training = [c for c in world.contigs if c != HELD_OUT]
     found = []
-    while len(found) < n:
+    for _ in range(10_000 * n):
+        if len(found) == n:
+            return found
         contig = HELD_OUT if rng.random() < held_out_share else training[int(rng.integers(len(training)))]
         start = int(rng.integers(0, len(world.contigs[contig]) - LOCUS))
-        if free[contig][start + LOCUS] - free[contig][start] == 0:
+        centre = start + LOCUS // 2
+        if (
+            taken[contig][start + LOCUS] == taken[contig][start]
+            and not near[contig][centre - CENTRE_CLEARANCE : centre + CENTRE_CLEARANCE].any()
+        ):
             found.append((contig, world.contigs[contig][start : start + LOCUS]))
-    return found
+    raise ValueError(f"found only {len(found)} of {n} background windows away from the demo's elements")
 
 
 def _informative(motif, site: str, strand: str, want_consensus: bool = True) -> tuple[int, str, str]:
