@@ -33,23 +33,30 @@ class _Sequence:
         return self.seq[start:end]
 
 
-def test_the_best_fitting_family_member_names_the_site_and_close_paralogs_are_listed():
+def test_the_best_fitting_candidate_names_the_site_and_close_paralogs_are_listed():
     motifs = [
         Motif("M1.1", "TFA", "F", peaked("ACGTTGCA")),  # the whole 8 bp site: p = 4**-8 at its consensus
         Motif("M2.1", "TFB", "F", peaked("ACGTTGC")),  # a 7 bp paralog: p = 4**-7, within 10x of the best
         Motif("M3.1", "TFC", "F", peaked("GGGGCCCCGG")),  # the family's other motif: no site here
-        Motif("M4.1", "TFD", "G", peaked("ACGTTGCA")),  # the same site in another family: not this one's name
+        Motif("M4.1", "TFD", "G", peaked("ACGTTGCA")),  # the same site in another family, not a TOMTOM match
+        Motif("M5.1", "TFE", "H", peaked("AACGTTGCAT")),  # a look-alike filed under another family name
     ]
     flank = "TTATTATTATTATTATTATT"
-    seq = flank + "ACGTTGCA" + flank
+    seq = flank[:-1] + "AACGTTGCAT" + flank[1:]
     variant = Variant("chr1", len(flank) + 3, "T", "A", contig="chr1")  # breaks the site's 4th base
     window = make_window(_Sequence(seq), variant, 40)
-    named = FamilyNames(motifs).name(window, "F", "loss")
-    assert (named.motif_id, named.tf_name, named.alternatives) == ("M1.1", "TFA", ["TFB"])
+    names = FamilyNames(motifs)
+    assert names.candidates("F") == ("M1.1", "M2.1", "M3.1")
+    assert names.candidates("F", {"TFE"}) == ("M1.1", "M2.1", "M3.1", "M5.1")
+    named = names.name(window, names.candidates("F"), "loss")
+    assert (named.motif_id, named.tf_name, named.family, named.alternatives) == ("M1.1", "TFA", "F", ["TFB"])
     assert named.site_p == pytest.approx(4.0**-8, rel=1e-6)
     assert named.ref_pwm - named.alt_pwm >= 1.0
-    assert FamilyNames(motifs).name(window, "F", "gain") is None  # the alt holds no site of the family
-    assert FamilyNames(motifs).name(window, "H", "loss") is None  # a family the collection lacks
+    # a TOMTOM match of the concept's features that fits better (10 bp, p = 4**-10) names it, with its own family
+    named = names.name(window, names.candidates("F", {"TFE"}), "loss")
+    assert (named.motif_id, named.tf_name, named.family, named.alternatives) == ("M5.1", "TFE", "H", [])
+    assert names.name(window, names.candidates("F"), "gain") is None  # the alt holds no site of the family
+    assert names.name(window, names.candidates("K"), "loss") is None  # a family the collection lacks
 
 
 def _hypothesis(**fields) -> Hypothesis:

@@ -126,9 +126,11 @@ class MotifEvidence:
 
 
 def atlas_motifs(atlas) -> dict:
-    """The matrices (Motif, by id) of the atlas' motif labels and of every other member of their JASPAR
-    families, from the collection the atlas was built with."""
-    wanted = set(atlas.table.loc[atlas.table.label_kind == "motif", "motif_id"].dropna())
+    """The matrices (Motif, by id) of the atlas' motif labels, of every other member of their JASPAR
+    families and of the TOMTOM matches of the motif-labelled features (`motif_matches`), from the
+    collection the atlas was built with."""
+    labelled = atlas.table[atlas.table.label_kind == "motif"]
+    wanted = set(labelled.motif_id.dropna())
     if not wanted:
         return {}
     motifs = atlas.motif_collection()
@@ -139,17 +141,19 @@ def atlas_motifs(atlas) -> dict:
         )
         return {}
     families = {m.family for m in motifs if m.matrix_id in wanted and m.family not in ("", ".")}
-    return {m.matrix_id: m for m in motifs if m.matrix_id in wanted or m.family in families}
+    matches = {str(name) for names in labelled.get("motif_matches", ()) if names is not None for name in names}
+    return {m.matrix_id: m for m in motifs if m.matrix_id in wanted or m.family in families or m.tf_name in matches}
 
 
 @dataclass
 class Named:
-    """The family member a motif hypothesis names (`motif_id`, `tf_name`; its matrix' best score in ref
-    and alt, the score of a site, the p-value of the holder's score) and the members whose matrices
-    fit about as well (`alternatives`)."""
+    """The matrix a motif hypothesis is named by (`motif_id`, `tf_name`, its JASPAR `family`; its best
+    score in ref and alt, the score of a site, the p-value of the holder's score) and the TFs whose
+    matrices fit about as well (`alternatives`)."""
 
     motif_id: str
     tf_name: str
+    family: str
     ref_pwm: float
     alt_pwm: float
     site: float
@@ -158,30 +162,45 @@ class Named:
 
 
 class FamilyNames:
-    """Names motif hypotheses within their JASPAR family (see the module docstring). `motifs`: the
-    collection the atlas was built with (Motif objects)."""
+    """Names motif hypotheses by the candidate matrix that fits the site most completely. A concept's candidates
+    (`candidates`) are every matrix of its JASPAR family and the TOMTOM matches of its motif-labelled
+    features: paralogs share motifs, and JASPAR files some of them under other family names (EBF1
+    under "Early B-Cell Factor-related factors", Ebf4 under "EBF-related"), so the family a
+    hypothesis names is the named matrix' own. `motifs`: the collection the atlas was built with."""
 
     def __init__(self, motifs):
-        self.by_family: dict[str, list] = {}
-        for motif in motifs or ():
-            if motif.family not in ("", "."):
-                self.by_family.setdefault(motif.family, []).append(motif)
-        self._scanners: dict[str, tuple[MotifScanner, list]] = {}
+        self.by_id = {motif.matrix_id: motif for motif in motifs or ()}
+        self._scanners: dict[tuple, tuple[MotifScanner, list]] = {}
 
-    def _scanner(self, family: str):
-        if family not in self._scanners:
-            members = self.by_family[family]
-            scanner = MotifScanner(members)
-            survival = [score_survival(site_matrix(m.ppm)[0]) for m in members]
-            self._scanners[family] = scanner, survival
-        return self._scanners[family]
+    def candidates(self, family: str, matches=()) -> tuple[str, ...]:
+        """Ids of the matrices of `family` and of the TFs named in `matches`, sorted."""
+        names = set(matches)
+        return tuple(
+            sorted(
+                i
+                for i, m in self.by_id.items()
+                if (m.family == family and family not in ("", ".")) or m.tf_name in names
+            )
+        )
 
-    def name(self, window: Window, family: str, effect: str) -> Named | None:
-        """The member of `family` that best supports a site `effect` (loss: in ref; gain: in alt) at the
-        variant of `window`, with its alternatives; None when no matrix of the family supports one."""
-        if family not in self.by_family:
+    def _scanner(self, candidates: tuple[str, ...]):
+        if candidates not in self._scanners:
+            members = [self.by_id[i] for i in candidates]
+            pwms = [site_matrix(m.ppm)[0] for m in members]
+            survival = [score_survival(pwm) for pwm in pwms]
+            span = np.array([(pwm.min(axis=1).sum(), pwm.max(axis=1).sum()) for pwm in pwms])
+            self._scanners[candidates] = MotifScanner(members), survival, span
+        return self._scanners[candidates]
+
+    def name(self, window: Window, candidates: tuple[str, ...], effect: str) -> Named | None:
+        """The candidate matrix that best supports a site `effect` (loss: in ref; gain: in alt) at the
+        variant of `window`: the one whose site in the holder reaches the largest share of its best
+        possible score (a longer paralog that adds flanks the site does not have reaches a smaller p,
+        not a closer fit), with the TFs whose supporting matrices give the site a p-value within
+        ALTERNATIVE_RATIO of it (or smaller); None when no candidate supports one."""
+        if not candidates:
             return None
-        scanner, survival = self._scanner(family)
+        scanner, survival, span = self._scanner(candidates)
         indel = int(window.ref_span[1] - window.ref_span[0] != window.alt_span[1] - window.alt_span[0])
         ref = scanner.best(window.ref, window.ref_span[0], window.ref_span[1] + indel)
         alt = scanner.best(window.alt, window.alt_span[0], window.alt_span[1] + indel)
@@ -190,20 +209,21 @@ class FamilyNames:
         if not len(supported):
             return None
         p = {int(m): score_p_value(holder[m], survival[m]) for m in supported}
-        order = sorted(p, key=lambda m: (p[m], -(holder[m] - other[m]), scanner.motifs[m].matrix_id))
-        best = order[0]
-        members = scanner.motifs
+        whole = (holder - span[:, 0]) / (span[:, 1] - span[:, 0])  # how much of its best the site reaches
+        order = sorted(p, key=lambda m: (-round(whole[m], 6), p[m], scanner.motifs[m].matrix_id))
+        best = scanner.motifs[order[0]]
         alternatives = [
-            members[m].tf_name
+            scanner.motifs[m].tf_name
             for m in order[1:]
-            if p[m] <= ALTERNATIVE_RATIO * p[best] and members[m].tf_name != members[best].tf_name
+            if p[m] <= ALTERNATIVE_RATIO * p[order[0]] and scanner.motifs[m].tf_name != best.tf_name
         ]
         return Named(
-            members[best].matrix_id,
-            members[best].tf_name,
-            float(ref[best]),
-            float(alt[best]),
-            float(scanner.sites[best]),
-            p[best],
+            best.matrix_id,
+            best.tf_name,
+            best.family,
+            float(ref[order[0]]),
+            float(alt[order[0]]),
+            float(scanner.sites[order[0]]),
+            p[order[0]],
             list(dict.fromkeys(alternatives)),
         )

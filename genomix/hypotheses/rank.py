@@ -23,12 +23,13 @@ Each hypothesis carries its name (the concept's), its lead feature (the member t
 and its activations (ref, alt, delta, offset), the atlas label of its named member whose matrix
 supports it (else of the first whose matrix fits the window, else of its named member that changed
 most; any named member of the family lends its matrix, moved or not: the matrix tests the site, the
-features the model's response); a motif hypothesis then takes the name of the member of its JASPAR
-family, anywhere in the atlas' collection, whose matrix supports it with the most significant site
-(`tf_name`, `motif_id`; `tf_family`, and the members that fit about as well in `tf_alternatives`; see
-`evidence.FamilyNames`). Each carries its effect (loss when the statistic is negative, gain
-otherwise), the PWM log-odds change of the named matrix at the site (`motif_delta`), the share of
-the model's effect that patching all members back restores (`mediated_fraction`, see `decompose`),
+features the model's response); a motif hypothesis then takes the name of the matrix, among its
+JASPAR family's and its members' TOMTOM matches in the atlas' collection, that supports it with the
+most significant site (`tf_name`, `motif_id`; that matrix' `tf_family`, and the TFs that fit about
+as well in `tf_alternatives`; see `evidence.FamilyNames`). Each carries its effect (loss when the
+statistic is negative, gain otherwise), the PWM log-odds change of the named matrix at the site
+(`motif_delta`), the share of the model's effect that patching all members back restores
+(`mediated_fraction`, see `decompose`),
 a p-value against shuffled-context null variants of the same kind (see `null`: the null statistic
 is the |z| of the hypothesis each null variant puts first, by the same rule, so the top hypothesis'
 p-value is uniform under the null), and how often those null variants move the model's own score
@@ -112,6 +113,7 @@ class _Unit:
     members: np.ndarray
     concept: str
     family: str = "."
+    candidates: tuple[str, ...] = ()  # the matrices that may name it (see evidence.FamilyNames)
 
 
 class Explainer:
@@ -157,7 +159,8 @@ class Explainer:
             members = np.asarray(row.members)
             family = str(row.key) if row.kind == "motif" else "."
             if options.group == "concept":
-                self.units.append(_Unit(row.name, row.kind, members, row.name, family))
+                names = self.names.candidates(family, self._matches(members)) if row.kind == "motif" else ()
+                self.units.append(_Unit(row.name, row.kind, members, row.name, family, names))
             else:  # each labelled member on its own
                 self.units += [
                     _Unit(
@@ -166,6 +169,9 @@ class Explainer:
                         np.array([f]),
                         row.name,
                         family if self.table.label_kind.loc[f] == "motif" else ".",
+                        self.names.candidates(family, self._matches([f]))
+                        if self.table.label_kind.loc[f] == "motif"
+                        else (),
                     )
                     for f in members
                     if self.table.label_kind.loc[f] != "unlabelled"
@@ -180,6 +186,14 @@ class Explainer:
         self.nulls = NullStore(self._null_dependencies, folders, cache)
         self._background_seqs: list[str] | None = None  # the null's shuffled backgrounds, drawn when first needed
         self._tail_fits: dict = {}
+
+    def _matches(self, features) -> set[str]:
+        """The TOMTOM matches (TF names) of the motif-labelled ones among `features`."""
+        if "motif_matches" not in self.table:
+            return set()
+        rows = self.table.loc[list(features)]
+        rows = rows[rows.label_kind == "motif"]
+        return {str(name) for names in rows.motif_matches if names is not None for name in names}
 
     # ------------------------------------------------------------------ statistic and null
 
@@ -403,8 +417,8 @@ class Explainer:
         lead = _lead(unit, statistic, per_feature)
         naming, motif_id = self.table.loc[evidence.feature], evidence.motif_id
         tf_name = str(naming.tf_name) if motif_id else "."
-        named = self.names.name(window, unit.family, effect_of(statistic)) if unit.kind == "motif" else None
-        if named is not None:  # the family member whose matrix fits the site best names it
+        named = self.names.name(window, unit.candidates, effect_of(statistic)) if unit.kind == "motif" else None
+        if named is not None:  # the candidate matrix that fits the site best names it
             motif_id, tf_name = named.motif_id, named.tf_name
             evidence = Evidence(
                 evidence.feature, motif_id, named.ref_pwm, named.alt_pwm, named.site, effect_of(statistic)
@@ -441,7 +455,7 @@ class Explainer:
             statistic=float(statistic),
             concept=unit.concept,
             members=",".join(map(str, moved)) or str(lead),
-            tf_family=unit.family,
+            tf_family=named.family if named is not None else unit.family,
             tf_alternatives=",".join(named.alternatives) if named is not None and named.alternatives else ".",
             evidence=evidence,
             moved_members=len(moved),
