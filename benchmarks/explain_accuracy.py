@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from genomix.demo.evaluate import auroc, call_metrics, read_truth
+from genomix.demo.evaluate import auroc, call_metrics, explain_calls, read_truth
 from genomix.demo.truth import DEVELOPMENT_SEEDS, FINAL_SEEDS, fresh_truth, transplanted_truth
 from genomix.demo.world import SEED, build_world
 from genomix.hypotheses import FalseDiscovery, explain_table
@@ -36,8 +36,6 @@ from genomix.motifs.breaks import motif_breaks
 from genomix.motifs.jaspar import load_jaspar
 from genomix.paths import demo_dir, demo_variants
 from genomix.pipelines import load_explainer
-
-Q = 0.05
 
 
 def truth_sets(names: str) -> list[tuple[str, str, int | None]]:
@@ -63,24 +61,6 @@ def materialise(kind: str, seed: int | None, folder: Path, world) -> tuple[Path,
     if kind == "in_genome":
         return demo_dir() / "genome.fa.gz", fresh_truth(seed, folder, world=world)
     return transplanted_truth(seed, folder, world=world)
-
-
-def genomix_calls(table: pd.DataFrame) -> pd.DataFrame:
-    """The top hypothesis of each ALT as a call: called when its q < Q."""
-    top = table[table["rank"] <= 1]
-    named = top.label_kind == "motif"
-    return pd.DataFrame(
-        {
-            "chrom": top.chrom,
-            "pos": top.pos,
-            "id": top.id,
-            "tf_name": np.where(named, top.tf_name, "."),
-            "motif_id": np.where(named, top.motif_id, "."),
-            "effect": top.effect,
-            "called": top.q_value < Q,
-            "p": top.p_value,
-        }
-    )
 
 
 def scan_calls(genome, variants, motifs) -> pd.DataFrame:
@@ -117,7 +97,34 @@ def model_auroc(table: pd.DataFrame, truth: pd.DataFrame) -> dict:
     return result
 
 
-def measure(name: str, kind: str, seed: int | None, args, world, motifs, families) -> dict:
+def model_reads(calls: pd.DataFrame, truth: pd.DataFrame) -> dict:
+    """Per planted TF, the share of its loss/gain variants whose score the model's own output moves
+    more than at random variants (score p < 0.05), and of its called ones."""
+    sites = truth[truth.truth_class.isin(["loss", "gain"])].merge(calls, on=["chrom", "pos", "id"])
+    return {
+        tf: {"sites": int(len(rows)), "model_reads": float(rows.model_reads.mean())}
+        for tf, rows in sites.groupby("truth_tf")
+    }
+
+
+def pooled(name: str, kind: str, parts: list, families) -> dict:
+    """The figures of several sets together (their loci renamed apart)."""
+    tagged = [[frame.assign(chrom=f"{i}:" + frame.chrom.astype(str)) for frame in part] for i, part in enumerate(parts)]
+    calls, scan, table, truth = (pd.concat(frames, ignore_index=True) for frames in zip(*tagged))
+    return {
+        "set": name,
+        "kind": kind,
+        "seed": None,
+        "variants": int(sum(len(part[3]) for part in parts)),
+        "explain_seconds": float("nan"),
+        "genomix": call_metrics(calls, truth, families),
+        "scan": call_metrics(scan, truth, families),
+        "model_auroc": model_auroc(table, truth),
+        "model_reads": model_reads(calls, truth),
+    }
+
+
+def measure(name: str, kind: str, seed: int | None, args, world, motifs, families) -> tuple[dict, tuple]:
     with tempfile.TemporaryDirectory() as scratch:
         fasta, vcf = materialise(kind, seed, Path(scratch), world)
         truth = read_truth(vcf)
@@ -128,6 +135,7 @@ def measure(name: str, kind: str, seed: int | None, args, world, motifs, familie
         table = explain_table(fdr.fill(fdr.add(explainer.explain(variants))))
         seconds = time.time() - start
         scan = scan_calls(explainer.genome, variants, motifs)
+    calls = explain_calls(table)
     if args.tables:
         args.tables.mkdir(parents=True, exist_ok=True)
         table.merge(truth, on=["chrom", "pos", "id"], how="left").to_csv(
@@ -139,17 +147,18 @@ def measure(name: str, kind: str, seed: int | None, args, world, motifs, familie
         "seed": seed,
         "variants": len(variants),
         "explain_seconds": round(seconds, 1),
-        "genomix": call_metrics(genomix_calls(table), truth, families),
+        "genomix": call_metrics(calls, truth, families),
         "scan": call_metrics(scan, truth, families),
         "model_auroc": model_auroc(table, truth),
-    }
+        "model_reads": model_reads(calls, truth),
+    }, (calls, scan, table, truth)
 
 
 ROWS = [
     ("family_top1", "family-level top-1 (loss/gain)"),
     ("tf_top1", "TF-level top-1, `tf_name`"),
     ("direction", "direction (loss/gain)"),
-    ("sensitivity", f"sensitivity (genomix q < {Q}; scan: a call)"),
+    ("sensitivity", "sensitivity (genomix q < 0.05; scan: a call)"),
     ("precision", "precision among called (family and direction right)"),
     ("direction_called", "direction among called"),
     ("neutral_called", "neutral variants called"),
@@ -159,7 +168,8 @@ ROWS = [
 
 def markdown(figures: dict) -> str:
     lines = [
-        f"### {figures['set']} ({figures['variants']} ALTs; explain {figures['explain_seconds']} s)",
+        f"### {figures['set']} ({figures['variants']} ALTs"
+        + (f"; explain {figures['explain_seconds']} s)" if not np.isnan(figures["explain_seconds"]) else ")"),
         "",
         "| | genomix | PWM scan | genomix, held out | PWM scan, held out |",
         "|---|---|---|---|---|",
@@ -167,6 +177,11 @@ def markdown(figures: dict) -> str:
     for key, label in ROWS:
         cells = [figures[who][part][key] for part in ("all", "held_out") for who in ("genomix", "scan")]
         lines.append(f"| {label} | " + " | ".join("–" if np.isnan(c) else f"{c:.3f}" for c in cells) + " |")
+    reads = [row["model_reads"] * row["sites"] for row in figures["model_reads"].values()]
+    sites = sum(row["sites"] for row in figures["model_reads"].values())
+    lines.append(
+        f"| loss/gain variants the model's score reads (score p < 0.05) | {sum(reads) / max(sites, 1):.3f} | | | |"
+    )
     counts = {
         part: (figures["genomix"][part]["sites"], figures["genomix"][part]["neutral"]) for part in ("all", "held_out")
     }
@@ -179,6 +194,14 @@ def markdown(figures: dict) -> str:
         + ", ".join(f"{m} {v:.3f}" for m, v in figures["model_auroc"].items())
         + " | | | |"
     )
+    return "\n".join(lines)
+
+
+def per_tf(figures: dict) -> str:
+    """Per planted TF: its loss/gain variants and how often the model's own score reads them."""
+    lines = ["| planted TF | loss/gain variants | model's score reads them (score p < 0.05) |", "|---|---|---|"]
+    for tf, row in sorted(figures["model_reads"].items()):
+        lines.append(f"| {tf} | {row['sites']} | {row['model_reads']:.2f} |")
     return "\n".join(lines)
 
 
@@ -195,12 +218,20 @@ def main() -> None:
     world = build_world(SEED)
     motifs = load_jaspar()
     families = {m.matrix_id: m.family for m in motifs}
-    results = []
+    results, parts = [], {}
     for name, kind, seed in truth_sets(args.sets):
-        figures = measure(name, kind, seed, args, world, motifs, families)
+        figures, frames = measure(name, kind, seed, args, world, motifs, families)
         results.append(figures)
+        parts.setdefault((name.split()[0], kind), []).append(frames)
         print(markdown(figures), flush=True)
         print(flush=True)
+    for (group, kind), sets in parts.items():
+        if len(sets) > 1:
+            figures = pooled(f"{group} {kind}, {len(sets)} sets pooled", kind, sets, families)
+            results.append(figures)
+            print(markdown(figures), flush=True)
+            print(per_tf(figures), flush=True)
+            print(flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 

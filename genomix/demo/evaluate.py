@@ -309,6 +309,29 @@ def masked_accuracy(
     }
 
 
+def explain_calls(table: pd.DataFrame) -> pd.DataFrame:
+    """explain's top hypothesis of each ALT as a call, for `call_metrics`: the name a user reads (`.` for
+    a hypothesis that is not a motif), its effect, called when its q-value is below SIGNIFICANT_Q, its
+    p-value, and whether the model's own score reads the variant (score p below MODEL_READS_P)."""
+    from genomix.hypotheses.records import MODEL_READS_P, SIGNIFICANT_Q
+
+    top = table[table["rank"] <= 1]
+    named = top.label_kind == "motif"
+    return pd.DataFrame(
+        {
+            "chrom": top.chrom,
+            "pos": top.pos,
+            "id": top.id,
+            "tf_name": np.where(named, top.tf_name, "."),
+            "motif_id": np.where(named, top.motif_id, "."),
+            "effect": top.effect,
+            "called": top.q_value < SIGNIFICANT_Q,
+            "p": top.p_value,
+            "model_reads": top.score_p < MODEL_READS_P,
+        }
+    )
+
+
 def call_metrics(calls: pd.DataFrame, truth: pd.DataFrame, families: dict[str, str]) -> dict:
     """Accuracy as a user reads the output, over the whole set and its held-out part.
 
