@@ -37,10 +37,12 @@ def score(
 ) -> None:
     """Score every ALT of a VCF with a DNA language model."""
     from genomix.io.genome import Genome
+    from genomix.io.outputs import check_outputs
     from genomix.models.registry import load_model
     from genomix.pipelines import score_metadata, score_to_file
     from genomix.scoring import ScoreOptions, default_window
 
+    check_outputs(out)
     genome = Genome(fasta)
     loaded = load_model(model, backend=backend, device=device, trust_remote_code=trust_remote_code)
     options = ScoreOptions(method, window or default_window(loaded), rc, batch_size, layer)
