@@ -242,6 +242,7 @@ def train_sae(
     same plan and `out`, it resumes from the last checkpoint.
     """
     from genomix.models.base import layer_name
+    from genomix.scoring import check_window
 
     genome = genome if isinstance(genome, Genome) else Genome(genome)
     plan = TrainingPlan(**{**asdict(plan), "layer": layer_name(plan.layer, model)})
@@ -249,8 +250,7 @@ def train_sae(
         raise GenomixError(f"unknown SAE architecture {plan.architecture!r}; choose topk or batchtopk")
     if not 0 < plan.k <= plan.d_sae:
         raise GenomixError(f"k must be between 1 and d_sae ({plan.d_sae}); got {plan.k}")
-    if plan.window > model.context_bp:
-        raise GenomixError(f"window {plan.window} bp is longer than {model.name}'s context ({model.context_bp} bp)")
+    check_window(plan.window, model)
     if regions is None:
         regions = Regions.whole_genome(genome)
     elif not isinstance(regions, Regions):
