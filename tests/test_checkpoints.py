@@ -1,6 +1,8 @@
 """Training checkpoints hold tensors and plain values only: a file that would run code when unpickled
 is refused with a clear error, and its code never runs."""
 
+import signal
+
 import pytest
 import torch
 
@@ -52,3 +54,22 @@ def test_demo_model_training_refuses_a_checkpoint_that_would_run_code(tmp_path, 
         train_demo_model(small_fasta, tmp_path / "model", held_out="chr2", steps=2, batch_size=2, length=40)
 
     assert not marker.exists()
+
+
+def test_an_interrupted_training_says_which_checkpoint_the_same_command_goes_on_from(tmp_path, convnet, small_fasta):
+    from genomix.errors import Interrupted  # imported here: the rest of the file runs where it does not exist
+
+    plan = TrainingPlan(layer="blocks.1", d_sae=16, k=2, tokens=12 * 64, batch_size=64, window=50, windows_per_batch=2)
+
+    def interrupt_at_10(step, metrics):
+        if step == 10:
+            raise Interrupted(signal.SIGINT)  # as the command line's SIGINT handler does
+
+    with pytest.raises(Interrupted) as stopped:
+        train_sae(convnet, small_fasta, tmp_path / "sae", plan, checkpoint_every=8, progress=interrupt_at_10)
+
+    checkpoint = tmp_path / "sae" / "training_checkpoint.pt"
+    assert stopped.value.left == [
+        f"SAE training stopped at step 10 of 12; {checkpoint} holds step 8, where the same command goes on"
+    ]
+    assert sorted(p.name for p in checkpoint.parent.iterdir()) == ["training_checkpoint.pt"]

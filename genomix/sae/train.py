@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from genomix.errors import GenomixError
+from genomix.errors import GenomixError, Interrupted
 from genomix.io.genome import Genome
 from genomix.io.outputs import written_whole
 from genomix.sae.activations import Regions, activation_stream
@@ -296,15 +296,22 @@ def train_sae(
     )
     sae.train()
     metrics: dict[str, float] = {}
-    while trainer.step_index < plan.steps:
-        x = next(stream).to(device)
-        if trainer.input_scale is None:  # inputs scaled to a mean norm of sqrt(d_in), folded back at the end
-            trainer.input_scale = math.sqrt(sae.d_in) / float(x.norm(dim=1).mean())
-        metrics = trainer.step(x * trainer.input_scale)
-        if progress:
-            progress(trainer.step_index, metrics)
-        if trainer.step_index % checkpoint_every == 0 and trainer.step_index < plan.steps:
-            save_checkpoint(run | {"trainer": trainer.state()}, checkpoint)
+    saved = trainer.step_index  # the step the checkpoint holds (0: none of this run)
+    try:
+        while trainer.step_index < plan.steps:
+            x = next(stream).to(device)
+            if trainer.input_scale is None:  # inputs scaled to a mean norm of sqrt(d_in), folded back at the end
+                trainer.input_scale = math.sqrt(sae.d_in) / float(x.norm(dim=1).mean())
+            metrics = trainer.step(x * trainer.input_scale)
+            if progress:
+                progress(trainer.step_index, metrics)
+            if trainer.step_index % checkpoint_every == 0 and trainer.step_index < plan.steps:
+                save_checkpoint(run | {"trainer": trainer.state()}, checkpoint)
+                saved = trainer.step_index
+    except Interrupted as stop:
+        resume = f"{checkpoint} holds step {saved}, where the same command goes on" if saved else "no checkpoint yet"
+        stop.left.append(f"SAE training stopped at step {trainer.step_index} of {plan.steps}; {resume}")
+        raise
     sae.eval()
     sae.fold_input_scale(trainer.input_scale)
     sae.metadata["training_final"] = {k: round(v, 5) for k, v in metrics.items()}  # mse on inputs * input_scale
