@@ -140,13 +140,13 @@ def vcf_float(value: float) -> float | None:
     return None if value is None or math.isnan(value) else float(value)
 
 
+_HOST = re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname()) or "host"
+
+
 def partial_path(path: Path) -> Path:
     """Where `path` is written until it is complete: `.NAME.<host>-<pid>.partial` beside it, hidden,
     naming the process that writes it, and ending in `.partial` so that no tool takes it for a result."""
     return path.with_name(f".{path.name}.{_HOST}-{os.getpid()}.partial")
-
-
-_HOST = re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname()) or "host"
 
 
 def _running(pid: int) -> bool:
