@@ -61,13 +61,20 @@ def check_method(method: str, model: GenomicModel) -> None:
 
 
 def default_window(model: GenomicModel) -> int:
-    return min(DEFAULT_WINDOW, model.context_bp)
+    """1024 bp, or the model's context when that is shorter (a model that declares none takes 1024)."""
+    return DEFAULT_WINDOW if model.context_bp is None else min(DEFAULT_WINDOW, model.context_bp)
 
 
-def check_window(width: int, model: GenomicModel) -> None:
+def check_window(width, model: GenomicModel | None = None) -> None:
+    """Refuse a window that is not a whole number of bp from 2 up to the model's context (if declared)."""
+    if isinstance(width, bool) or not isinstance(width, (int, np.integer)):
+        raise GenomixError(f"a window is a whole number of bp, not {width!r}; e.g. window=1024", option="window")
     if width < 2:
-        raise GenomixError(f"a window must be at least 2 bp, not {width}", option="window")
-    if width > model.context_bp:
+        raise GenomixError(
+            f"a window must be at least 2 bp, not {width}; pass window=1024, or leave it out for the default",
+            option="window",
+        )
+    if model is not None and model.context_bp is not None and width > model.context_bp:
         raise GenomixError(
             f"window of {width} bp is longer than {model.name}'s context ({model.context_bp} bp); "
             f"use window={model.context_bp} or less.",
@@ -200,10 +207,14 @@ class ScoreOptions:
     batch_size: int = 32
     layer: str | int | None = None
 
+    def __post_init__(self) -> None:
+        if self.window is not None:
+            check_window(self.window)
+
     def check(self, model: GenomicModel) -> None:
         """Refuse what the model cannot do, before any work starts."""
         check_method(self.method, model)
-        check_window(self.window or default_window(model), model)
+        check_window(default_window(model) if self.window is None else self.window, model)
 
 
 @dataclass(frozen=True)
@@ -231,7 +242,7 @@ def score_variants(
 ) -> list[Scored]:
     """Score placed variants (from `read_variants`); skipped ones come back with their status and NaN."""
     check_method(method, model)
-    width = window or default_window(model)
+    width = default_window(model) if window is None else window
     check_window(width, model)
     variants = list(variants)
     methods = [choose_method(method, model, v) for v in variants]

@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import re
+import signal
 import sys
 
 import typer
 
 from genomix.cli import concepts, demo, explain, features, models, sae, score
-from genomix.errors import GenomixError
+from genomix.errors import NO_SPACE, GenomixError, Interrupted, write_error
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Variant hypotheses from DNA foundation models.")
 app.command()(score.score)
@@ -62,29 +65,45 @@ def _with_flags(error: GenomixError) -> str:
     return f"{message} ({flag})"
 
 
-def run() -> None:
-    """Entry point: one clear line and a non-zero exit on bad input, a traceback only with --debug."""
+def _stop(signum, frame) -> None:
+    raise Interrupted(signum)
+
+
+def _stop_on_signals() -> None:
+    """SIGINT and SIGTERM raise Interrupted, which writers pass through after removing their partial
+    files (a signal ignored by the caller, as in a background job, stays ignored)."""
+    for number in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(number) is not signal.SIG_IGN:
+            signal.signal(number, _stop)
+
+
+def _fail(line: str, code: int) -> None:
+    typer.echo(f"genomix: {line}", err=True)
     try:
-        app(standalone_mode=False)
+        sys.stdout.flush()
+    except OSError:  # stdout itself failed (a full disk): do not report it again at exit
+        sys.stdout = open(os.devnull, "w")
+    sys.exit(code)
+
+
+def run() -> None:
+    """Entry point: one clear line and a non-zero exit on bad input, a traceback only with --debug.
+    Usage errors are Typer's own (exit 2); an interrupt exits 128 + the signal (130, 143)."""
+    _stop_on_signals()
+    try:
+        app()
+    except Interrupted as stop:
+        _fail(f"interrupted by {stop}: {'; '.join(stop.left) or 'no output written'}", stop.exit_code)
     except GenomixError as error:
         if _state["debug"]:
             raise
-        typer.echo(f"genomix: error: {_with_flags(error)}", err=True)
-        sys.exit(2)
-    except typer.Abort:
-        typer.echo("genomix: aborted", err=True)
-        sys.exit(130)
-    except typer.Exit as done:
-        sys.exit(done.exit_code)
+        _fail(f"error: {_with_flags(error)}", 2)
     except Exception as error:  # noqa: BLE001 - the last line of defence
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
+        fixable = None
+        if isinstance(error, OSError) and error.errno in (*NO_SPACE, errno.EROFS):
+            fixable = write_error(error, error.filename or "the output")
+        if fixable is not None and not _state["debug"]:
+            _fail(f"error: {fixable}", 2)
         if _state["debug"]:
             raise
-        typer.echo(
-            f"genomix: internal error: {type(error).__name__}: {error} (rerun with --debug for the traceback)", err=True
-        )
-        sys.exit(1)
+        _fail(f"internal error: {type(error).__name__}: {error} (rerun with --debug for the traceback)", 1)

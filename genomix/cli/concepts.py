@@ -48,7 +48,10 @@ def compare(
     frame = pd.DataFrame([comparison_row(sae, *concept_inputs(sae, annotations, fasta)) for sae in saes])
     typer.echo(frame.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     if out is not None:
-        frame.to_csv(out, sep="\t", index=False)
+        from genomix.io.outputs import written_whole
+
+        with written_whole([out]) as (partial,):
+            frame.to_csv(partial, sep="\t", index=False)
     if plot is not None:
         from genomix.report.plots import plot_concept_comparison
 

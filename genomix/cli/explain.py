@@ -48,6 +48,7 @@ def explain(
 ) -> None:
     """Explain every ALT of a VCF: ranked hypotheses from SAE features, with their evidence."""
     from genomix.hypotheses import ExplainOptions
+    from genomix.io.outputs import check_outputs
     from genomix.paths import SHIPPED
     from genomix.pipelines import explain_metadata, explain_to_file, load_explainer
 
@@ -66,8 +67,9 @@ def explain(
         unlabelled=unlabelled,
         null_cache=null_cache,
     )
-    explainer = load_explainer(fasta, sae, atlas, model, options, device=device)
     written = [p for p in (out, vcf_out, report, followup) if p is not None]
+    check_outputs(written)
+    explainer = load_explainer(fasta, sae, atlas, model, options, device=device)
     with Progress("explaining", quiet) as bar:
         counts = explain_to_file(
             vcf,

@@ -20,8 +20,9 @@ def info(
 
     loaded = load_model(model, backend=backend, device="cpu", trust_remote_code=trust_remote_code)
     tokens = "characters" if loaded.tokenizer.k == 1 else f"{loaded.tokenizer.k}-mers"
+    context = f"{loaded.context_bp} bp" if loaded.context_bp is not None else "not declared (windows of any length)"
     typer.echo(
         f"model    {loaded.name}\nbackend  {loaded.backend}\nkind     {loaded.kind}\ntokens   {tokens}\n"
-        f"context  {loaded.context_bp} bp\nd_model  {loaded.d_model}\n"
+        f"context  {context}\nd_model  {loaded.d_model}\n"
         f"layers   {len(loaded.layers)}: {loaded.layers[0]} .. {loaded.layers[-1]}"
     )

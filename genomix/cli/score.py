@@ -37,13 +37,15 @@ def score(
 ) -> None:
     """Score every ALT of a VCF with a DNA language model."""
     from genomix.io.genome import Genome
+    from genomix.io.outputs import check_outputs
     from genomix.models.registry import load_model
     from genomix.pipelines import score_metadata, score_to_file
-    from genomix.scoring import ScoreOptions, default_window
+    from genomix.scoring import ScoreOptions
 
+    check_outputs(out)
+    options = ScoreOptions(method, window, rc, batch_size, layer)
     genome = Genome(fasta)
     loaded = load_model(model, backend=backend, device=device, trust_remote_code=trust_remote_code)
-    options = ScoreOptions(method, window or default_window(loaded), rc, batch_size, layer)
     with Progress("scoring", quiet) as bar:
         counts = score_to_file(
             vcf,

@@ -19,6 +19,7 @@ import torch
 
 from genomix.io.genome import Genome
 from genomix.models.convnet import DNA_VOCABULARY, ConvNetConfig, ConvNetForMaskedLM, dna_tokenizer
+from genomix.sae.train import read_checkpoint, save_checkpoint
 
 log = logging.getLogger("genomix")
 
@@ -90,8 +91,8 @@ def train_demo_model(
     step = 0
     batches = training_batches(contigs, batch_size, length, 0.15, rng)
     if checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
-        if state["arguments"] == arguments:
+        state = read_checkpoint(checkpoint)
+        if state.get("arguments") == arguments:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             schedule.load_state_dict(state["schedule"])
@@ -120,7 +121,7 @@ def train_demo_model(
                 (time.time() - started) / len(losses),
             )
         if step % checkpoint_every == 0 or step == steps:
-            torch.save(
+            save_checkpoint(
                 dict(
                     arguments=arguments,
                     model=model.state_dict(),

@@ -19,6 +19,7 @@ import pandas as pd
 
 from genomix.errors import GenomixError
 from genomix.io.genome import Genome
+from genomix.io.outputs import written_whole
 from genomix.sae.activations import Regions
 from genomix.sae.base import SAE
 
@@ -60,11 +61,12 @@ class FeatureAtlas:
         table = table.replace_schema_metadata(
             {**(table.schema.metadata or {}), b"genomix_atlas": json.dumps(self.metadata).encode()}
         )
-        pq.write_table(table, path)
         beside = concepts_path(path)
-        if self.concepts is not None:
-            self.concepts.to_parquet(beside, index=False)
-        elif beside.exists():
+        with written_whole([path] if self.concepts is None else [path, beside]) as partials:
+            pq.write_table(table, partials[0])
+            if self.concepts is not None:
+                self.concepts.to_parquet(partials[1], index=False)
+        if self.concepts is None and beside.exists():
             beside.unlink()  # it belonged to the atlas this one replaces
         return path
 

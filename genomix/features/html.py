@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from genomix.features.atlas import FeatureAtlas
+from genomix.io.outputs import written_whole
 from genomix.sequence import ALPHABET
 
 _STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}
@@ -127,5 +128,7 @@ def write_atlas_html(atlas: FeatureAtlas, path: str | Path, limit: int | None = 
     source = atlas.metadata.get("motif_source", "")
     motifs = {m.matrix_id: m for m in load_jaspar(source)} if str(source).startswith("JASPAR") else None
     path = Path(path)
-    path.write_text(atlas_html(atlas, motifs, limit))
+    page = atlas_html(atlas, motifs, limit)
+    with written_whole([path]) as (partial,):
+        partial.write_text(page, encoding="utf-8")
     return path

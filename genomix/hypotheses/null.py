@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import tempfile
 import zipfile
 from collections import defaultdict
 from collections.abc import Callable
@@ -32,6 +30,7 @@ import numpy as np
 
 from genomix.errors import GenomixError
 from genomix.io.genome import Genome
+from genomix.io.outputs import written_whole
 from genomix.io.variants import Variant
 from genomix.io.windows import make_window
 from genomix.sequence import ALPHABET
@@ -252,11 +251,10 @@ class NullStore:
         return False
 
     def save(self, kind: tuple[str, int], folder: Path) -> Path:
-        """Write through a file of its own and rename, so runs sharing a folder never read a partial one."""
+        """Write through a partial file of this process and rename, so runs sharing a folder never read
+        a partial one."""
         folder.mkdir(parents=True, exist_ok=True)
-        handle, partial = tempfile.mkstemp(dir=folder, prefix=".partial-", suffix=".npz")
-        with os.fdopen(handle, "wb") as out:
-            null = self.drawn[kind]
+        null = self.drawn[kind]
+        with written_whole([folder / self.name(kind)]) as (partial,), open(partial, "wb") as out:
             np.savez(out, scale=null.scale, tops=null.tops, scores=null.scores)
-        os.replace(partial, folder / self.name(kind))
         return folder / self.name(kind)

@@ -65,7 +65,7 @@ from genomix.hypotheses.records import Explained, Hypothesis
 from genomix.io.genome import Genome
 from genomix.io.variants import Variant
 from genomix.io.windows import Window, make_window
-from genomix.scoring import Scored, choose_method, score_variants, score_windows
+from genomix.scoring import Scored, check_window, choose_method, score_variants, score_windows
 
 GROUPS = ("concept", "feature")
 MEMBER_MIN = 0.05  # a member is listed as evidence when its own |s| reaches this
@@ -95,6 +95,8 @@ class ExplainOptions:
     null_cache: str | Path | None = None
 
     def check(self) -> None:
+        if self.window is not None:
+            check_window(self.window)
         if self.null_size < 10:
             raise GenomixError(
                 f"a null size of {self.null_size} is too small for a p-value: use at least 10 (default 500)",
@@ -145,7 +147,8 @@ class Explainer:
                 "the atlas was built for another model than this SAE's; rebuild it with `genomix features annotate`"
             )
         self.model, self.sae, self.atlas, self.genome, self.options = model, sae, atlas, genome, options
-        self.window = options.window or int(sae.metadata.get("context_size") or 512)
+        self.window = int(sae.metadata.get("context_size") or 512) if options.window is None else options.window
+        check_window(self.window)
         self.table = atlas.table.set_index("feature").sort_index()
         typical = np.array([np.median(a) if a is not None and len(a) else np.nan for a in self.table.top_activations])
         self.typical = np.where(typical > 0, typical, np.inf)

@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 import os
+import string
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pysam
 
 from genomix.errors import GenomixError
+
+_SEQUENCE_CHARACTERS = frozenset(string.ascii_letters + "-*.")
+
+
+@contextmanager
+def quiet_htslib() -> Iterator[None]:
+    """htslib's own messages off (`[E::idx_find_and_load] Could not retrieve index file` for every
+    unindexed .gz/.bcf, `[E::fai_retrieve] ...`): genomix reports what went wrong in its own words."""
+    before = pysam.set_verbosity(0)
+    try:
+        yield
+    finally:
+        pysam.set_verbosity(before)
 
 
 class Genome:
@@ -55,13 +71,30 @@ class Genome:
         return list(self.lengths)
 
     def fetch(self, contig: str, start: int, end: int) -> str:
-        """Upper-case sequence of `contig[start:end]` (0-based half-open), N outside the contig."""
+        """Upper-case sequence of `contig[start:end]` (0-based half-open), N outside the contig. The bases
+        are counted: a FASTA changed after it was indexed is an error, never a shifted sequence."""
         length = self.lengths[contig]
         inner_start, inner_end = max(start, 0), min(end, length)
-        inner = self._fasta.fetch(contig, inner_start, inner_end).upper() if inner_start < inner_end else ""
+        inner = self._read(contig, inner_start, inner_end).upper() if inner_start < inner_end else ""
         left = max(0, min(end, 0) - start)
         right = max(0, end - max(start, length))
         return "N" * left + inner + "N" * right
+
+    def _read(self, contig: str, start: int, end: int) -> str:
+        try:
+            with quiet_htslib():
+                read = self._fasta.fetch(contig, start, end)
+        except (ValueError, OSError):  # htslib could not read the bytes the index points to
+            read = ""
+        foreign = set(read) - _SEQUENCE_CHARACTERS if not read.isalpha() else set()
+        if len(read) != end - start or foreign:
+            got = f"{len(read)} came back" if len(read) != end - start else f"it holds {''.join(sorted(foreign))!r}"
+            raise GenomixError(
+                f"the FASTA {self.path} does not match its index {self.path.name}.fai: {contig}:{start + 1}-{end} "
+                f"should be {end - start} bases and {got} (was the FASTA changed after it was indexed?). "
+                f"Re-index it with `samtools faidx {self.path}`."
+            )
+        return read
 
     def close(self) -> None:
         self._fasta.close()

@@ -5,9 +5,12 @@ The format follows the output file's extension; `-` streams VCF to stdout.
 
 from __future__ import annotations
 
+import glob
 import io
 import math
 import os
+import re
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pysam
 
-from genomix.errors import GenomixError
+from genomix.errors import NO_SPACE, GenomixError, Interrupted, write_error
 
 TABLE_FORMATS = {".tsv": "tsv", ".txt": "tsv", ".parquet": "parquet"}
 VCF_MODES = {".vcf": "w", ".vcf.gz": "wz", ".bcf": "wb"}
@@ -137,22 +140,95 @@ def vcf_float(value: float) -> float | None:
     return None if value is None or math.isnan(value) else float(value)
 
 
+_HOST = re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname()) or "host"
+
+
+def partial_path(path: Path) -> Path:
+    """Where `path` is written until it is complete: `.NAME.<host>-<pid>.partial` beside it, hidden,
+    naming the process that writes it, and ending in `.partial` so that no tool takes it for a result."""
+    return path.with_name(f".{path.name}.{_HOST}-{os.getpid()}.partial")
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_partials(path: Path) -> list[Path]:
+    """Remove the partials of `path` left by processes of this host that no longer run (a run killed by
+    SIGKILL or a power cut cannot remove its own); those of other hosts sharing the folder stay.
+    Returns the removed files."""
+    named = re.compile(rf"\.{re.escape(path.name)}\.(?P<host>.+)-(?P<pid>\d+)\.partial")
+    removed = []
+    for partial in path.parent.glob(f".{glob.escape(path.name)}.*.partial"):
+        found = named.fullmatch(partial.name)
+        if found and found["host"] == _HOST and not _running(int(found["pid"])):
+            partial.unlink(missing_ok=True)
+            removed.append(partial)
+    return removed
+
+
+def check_outputs(paths: list) -> None:
+    """Refuse, before anything is written, an output named twice or one whose folder does not exist.
+    `paths`: paths or names; None and `-` are stdout."""
+    seen = set()
+    for path in paths:
+        stdout = path is None or str(path) == "-"
+        key = "-" if stdout else os.path.realpath(path)
+        if key in seen:
+            raise GenomixError(f"{'standard output' if stdout else path} is named as an output twice; name each once")
+        seen.add(key)
+        if not stdout and not Path(path).parent.exists():
+            raise GenomixError(f"output folder {Path(path).parent} does not exist; create it first")
+
+
+def _file_mode() -> int:
+    """The mode a new file gets here (0o644 under the usual umask 022)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _names(paths: list[Path | None]) -> str:
+    return ", ".join("standard output" if path is None else str(path) for path in paths)
+
+
 @contextmanager
 def written_whole(paths: list[Path | None]) -> Iterator[list[Path | None]]:
     """Partial names to write `paths` under (None, for stdout, stays None): each replaces its path
-    when the block ends without error, and all are removed when it fails, so an output file is
-    either complete or absent."""
-    for path in paths:
-        if path is not None and not path.parent.exists():
-            raise GenomixError(f"output folder {path.parent} does not exist; create it first")
-    partials = [None if path is None else path.with_name(f".{path.name}.partial") for path in paths]
+    when the block ends without error, with the mode of a new file; all are removed when it fails or
+    is interrupted, so an output file is complete or as it was before. An output named twice is
+    refused, partials left by dead runs are removed, and each partial is created before the block runs,
+    so that a folder one cannot write to fails before any work."""
+    check_outputs(paths)
+    partials = [None if path is None else partial_path(path) for path in paths]
     try:
+        for path, partial in zip(paths, partials):
+            if path is not None:
+                remove_stale_partials(path)
+                partial.open("wb").close()
         yield partials
-    except BaseException:
         for partial in partials:
-            if partial is not None and partial.exists():
-                partial.unlink()
+            if partial is not None:
+                os.chmod(partial, _file_mode())
+        for path, partial in zip(paths, partials):
+            if path is not None:
+                os.replace(partial, path)
+    except BaseException as error:
+        for partial in partials:
+            if partial is not None:
+                partial.unlink(missing_ok=True)
+        if isinstance(error, Interrupted):
+            error.left.append(f"{_names(paths)} left as they were, no partial file remains")
+        if isinstance(error, OSError) and (error.errno in NO_SPACE or str(error.filename) in map(str, partials)):
+            fixable = write_error(error, _names(paths))
+            if fixable is not None:
+                raise fixable from error
         raise
-    for path, partial in zip(paths, partials):
-        if path is not None:
-            os.replace(partial, path)

@@ -5,6 +5,8 @@ This is the one place where VCF's 1-based POS becomes genomix's 0-based start.
 
 from __future__ import annotations
 
+import gzip
+import itertools
 import logging
 import os
 from collections.abc import Iterator
@@ -14,7 +16,7 @@ from pathlib import Path
 import pysam
 
 from genomix.errors import GenomixError
-from genomix.io.genome import Genome, resolve_contig
+from genomix.io.genome import Genome, quiet_htslib, resolve_contig
 from genomix.sequence import is_dna
 
 log = logging.getLogger("genomix")
@@ -69,12 +71,27 @@ def allele_status(ref: str, alt: str | None) -> str:
     return "ok"
 
 
+def is_plain_gzip(path: str | os.PathLike) -> bool:
+    """True for a gzip file that is not bgzip (BGZF: gzip blocks whose extra field is tagged `BC`)."""
+    with open(path, "rb") as handle:
+        head = handle.read(18)
+    return head[:2] == b"\x1f\x8b" and not (len(head) == 18 and head[3] & 4 and head[12:14] == b"BC")
+
+
 def open_vcf(path: str | os.PathLike) -> pysam.VariantFile:
     """Open a VCF/BCF (plain or bgzipped) with a clear error when it cannot be read."""
-    if str(path) != "-" and not Path(path).exists():
-        raise GenomixError(f"VCF not found: {path}")
+    if str(path) != "-":
+        if not Path(path).exists():
+            raise GenomixError(f"VCF not found: {path}")
+        if is_plain_gzip(path):
+            plain = str(path).removesuffix(".gz")
+            raise GenomixError(
+                f"{path} is compressed with plain gzip, which cannot be read from the middle; bgzip it: "
+                f"`gunzip {path} && bgzip {plain}` (bgzip comes with htslib/samtools)."
+            )
     try:
-        return pysam.VariantFile(str(path))
+        with quiet_htslib():
+            return pysam.VariantFile(str(path))
     except (OSError, ValueError) as error:
         raise GenomixError(
             f"cannot read {path} as VCF/BCF ({error}). Check the file with `bcftools view -h {path}`; "
@@ -82,8 +99,54 @@ def open_vcf(path: str | os.PathLike) -> pysam.VariantFile:
         ) from error
 
 
+def _what_is_wrong(path: str, number: int) -> str:
+    """Why data line `number` (1-based) of a text VCF cannot be read, or "" when that cannot be told."""
+    try:
+        with (gzip.open if str(path).endswith(".gz") else open)(path, "rt", errors="replace") as handle:
+            lines = (line for line in handle if not line.startswith("#"))
+            line = next(itertools.islice(lines, number - 1, None), None)
+    except (OSError, EOFError):
+        return ""
+    if line is None:
+        return ""
+    fields = line.rstrip("\r\n").split("\t")
+    if len(fields) < 8:
+        spaces = " (separated by spaces? VCF columns are separated by tabs)" if " " in line.strip() else ""
+        return (
+            f"it has {len(fields)} tab-separated column{'s' if len(fields) != 1 else ''}{spaces}, and a record "
+            "needs 8: CHROM POS ID REF ALT QUAL FILTER INFO (. for an empty one)"
+        )
+    if not fields[1].isdigit():
+        return f"its POS {fields[1]!r} is not a position (a whole number, 1 for the first base)"
+    return ""
+
+
+def _bad_record(vcf: pysam.VariantFile, number: int, last, error, region: str | None) -> GenomixError:
+    """The error for the record after `last` (the `number`th read), which htslib could not parse."""
+    name = vcf.filename.decode() if isinstance(vcf.filename, bytes) else str(vcf.filename)
+    where = f"record {number} of {name}" if region is None else f"a record of {name} in {region}"
+    where += f" (after {last.chrom}:{last.pos})" if last is not None else ""
+    why = _what_is_wrong(name, number) if region is None and name != "-" and not name.endswith(".bcf") else ""
+    return GenomixError(
+        f"cannot read {where}: {why or f'htslib cannot parse it ({error})'}. Fix or remove that line; "
+        f"`bcftools view {name}` stops at it too."
+    )
+
+
 def iter_records(vcf: pysam.VariantFile, region: str | None = None) -> Iterator[pysam.VariantRecord]:
-    """Records of `vcf`, all of them or those in `region` (`chr1:100-200`, 1-based, needs an index)."""
+    """Records of `vcf`, all of them or those in `region` (`chr1:100-200`, 1-based, needs an index).
+    A record htslib cannot parse is an error that names it and what is wrong with it."""
+    number, last = 0, None
+    try:
+        with quiet_htslib():
+            for last in _records(vcf, region):
+                number += 1
+                yield last
+    except OSError as error:  # htslib's "truncated file" or "unable to parse next record"
+        raise _bad_record(vcf, number + 1, last, error, region) from error
+
+
+def _records(vcf: pysam.VariantFile, region: str | None) -> Iterator[pysam.VariantRecord]:
     if region is None:
         yield from vcf
         return
@@ -116,9 +179,12 @@ def iter_records(vcf: pysam.VariantFile, region: str | None = None) -> Iterator[
 
 
 def split_record(record: pysam.VariantRecord, index: int) -> list[Variant]:
-    """One Variant per ALT of `record` (a record with ALT `.` gives one skipped Variant)."""
+    """One Variant per ALT of `record` (a record with ALT `.` gives one skipped Variant). A record
+    at POS 0 (a telomere in VCF's terms; htslib reads no smaller POS) is on no base: every ALT of it
+    is `skipped:invalid_position`."""
     ref = record.ref.upper()
     alts = record.alts or (None,)
+    invalid = record.start < 0
     return [
         Variant(
             chrom=record.chrom,
@@ -126,7 +192,7 @@ def split_record(record: pysam.VariantRecord, index: int) -> list[Variant]:
             ref=ref,
             alt=alt.upper() if alt and not alt.startswith("<") else (alt or "."),
             id=record.id or ".",
-            status=allele_status(record.ref, alt),
+            status="skipped:invalid_position" if invalid else allele_status(record.ref, alt),
             record=index,
             allele=number,
         )

@@ -31,12 +31,13 @@ class GenomicModel(Protocol):
     """A DNA language model as genomix sees it.
 
     `kind`: "mlm" (masked) or "clm" (causal). `layers`: hook point names (`blocks.{i}`,
-    the residual stream after block i). `context_bp`: longest window it takes, in bp.
+    the residual stream after block i). `context_bp`: longest window it takes, in bp; None when the
+    model declares no limit.
     """
 
     name: str
     kind: str
-    context_bp: int
+    context_bp: int | None
     layers: list[str]
     d_model: int
     device: torch.device

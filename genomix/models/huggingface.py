@@ -108,11 +108,13 @@ class HuggingFaceModel:
     def claims(cls, source: str, config) -> bool:
         raise NotImplementedError
 
-    def _context_bp(self) -> int:
+    def _context_bp(self) -> int | None:
+        """The longest window the config declares, in bp; None when it declares none (a convolutional or
+        rotary model that takes any length)."""
         config = self.config
         tokens = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
         if not tokens:
-            return 1_000_000_000
+            return None
         if config.model_type == "esm" and getattr(config, "position_embedding_type", "absolute") == "absolute":
             tokens -= (config.pad_token_id or 0) + 1  # ESM's learned positions start after the padding index
         specials = len(self.tokenizer.prefix) + len(self.tokenizer.suffix)

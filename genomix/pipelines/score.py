@@ -69,7 +69,7 @@ def score_metadata(model, options: ScoreOptions, command: str | None = None) -> 
         command,
         model=model.name,
         method=options.method,
-        window=options.window or default_window(model),
+        window=default_window(model) if options.window is None else options.window,
         reverse_complement="yes" if options.rc else "no",
     )
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from genomix.io.outputs import written_whole
+
 
 def plot_concept_comparison(frame: pd.DataFrame, path: str | Path) -> Path:
     """A PNG of features per concept and entangled share, SAE by SAE (`frame`: rows of
@@ -24,6 +26,8 @@ def plot_concept_comparison(frame: pd.DataFrame, path: str | Path) -> Path:
     for axis in (left, right):
         axis.tick_params(axis="x", labelrotation=30, labelsize=8)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    path = Path(path)
+    with written_whole([path]) as (partial,):  # the format from the final name: the partial's ends in .partial
+        figure.savefig(partial, dpi=100, format=path.suffix.lstrip(".").lower() or "png")
     plt.close(figure)
-    return Path(path)
+    return path

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from genomix.errors import GenomixError
+from genomix.io.outputs import written_whole
 
 ARCHITECTURES: dict[str, type[SAE]] = {}
 
@@ -144,11 +145,9 @@ class SAE(nn.Module):
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        save_file(
-            {name: t.detach().cpu().contiguous() for name, t in self.weights().items()},
-            folder / "sae_weights.safetensors",
-        )
-        (folder / "cfg.json").write_text(json.dumps(self.config(), indent=1) + "\n")
+        with written_whole([folder / "sae_weights.safetensors", folder / "cfg.json"]) as (weights, cfg):
+            save_file({name: t.detach().cpu().contiguous() for name, t in self.weights().items()}, weights)
+            cfg.write_text(json.dumps(self.config(), indent=1) + "\n")
         return folder
 
     @classmethod

@@ -52,7 +52,8 @@ def evaluate_sae(
     if layer is None:
         raise GenomixError("this SAE does not record the layer it reads; set its metadata['hook_name'] (blocks.i)")
     sae.check_matches(model, layer)
-    window = min(window or sae.metadata.get("context_size") or 512, model.context_bp)
+    window = window or sae.metadata.get("context_size") or 512
+    window = window if model.context_bp is None else min(window, model.context_bp)
     device = sae.W_enc.device
     rng = np.random.default_rng(seed)
     fired = torch.zeros(sae.d_sae, dtype=torch.bool, device=device)

@@ -15,15 +15,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import os
+import pickle
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
-from genomix.errors import GenomixError
+from genomix.errors import GenomixError, Interrupted
 from genomix.io.genome import Genome
+from genomix.io.outputs import written_whole
 from genomix.sae.activations import Regions, activation_stream
 from genomix.sae.base import ARCHITECTURES, SAE, BatchTopKSAE, model_fingerprint
 
@@ -195,6 +196,28 @@ class Trainer:
         self.input_scale = state["input_scale"]
 
 
+def read_checkpoint(path: Path, device=None) -> dict:
+    """A training checkpoint, read as tensors and plain values only (`weights_only`): a file that holds
+    anything else is refused, since unpickling it could run code. One cut short reads as {} (start over)."""
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as error:
+        found = [line.split("error:", 1)[1].strip() for line in str(error).splitlines() if "Unpickler error:" in line]
+        raise GenomixError(
+            f"{path} holds more than tensors and plain values ({found[0] if found else 'not a checkpoint'}); "
+            "genomix will not load it, since that could run code. Delete it to start training over."
+        ) from error
+    except Exception as error:  # noqa: BLE001 - a checkpoint cut short by a crash: start over rather than fail
+        log.warning("cannot read %s (%s); starting over", path, error)
+        return {}
+
+
+def save_checkpoint(state: dict, path: Path) -> None:
+    """Write `state` (tensors and plain values) whole: a crash mid-write leaves the previous checkpoint."""
+    with written_whole([path]) as (partial,):
+        torch.save(state, partial)
+
+
 def _inputs_digest(genome: Genome, regions: Regions) -> str:
     """What the activations are drawn from: contig names and lengths, and the regions."""
     digest = hashlib.sha256(repr(sorted(genome.lengths.items())).encode())
@@ -219,6 +242,7 @@ def train_sae(
     same plan and `out`, it resumes from the last checkpoint.
     """
     from genomix.models.base import layer_name
+    from genomix.scoring import check_window
 
     genome = genome if isinstance(genome, Genome) else Genome(genome)
     plan = TrainingPlan(**{**asdict(plan), "layer": layer_name(plan.layer, model)})
@@ -226,8 +250,7 @@ def train_sae(
         raise GenomixError(f"unknown SAE architecture {plan.architecture!r}; choose topk or batchtopk")
     if not 0 < plan.k <= plan.d_sae:
         raise GenomixError(f"k must be between 1 and d_sae ({plan.d_sae}); got {plan.k}")
-    if plan.window > model.context_bp:
-        raise GenomixError(f"window {plan.window} bp is longer than {model.name}'s context ({model.context_bp} bp)")
+    check_window(plan.window, model)
     if regions is None:
         regions = Regions.whole_genome(genome)
     elif not isinstance(regions, Regions):
@@ -252,11 +275,7 @@ def train_sae(
         "inputs": _inputs_digest(genome, regions),
     }
     if checkpoint.exists():
-        try:
-            state = torch.load(checkpoint, map_location=device, weights_only=False)
-        except Exception as error:  # a checkpoint cut short by a crash: start over rather than fail
-            log.warning("cannot read %s (%s); starting over", checkpoint, error)
-            state = {}
+        state = read_checkpoint(checkpoint, device)
         if all(state.get(key) == value for key, value in run.items()):
             trainer.load_state(state["trainer"])
             log.info("resuming SAE training at step %d of %d", trainer.step_index, plan.steps)
@@ -277,17 +296,22 @@ def train_sae(
     )
     sae.train()
     metrics: dict[str, float] = {}
-    while trainer.step_index < plan.steps:
-        x = next(stream).to(device)
-        if trainer.input_scale is None:  # inputs scaled to a mean norm of sqrt(d_in), folded back at the end
-            trainer.input_scale = math.sqrt(sae.d_in) / float(x.norm(dim=1).mean())
-        metrics = trainer.step(x * trainer.input_scale)
-        if progress:
-            progress(trainer.step_index, metrics)
-        if trainer.step_index % checkpoint_every == 0 and trainer.step_index < plan.steps:
-            partial = checkpoint.with_name(checkpoint.name + ".partial")
-            torch.save(run | {"trainer": trainer.state()}, partial)
-            os.replace(partial, checkpoint)  # a crash mid-write leaves the previous checkpoint whole
+    saved = trainer.step_index  # the step the checkpoint holds (0: none of this run)
+    try:
+        while trainer.step_index < plan.steps:
+            x = next(stream).to(device)
+            if trainer.input_scale is None:  # inputs scaled to a mean norm of sqrt(d_in), folded back at the end
+                trainer.input_scale = math.sqrt(sae.d_in) / float(x.norm(dim=1).mean())
+            metrics = trainer.step(x * trainer.input_scale)
+            if progress:
+                progress(trainer.step_index, metrics)
+            if trainer.step_index % checkpoint_every == 0 and trainer.step_index < plan.steps:
+                save_checkpoint(run | {"trainer": trainer.state()}, checkpoint)
+                saved = trainer.step_index
+    except Interrupted as stop:
+        resume = f"{checkpoint} holds step {saved}, where the same command goes on" if saved else "no checkpoint yet"
+        stop.left.append(f"SAE training stopped at step {trainer.step_index} of {plan.steps}; {resume}")
+        raise
     sae.eval()
     sae.fold_input_scale(trainer.input_scale)
     sae.metadata["training_final"] = {k: round(v, 5) for k, v in metrics.items()}  # mse on inputs * input_scale
