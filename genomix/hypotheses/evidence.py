@@ -162,7 +162,7 @@ class Named:
 
 
 class FamilyNames:
-    """Names motif hypotheses by the candidate matrix that fits the site most completely. A concept's candidates
+    """Names motif hypotheses by the candidate matrix that fits the site best. A concept's candidates
     (`candidates`) are every matrix of its JASPAR family and the TOMTOM matches of its motif-labelled
     features: paralogs share motifs, and JASPAR files some of them under other family names (EBF1
     under "Early B-Cell Factor-related factors", Ebf4 under "EBF-related"), so the family a
@@ -186,21 +186,17 @@ class FamilyNames:
     def _scanner(self, candidates: tuple[str, ...]):
         if candidates not in self._scanners:
             members = [self.by_id[i] for i in candidates]
-            pwms = [site_matrix(m.ppm)[0] for m in members]
-            survival = [score_survival(pwm) for pwm in pwms]
-            span = np.array([(pwm.min(axis=1).sum(), pwm.max(axis=1).sum()) for pwm in pwms])
-            self._scanners[candidates] = MotifScanner(members), survival, span
+            survival = [score_survival(site_matrix(m.ppm)[0]) for m in members]
+            self._scanners[candidates] = MotifScanner(members), survival
         return self._scanners[candidates]
 
     def name(self, window: Window, candidates: tuple[str, ...], effect: str) -> Named | None:
         """The candidate matrix that best supports a site `effect` (loss: in ref; gain: in alt) at the
-        variant of `window`: the one whose site in the holder reaches the largest share of its best
-        possible score (a longer paralog that adds flanks the site does not have reaches a smaller p,
-        not a closer fit), with the TFs whose supporting matrices give the site a p-value within
-        ALTERNATIVE_RATIO of it (or smaller); None when no candidate supports one."""
+        variant of `window` (the smallest p of the holder's score), with the TFs whose supporting
+        matrices' p-values lie within ALTERNATIVE_RATIO of it; None when no candidate supports one."""
         if not candidates:
             return None
-        scanner, survival, span = self._scanner(candidates)
+        scanner, survival = self._scanner(candidates)
         indel = int(window.ref_span[1] - window.ref_span[0] != window.alt_span[1] - window.alt_span[0])
         ref = scanner.best(window.ref, window.ref_span[0], window.ref_span[1] + indel)
         alt = scanner.best(window.alt, window.alt_span[0], window.alt_span[1] + indel)
@@ -209,8 +205,7 @@ class FamilyNames:
         if not len(supported):
             return None
         p = {int(m): score_p_value(holder[m], survival[m]) for m in supported}
-        whole = (holder - span[:, 0]) / (span[:, 1] - span[:, 0])  # how much of its best the site reaches
-        order = sorted(p, key=lambda m: (-round(whole[m], 6), p[m], scanner.motifs[m].matrix_id))
+        order = sorted(p, key=lambda m: (p[m], -(holder[m] - other[m]), scanner.motifs[m].matrix_id))
         best = scanner.motifs[order[0]]
         alternatives = [
             scanner.motifs[m].tf_name
