@@ -92,6 +92,12 @@ def test_a_significant_hypothesis_the_model_reads_is_worded_as_a_mechanism():
     )
 
 
+def test_a_long_list_of_paralogs_is_counted_in_the_sentence_and_kept_whole_in_the_column():
+    h = _hypothesis(q_value=0.01, score_p=0.004, tf_alternatives="TFAP2A,TFAP2B,TFAP2D,TFAP2E,TFAP2F,TFAP2G")
+    assert "(TFAP2C; about as well: TFAP2A, TFAP2B, TFAP2D, TFAP2E, 2 more)" in h.hypothesis
+    assert h.row()["tf_alternatives"] == "TFAP2A,TFAP2B,TFAP2D,TFAP2E,TFAP2F,TFAP2G"
+
+
 def test_a_non_significant_hypothesis_is_worded_as_a_possibility():
     text = _hypothesis(q_value=0.3, p_value=0.04, score_p=0.004).hypothesis
     assert text.startswith("Not significant (p = 0.04, q = 0.3): C>T at chr2:100 may weaken a site of the AP-2 family")

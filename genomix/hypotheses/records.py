@@ -46,6 +46,7 @@ EXPLAIN_COLUMNS = [
 ]
 SIGNIFICANT_Q = 0.05  # a hypothesis with a q-value at or above this is worded as not significant
 MODEL_READS_P = 0.05  # the model's own score reads the variant when its score p-value is below this
+SENTENCE_ALTERNATIVES = 4  # the sentence names this many of the TFs that fit about as well, then counts the rest
 # Consequence (label_effect, or the status without a hypothesis) closes the list: bcftools +split-vep
 # refuses a tag without a field of that name.
 GMX_FIELDS = "Allele|Method|Score|Feature|Label|Effect|Delta|MotifDelta|Mediated|P|Q|Family|Consequence"
@@ -207,7 +208,10 @@ def _site(h: Hypothesis) -> str:
     if h.tf_family == ".":
         return f"{_article(h.label)} {h.label} site"
     name = h.tf_name if h.tf_name != "." else h.label
-    alternatives = "" if h.tf_alternatives == "." else f"; about as well: {h.tf_alternatives.replace(',', ', ')}"
+    others = [] if h.tf_alternatives == "." else h.tf_alternatives.split(",")
+    if len(others) > SENTENCE_ALTERNATIVES:  # the column keeps them all
+        others = others[:SENTENCE_ALTERNATIVES] + [f"{len(others) - SENTENCE_ALTERNATIVES} more"]
+    alternatives = f"; about as well: {', '.join(others)}" if others else ""
     return f"a site of the {h.tf_family} family ({name}{alternatives})"
 
 
