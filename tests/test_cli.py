@@ -156,3 +156,31 @@ def test_demo_scores_every_truth_variant_and_reports_the_auroc_of_its_scores(tmp
     assert float(all_line.split()[1]) == pytest.approx(expected, abs=1e-3)
     scored = bcftools.query("-f", "%GMX_SCORE\n", str(tmp_path / "out" / "demo.scored.vcf.gz")).split()
     assert [float(s) for s in scored] == pytest.approx(table.score.tolist(), abs=1e-3)
+    # explain's figures on the shipped set, as a user reads them: the JASPAR family of the top row's
+    # tf_name matrix against the planted matrix's, recomputed from the table
+    from genomix.motifs.jaspar import load_jaspar
+
+    families = {m.matrix_id: m.family for m in load_jaspar()}
+    hypotheses = pd.read_csv(tmp_path / "out" / "demo.hypotheses.tsv", sep="\t")
+    with pysam.VariantFile(str(ROOT / "variants" / "demo.vcf.gz")) as vcf:
+        planted = {(r.chrom, r.pos): r.info["TRUTH_ID"] for r in vcf if r.info["TRUTH_CLASS"] in ("loss", "gain")}
+    top = hypotheses[hypotheses["rank"] <= 1]
+    right = [
+        families.get(m) is not None and families.get(m) == families[planted[(c, p)]] and kind == "motif"
+        for c, p, m, kind in zip(top.chrom, top.pos, top.motif_id, top.label_kind)
+        if (c, p) in planted
+    ]
+    lines = done.stdout.splitlines()
+    shipped = lines[next(i for i, line in enumerate(lines) if "the set explain's rules were developed on" in line) + 1]
+    assert float(shipped.split("family-level top-1 (the JASPAR family of tf_name) ")[1].split(",")[0]) == (
+        pytest.approx(sum(right) / len(right), abs=5e-4)
+    )
+    final = ROOT / "data" / "demo" / "explain_accuracy.json"
+    if final.exists():  # the final sets' figures, as the benchmark recorded them
+        import json
+
+        pooled = [row for row in json.loads(final.read_text()) if "pooled" in row["set"]]
+        for row in pooled:
+            at = next(i for i, line in enumerate(lines) if f"on the {row['kind']} final sets" in line)
+            figure = float(lines[at + 1].split("family-level top-1 (the JASPAR family of tf_name) ")[1].split(",")[0])
+            assert figure == pytest.approx(row["genomix"]["all"]["family_top1"], abs=5e-4)

@@ -13,6 +13,34 @@ from genomix.pipelines.explain import explain_metadata, explain_to_file
 from genomix.pipelines.score import score_metadata, score_to_file
 from genomix.scoring import ScoreOptions
 
+ACCURACY_FILE = "explain_accuracy.json"  # the final sets' figures, written by benchmarks/explain_accuracy.py
+
+
+def accuracy_figures() -> dict:
+    """The pooled figures of the final truth sets by kind (in_genome, transplanted), as recorded by
+    `benchmarks/explain_accuracy.py --sets final --json data/demo/explain_accuracy.json`; {} when absent."""
+    import json
+
+    from genomix.paths import demo_dir
+
+    path = demo_dir() / ACCURACY_FILE
+    if not path.exists():
+        return {}
+    return {
+        row["kind"]: row
+        for row in json.loads(path.read_text())
+        if row["set"].startswith("final") and "pooled" in row["set"]
+    }
+
+
+def _accuracy_line(figures: dict) -> str:
+    return (
+        f"  family-level top-1 (the JASPAR family of tf_name) {figures['family_top1']:.3f}, TF-level top-1 (tf_name) "
+        f"{figures['tf_top1']:.3f}, direction {figures['direction']:.3f}; sensitivity (loss/gain with q < 0.05) "
+        f"{figures['sensitivity']:.3f}, precision among them {figures['precision']:.3f}; neutral variants with "
+        f"q < 0.05 {figures['neutral_called']:.3f}, their p uniform: KS p {figures['neutral_ks_p']:.2f}"
+    )
+
 
 def run_demo(
     out: Path, window: int = 512, echo: Callable[[str], None] = print, progress=None, command: str | None = None
@@ -24,7 +52,7 @@ def run_demo(
     none); `command`: the command line, for the outputs' provenance. Returns the figures."""
     from contextlib import nullcontext
 
-    from genomix.demo.evaluate import atlas_truth, explain_truth, read_truth, score_auroc
+    from genomix.demo.evaluate import atlas_truth, call_metrics, explain_calls, explain_truth, read_truth, score_auroc
     from genomix.demo.world import HELD_OUT
     from genomix.features.atlas import FeatureAtlas
     from genomix.models.registry import load_model
@@ -86,11 +114,17 @@ def run_demo(
         )
     hypotheses = pd.read_csv(outputs["out"], sep="\t", keep_default_na=False, na_values=["NA"])
     explained = explain_truth(hypotheses, read_truth(vcf), atlas, HELD_OUT)
-    echo(
-        f"explain: top hypothesis names the planted TF for {explained['top1_tf_all']:.1%} of loss/gain variants "
-        f"({explained['top1_tf_held_out']:.1%} held out), direction right for {explained['direction_all']:.1%}; "
-        f"neutral variants with p < 0.01: {explained['neutral_p_below_0.01']:.1%}"
-    )
+    families = {m.matrix_id: m.family for m in atlas.motif_collection() or ()}
+    shipped = call_metrics(explain_calls(hypotheses), read_truth(vcf), families)
+    explained["calls"] = shipped
+    echo(f"explain, on {vcf.name} (the set explain's rules were developed on, so it flatters them):")
+    echo(_accuracy_line(shipped["all"]))
+    final = accuracy_figures()
+    for kind, figures in final.items():
+        echo(f"explain, on the {kind} final sets ({figures['set']}; measured once, rules frozen):")
+        echo(_accuracy_line(figures["genomix"]["all"]))
+    if final:
+        echo(f"  (benchmarks/explain_accuracy.py --sets final; {demo_dir() / ACCURACY_FILE})")
     echo(
         f"report: {outputs['report']}\nhypotheses: {outputs['out']}, {outputs['vcf_out']}; lab designs: "
         f"{outputs['followup']}"
