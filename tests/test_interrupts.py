@@ -119,7 +119,13 @@ def test_sigkill_at_a_random_point_leaves_the_outputs_as_they_were_and_the_next_
             continue
         assert run.returncode == -signal.SIGKILL, note
         killed.append(run.pid)
-        assert all((folder / name).read_text() == BEFORE for name in OUTPUTS), note
+        kept = [(folder / name).read_bytes() == BEFORE.encode() for name in OUTPUTS]
+        if not any(kept):  # killed after its outputs were renamed into place: they are the finished ones
+            assert (folder / "scores.tsv").read_bytes() == (reference / "scores.tsv").read_bytes(), note
+            assert len(pysam.VariantFile(str(folder / "scores.vcf.gz")).header.records) > 0, note
+            earlier_results(folder)
+            continue
+        assert all(kept), note  # never one output new and another old
         others = sorted(p.name for p in folder.iterdir() if p.name not in OUTPUTS)
         assert others == sorted(leftovers_of(folder, killed)), note
 

@@ -75,7 +75,7 @@ def _explain(folder):
 
 def _nulls(folder):
     store = NullStore(lambda: "settings", [], cache=folder)
-    store.put(("snv", 1), Null(np.ones(4), np.arange(10.0)))
+    store.put(("snv", 1), Null(np.ones(4), np.arange(10.0), np.arange(10.0)))
 
 
 EXPLAINED = ["hypotheses.tsv", "annotated.vcf.gz", "report.html", "followup.tsv"]
