@@ -373,6 +373,21 @@ def test_cli_table_equals_the_python_api_and_losses_read_as_losses(planted):
     assert top[top.label_kind == "motif"].motif_delta.notna().all()  # PWM corroboration of motif hypotheses
 
 
+def test_explain_reads_standard_input_as_it_reads_a_file(planted, tmp_path):
+    _, outputs = planted  # the VCF is read twice (q-values over the whole run): standard input is kept for that
+    done = subprocess.run(
+        [sys.executable, "-m", "genomix", "explain", "-", "--fasta", demo_dir() / "genome.fa.gz"]
+        + ["-o", tmp_path / "h.tsv", "--vcf-out", tmp_path / "a.vcf", "--null-size", "100", "--quiet"],
+        input=outputs["vcf_in"].read_text(),
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "h.tsv").read_text() == outputs["out"].read_text()
+    body = [line for line in (tmp_path / "a.vcf").read_text().splitlines() if not line.startswith("#")]
+    assert body == [line.rstrip("\n") for line in pysam_text(outputs["vcf"]) if not line.startswith("#")]
+
+
 @pytest.mark.skipif(shutil.which("bcftools") is None, reason="bcftools (Debian) with +split-vep is not installed")
 def test_bcftools_split_vep_reads_the_gmx_entries(planted):
     _, outputs = planted

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import pickle
+import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -169,9 +171,14 @@ def explain_to_file(
     if "followup" in finals:
         designs = lambda explained: followup_designs(explained, explainer.evidence.pwms, seed=explainer.options.seed)  # noqa: E731
         sinks.append(TableSink(finals["followup"], designs, pd.DataFrame(columns=FOLLOWUP_COLUMNS), "tsv"))
-    reading = (vcf, explainer.genome, region, ref_check, chunk_size)
     cards = next((sink for sink in sinks if isinstance(sink, ReportSink)), None)
-    return write_outputs(vcf, _ranked_chunks(explainer, reading, cards, progress), sinks)
+    with tempfile.TemporaryDirectory(prefix="genomix-stdin-") as scratch:
+        if str(vcf) == "-":  # the VCF is read twice (q-values are set over the whole run): keep standard input
+            vcf = Path(scratch) / "stdin.vcf"
+            with open(vcf, "wb") as copy:
+                shutil.copyfileobj(sys.stdin.buffer, copy)
+        reading = (vcf, explainer.genome, region, ref_check, chunk_size)
+        return write_outputs(vcf, _ranked_chunks(explainer, reading, cards, progress), sinks)
 
 
 def _ranked_chunks(explainer: Explainer, reading: tuple, cards, progress):
