@@ -56,8 +56,8 @@ GMX_FIELDS = "Allele|Method|Score|Feature|Label|Effect|Delta|MotifDelta|Mediated
 class Hypothesis:
     """One row of the hypotheses table (see EXPLAIN_COLUMNS; `pos` 1-based as in the VCF). Rank 0 is
     the one row of an ALT without a hypothesis, whose `status` says why. `tf_family`: the JASPAR family
-    of a motif hypothesis; `tf_alternatives`: the family members whose matrices fit the site about as
-    well as `tf_name`'s (comma-separated); `q_value`: Benjamini-Hochberg over the run's top hypotheses
+    of the matrix that names a motif hypothesis; `tf_alternatives`: the TFs whose matrices fit the site
+    about as well as `tf_name`'s (comma-separated); `q_value`: Benjamini-Hochberg over the run's top hypotheses
     (NaN until a run sets it, see `FalseDiscovery`); `score_p`: how often null variants of the same kind
     move the model's own score as much. Beside the columns it keeps
     what its sentence and the follow-up designs read: the PWM `evidence`, the number of members that
