@@ -197,11 +197,9 @@ class FamilyNames:
         if not candidates:
             return None
         scanner, survival = self._scanner(candidates)
-        indel = int(window.ref_span[1] - window.ref_span[0] != window.alt_span[1] - window.alt_span[0])
-        ref = scanner.best(window.ref, window.ref_span[0], window.ref_span[1] + indel)
-        alt = scanner.best(window.alt, window.alt_span[0], window.alt_span[1] + indel)
+        ref, alt = scanner.at_variant(window)
         holder, other = (ref, alt) if effect == "loss" else (alt, ref)
-        supported = np.nonzero((holder >= scanner.sites) & (holder - other >= 1.0 - 1e-6))[0]
+        supported = np.nonzero(scanner.supported(ref, alt, effect))[0]
         if not len(supported):
             return None
         p = {int(m): score_p_value(holder[m], survival[m]) for m in supported}

@@ -54,6 +54,20 @@ class MotifScanner:
         fits &= unknown[np.minimum(ends, len(seq))] == unknown[starts][None, :]
         return np.where(fits, scores, -np.inf).max(axis=1)
 
+    def at_variant(self, window) -> tuple[np.ndarray, np.ndarray]:
+        """Per matrix, the best score over placements touching the variant of `window` in ref and in alt
+        (for an indel one base past the allele too: the junction)."""
+        indel = int(window.ref_span[1] - window.ref_span[0] != window.alt_span[1] - window.alt_span[0])
+        ref = self.best(window.ref, window.ref_span[0], window.ref_span[1] + indel)
+        alt = self.best(window.alt, window.alt_span[0], window.alt_span[1] + indel)
+        return ref, alt
+
+    def supported(self, ref: np.ndarray, alt: np.ndarray, effect: str, min_change: float = 1.0) -> np.ndarray:
+        """The matrices whose site the allele `effect` says holds it (loss: ref; gain: alt) has, with the
+        score moving at least `min_change` bits its way."""
+        holder, other = (ref, alt) if effect == "loss" else (alt, ref)
+        return (holder >= self.sites) & (holder - other >= min_change - 1e-6)
+
 
 def motif_breaks(genome, variants, motifs: list, p_value: float = SITE_P, min_change: float = 1.0) -> pd.DataFrame:
     """The motifbreakR-style calls of `variants` (placed Variants; skipped ones get none) against every
@@ -65,12 +79,8 @@ def motif_breaks(genome, variants, motifs: list, p_value: float = SITE_P, min_ch
     for index, variant in enumerate(variants):
         if not variant.ok or max(len(variant.ref), len(variant.alt)) > scanner.longest:
             continue
-        window = make_window(genome, variant, width)
-        indel = int(len(variant.ref) != len(variant.alt))
-        ref = scanner.best(window.ref, window.ref_span[0], window.ref_span[1] + indel)
-        alt = scanner.best(window.alt, window.alt_span[0], window.alt_span[1] + indel)
-        loss = (ref >= scanner.sites) & (ref - alt >= min_change - 1e-9)
-        gain = (alt >= scanner.sites) & (alt - ref >= min_change - 1e-9)
+        ref, alt = scanner.at_variant(make_window(genome, variant, width))
+        loss, gain = scanner.supported(ref, alt, "loss", min_change), scanner.supported(ref, alt, "gain", min_change)
         for m in np.nonzero(loss | gain)[0]:
             motif = scanner.motifs[m]
             rows.append(
