@@ -71,7 +71,8 @@ def run_demo(
         score_to_file(
             vcf, genome, model, scores, options, score_metadata(model, options, command), progress=bar and bar.advance
         )
-    figures = score_auroc(pd.read_csv(scores[0], sep="\t"), read_truth(vcf), HELD_OUT)
+    truth_table = read_truth(vcf)
+    figures = score_auroc(pd.read_csv(scores[0], sep="\t"), truth_table, HELD_OUT)
     echo(f"demo variants: {vcf}\noutputs: {out}/demo.scores.tsv, {out}/demo.scored.vcf.gz")
     echo("AUROC of |score|, functional vs neutral truth variants:")
     for name in ("all", "held_out"):
@@ -113,9 +114,9 @@ def run_demo(
             report_limit=50,
         )
     hypotheses = pd.read_csv(outputs["out"], sep="\t", keep_default_na=False, na_values=["NA"])
-    explained = explain_truth(hypotheses, read_truth(vcf), atlas, HELD_OUT)
+    explained = explain_truth(hypotheses, truth_table, atlas, HELD_OUT)
     families = {m.matrix_id: m.family for m in atlas.motif_collection() or ()}
-    shipped = call_metrics(explain_calls(hypotheses), read_truth(vcf), families)
+    shipped = call_metrics(explain_calls(hypotheses), truth_table, families)
     explained["calls"] = shipped
     echo(f"explain, on {vcf.name} (the set explain's rules were developed on, so it flatters them):")
     echo(_accuracy_line(shipped["all"]))
