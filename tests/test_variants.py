@@ -9,6 +9,7 @@ from pysam import bcftools
 
 from genomix.errors import GenomixError
 from genomix.io import Genome, ReferenceCheck, read_variants
+from genomix.io.variants import iter_variant_chunks, plan_chunks, read_chunk
 
 SUBSTITUTE = {"A": "C", "C": "G", "G": "T", "T": "A"}
 
@@ -326,3 +327,24 @@ def test_missing_vcf_is_an_error_naming_the_path(small_genome, tmp_path):
         list(read_variants(missing, small_genome))
 
     assert str(missing) in str(error.value)
+
+
+@pytest.mark.parametrize("compress, region", [(True, None), (False, None), (True, "chr1:40-250")])
+def test_planned_chunks_read_on_their_own_give_the_streamed_chunks(
+    small_genome, small_sequences, write_vcf, compress, region
+):
+    rows = []
+    for pos in range(20, 290, 9):
+        ref = small_sequences["chr1"][pos - 1]
+        others = [b for b in "ACGT" if b != ref]
+        rows.append(("chr1", pos, ref, ",".join(others[: 1 + pos % 3])))  # 1 to 3 ALTs per record
+    rows.append(("chr2", 10, small_sequences["chr2"][9], "<DEL>"))
+    vcf = write_vcf(rows, compress=compress)
+    streamed = list(iter_variant_chunks(vcf, small_genome, region, "error", 5))
+    planned = list(plan_chunks(vcf, region, 5))
+    assert len(planned) == len(streamed) > 3
+    expected_first = 0
+    for chunk, (records, variants) in zip(planned, streamed):
+        assert (chunk.first, chunk.records, chunk.alts) == (expected_first, len(records), len(variants))
+        assert read_chunk(vcf, small_genome, chunk, region) == variants
+        expected_first += len(records)

@@ -99,6 +99,13 @@ class Genome:
     def close(self) -> None:
         self._fasta.close()
 
+    def __getstate__(self) -> dict:
+        """A genome travels to other processes (Ray's workers) by its path; each opens its own handle."""
+        return {"path": self.path}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["path"])
+
     def __enter__(self) -> Genome:
         return self
 

@@ -273,7 +273,8 @@ def iter_variant_chunks(
     ref_check: str = "error",
     chunk_size: int = 512,
 ) -> Iterator[tuple[list[tuple[int, pysam.VariantRecord]], list[Variant]]]:
-    """Stream `vcf` as chunks of whole records, about `chunk_size` ALTs each.
+    """Stream `vcf` as chunks of whole records, about `chunk_size` ALTs each (a chunk closes at the
+    record that brings it to `chunk_size` ALTs; `plan_chunks` cuts at the same records).
 
     Yields `(records, variants)`: the records as (index in the input, pysam record) and
     every ALT they hold as a Variant placed on `genome`, with its status.
@@ -289,6 +290,48 @@ def iter_variant_chunks(
                 records, variants = [], []
         if records:
             yield records, check.apply(variants)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Where chunk `number` of a VCF lies: its first record's index in the input, how many records and
+    ALTs it has, and the file offset of its first record (`pysam.VariantFile.seek`)."""
+
+    number: int
+    first: int
+    records: int
+    alts: int
+    offset: int
+
+
+def plan_chunks(vcf: str | os.PathLike, region: str | None = None, chunk_size: int = 512) -> Iterator[Chunk]:
+    """The chunks `iter_variant_chunks` yields, located without splitting or placing a variant: a cheap
+    pass that lets other processes read one chunk each (`read_chunk`)."""
+    with open_vcf(vcf) as handle:
+        number, first, count, alts, offset = 0, 0, 0, 0, handle.tell()
+        for index, record in enumerate(iter_records(handle, region)):
+            count, alts = count + 1, alts + len(record.alts or (None,))
+            if alts >= chunk_size:
+                yield Chunk(number, first, count, alts, offset)
+                number, first, count, alts, offset = number + 1, index + 1, 0, 0, handle.tell()
+        if count:
+            yield Chunk(number, first, count, alts, offset)
+
+
+def read_chunk(vcf: str | os.PathLike, genome: Genome, chunk: Chunk, region: str | None = None, ref_check="error"):
+    """The variants of one planned chunk, as `iter_variant_chunks` gives them. Without a region the
+    file is read from the chunk's offset; within a region, the region's records are counted to it."""
+    check = ReferenceCheck(genome, ref_check)
+    with open_vcf(vcf) as handle:
+        if region is None:
+            handle.seek(chunk.offset)
+            records = iter_records(handle)
+        else:
+            records = itertools.islice(iter_records(handle, region), chunk.first, None)
+        variants = []
+        for index, record in zip(range(chunk.first, chunk.first + chunk.records), records):
+            variants.extend(split_record(record, index))
+    return check.apply(variants)
 
 
 def read_variants(
