@@ -85,11 +85,17 @@ def test_an_interrupted_run_exits_128_plus_the_signal_says_what_it_left_and_chan
 
 def leftovers_of(folder: Path, pids: list[int]) -> list[str]:
     """What runs killed with SIGKILL may leave beside their outputs: their own partials, hidden, named
-    with the host and the PID of the run, ending in `.partial` (no tool reads that as a result)."""
+    with the host and the PID of the run, ending in `.partial` (no tool reads that as a result), and the
+    finished shards the next run resumes from, beside the first output."""
     named = re.compile(
         rf"\.({'|'.join(map(re.escape, OUTPUTS))})\.{re.escape(socket.gethostname())}-(?P<pid>\d+)\.partial"
     )
-    return [p.name for p in folder.iterdir() if (found := named.fullmatch(p.name)) and int(found["pid"]) in pids]
+    shards = f"{OUTPUTS[0]}.genomix-shards"
+    return [
+        p.name
+        for p in folder.iterdir()
+        if (found := named.fullmatch(p.name)) and int(found["pid"]) in pids or p.name == shards
+    ]
 
 
 def test_sigkill_at_a_random_point_leaves_the_outputs_as_they_were_and_the_next_run_clears_its_partials(tmp_path, vcf):

@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from genomix.cli.engine import ENGINE, GPUS_PER_WORKER, RAY_ADDRESS, SHARD_SIZE, WORKERS, make_engine
 from genomix.cli.progress import Progress, command_line, summary
 from genomix.errors import GenomixError
 
@@ -44,6 +45,11 @@ def explain(
     ref_check: str = typer.Option("error", help="When REF differs from the FASTA: error, warn (skip and log) or skip."),
     region: Optional[str] = typer.Option(None, help="Only this region, e.g. chr1:100-200 (needs an indexed VCF)."),
     seed: int = typer.Option(0, help="Seed of the null variants and of the scrambled controls."),
+    engine: str = ENGINE,
+    ray_address: Optional[str] = RAY_ADDRESS,
+    workers: int = WORKERS,
+    gpus_per_worker: float = GPUS_PER_WORKER,
+    shard_size: Optional[int] = SHARD_SIZE,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary."),
 ) -> None:
     """Explain every ALT of a VCF: ranked hypotheses from SAE features, with their evidence."""
@@ -69,6 +75,7 @@ def explain(
     )
     written = [p for p in (out, vcf_out, report, followup) if p is not None]
     check_outputs(written)
+    runner = make_engine(engine, ray_address, workers, gpus_per_worker)
     explainer = load_explainer(fasta, sae, atlas, model, options, device=device)
     with Progress("explaining", quiet) as bar:
         counts = explain_to_file(
@@ -83,6 +90,8 @@ def explain(
             ref_check=ref_check,
             report_limit=report_limit,
             progress=bar.advance,
+            engine=runner,
+            **({} if shard_size is None else {"chunk_size": shard_size}),
         )
     if not quiet:
         log.info("%d ALTs explained into %s (%s)", sum(counts.values()), ", ".join(map(str, written)), summary(counts))

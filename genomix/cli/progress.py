@@ -24,20 +24,24 @@ class Progress:
                 TextColumn(label),
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[rate]}"),
+                TextColumn("{task.fields[shards]}"),
                 TimeElapsedColumn(),
                 console=Console(stderr=True),
                 transient=False,
             )
-            self._task = self._bar.add_task(label, total=total, rate="")
+            self._task = self._bar.add_task(label, total=total, rate="", shards="")
 
     def __enter__(self):
         if self._bar:
             self._bar.start()
         return self
 
-    def advance(self, n: int) -> None:
+    def advance(self, n: int, shards: int | None = None) -> None:
+        """`n` more done; `shards`: how many shards of the run are finished."""
         if self._bar:
             self._bar.advance(self._task, n)
+            if shards is not None:
+                self._bar.update(self._task, shards=f"{shards} shard{'s' if shards != 1 else ''}")
             task = self._bar.tasks[0]
             if task.elapsed:
                 self._bar.update(self._task, rate=f"{task.completed / task.elapsed:.1f} {self._unit}/s")

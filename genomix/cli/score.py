@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from genomix.cli.engine import ENGINE, GPUS_PER_WORKER, RAY_ADDRESS, SHARD_SIZE, WORKERS, make_engine
 from genomix.cli.progress import Progress, command_line, summary
 
 log = logging.getLogger("genomix")
@@ -33,6 +34,11 @@ def score(
     rc: bool = typer.Option(True, "--rc/--no-rc", help="Average with the reverse-complement strand."),
     backend: Optional[str] = typer.Option(None, help="Model backend (default: from the model's config)."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow the model's own code to run."),
+    engine: str = ENGINE,
+    ray_address: Optional[str] = RAY_ADDRESS,
+    workers: int = WORKERS,
+    gpus_per_worker: float = GPUS_PER_WORKER,
+    shard_size: Optional[int] = SHARD_SIZE,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary."),
 ) -> None:
     """Score every ALT of a VCF with a DNA language model."""
@@ -43,6 +49,7 @@ def score(
     from genomix.scoring import ScoreOptions
 
     check_outputs(out)
+    runner = make_engine(engine, ray_address, workers, gpus_per_worker)
     options = ScoreOptions(method, window, rc, batch_size, layer)
     genome = Genome(fasta)
     loaded = load_model(model, backend=backend, device=device, trust_remote_code=trust_remote_code)
@@ -55,8 +62,10 @@ def score(
             options,
             meta=score_metadata(loaded, options, command_line()),
             progress=bar.advance,
+            engine=runner,
             ref_check=ref_check,
             region=region,
+            **({} if shard_size is None else {"chunk_size": shard_size}),
         )
     if not quiet:
         log.info("%d ALTs scored into %s (%s)", sum(counts.values()), ", ".join(out), summary(counts))

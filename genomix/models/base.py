@@ -99,3 +99,9 @@ def register_backend(name: str):
         return cls
 
     return register
+
+
+def move_model(model: GenomicModel, device: str) -> None:
+    """Put a loaded model's weights on `device` (a Ray actor given a GPU moves the copy it received)."""
+    model.model.to(device)
+    model.device = torch.device(device)

@@ -76,8 +76,8 @@ class VcfSink:
 
 class ReportSink:
     """The HTML report: cards for the `limit` explained ALTs with the smallest top p-value (ties: the
-    larger |statistic|, then input order), kept in a heap while the run explains (`add`: the chunks
-    written later carry no windows or tracks)."""
+    larger |statistic|, then input order), kept in a heap while the run explains (`add`); their tracks
+    are drawn again when the report is written."""
 
     def __init__(self, path: Path, limit: int, explainer: Explainer, meta: dict):
         self.path, self.limit, self.explainer, self.meta = path, limit, explainer, meta
@@ -105,17 +105,28 @@ class ReportSink:
     def close(self, counts) -> None:
         from genomix.report.html import write_report
 
-        write_report(
-            self.partial, self.cards(), counts, self.explainer.atlas, self.explainer.evidence.motifs, self.meta
-        )
+        cards = self.cards()
+        self._tracks(cards)
+        write_report(self.partial, cards, counts, self.explainer.atlas, self.explainer.evidence.motifs, self.meta)
+
+    def _tracks(self, cards: list) -> None:
+        """The activation tracks of each card's lead features, computed again for the cards alone (a
+        run's shards keep hypotheses and windows, not tracks)."""
+        from genomix.hypotheses.decompose import base_tracks, run_passes
+
+        explainer, options = self.explainer, self.explainer.options
+        windows = [card.window for card in cards]
+        passes = run_passes(explainer.model, explainer.sae, windows, options.batch_size, options.radius)
+        for card, p in zip(cards, passes):
+            leads = [h.feature for h in card.hypotheses]
+            ref, alt = base_tracks(explainer.sae, p, leads)
+            card.tracks = {f: (ref[k], alt[k]) for k, f in enumerate(leads)}
 
 
-def write_outputs(
-    vcf, chunks: Iterable[tuple[list, list]], sinks: list, progress: Callable[[int], None] | None = None
-) -> dict[str, int]:
+def write_outputs(vcf, chunks: Iterable[tuple[list, list]], sinks: list) -> dict[str, int]:
     """Run `chunks` ((records, results) in input order; a result has a `status`) into every sink, each
-    written under a partial name and moved to its path only when all are complete. `progress(n)` is
-    called with the number of ALTs done after each chunk. Returns the counts of ALTs by status."""
+    written under a partial name and moved to its path only when all are complete. Returns the counts
+    of ALTs by status."""
     counts: Counter = Counter()
     with written_whole([sink.path for sink in sinks]) as partials:
         for sink, partial in zip(sinks, partials):
@@ -124,8 +135,6 @@ def write_outputs(
             for sink in sinks:
                 sink.write(records, results)
             counts.update(item.status for item in results)
-            if progress:
-                progress(len(results))
         for sink in sinks:
             sink.close(dict(counts))
     return dict(counts)

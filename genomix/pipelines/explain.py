@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import pickle
-import shutil
-import sys
-import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +13,9 @@ from genomix.hypotheses import Explained, Explainer, ExplainOptions, FalseDiscov
 from genomix.io.genome import Genome
 from genomix.io.outputs import output_format, vcf_float
 from genomix.io.variants import iter_variant_chunks
+from genomix.models.base import move_model
 from genomix.pipelines.drive import ReportSink, TableSink, VcfSink, run_metadata, write_outputs
+from genomix.pipelines.shards import ShardStore, input_file, run_identity, sharded, shards_folder
 
 
 def _explain_info() -> dict:
@@ -91,16 +90,33 @@ def explain(
     region: str | None = None,
     ref_check: str = "error",
     chunk_size: int = 256,
+    engine=None,
     **options,
 ) -> pd.DataFrame:
     """Hypotheses of every ALT of a VCF/BCF: a DataFrame with EXPLAIN_COLUMNS, one row per ALT and
-    hypothesis (rank 0 where there is none), q-values over the whole VCF. Options as in
-    `ExplainOptions`."""
+    hypothesis (rank 0 where there is none), q-values over the whole VCF. `engine`: None (this process)
+    or a `RayEngine`. Options as in `ExplainOptions`."""
     explainer = load_explainer(fasta, sae, atlas, model, **options)
-    fdr, explained = FalseDiscovery(), []
-    for _, variants in iter_variant_chunks(vcf, explainer.genome, region, ref_check, chunk_size):
-        explained += [Explained(item.scored, item.hypotheses) for item in fdr.add(explainer.explain(variants))]
-    return explain_table(fdr.fill(explained))
+    fdr = FalseDiscovery()
+    with input_file(vcf) as vcf, ShardStore(None, {}) as store:
+        reading = (vcf, explainer.genome, region, ref_check, chunk_size)
+        explained = [fdr.add(results) for _, results in sharded(reading, ExplainWork(explainer), store, engine)]
+    return explain_table(fdr.fill([item for chunk in explained for item in chunk]))
+
+
+class ExplainWork:
+    """The work of one chunk, `work(variants) -> [Explained]` without their tracks (the report draws
+    its cards' again): what a shard holds and a Ray actor runs."""
+
+    def __init__(self, explainer: Explainer):
+        self.explainer = explainer
+
+    def __call__(self, variants: list) -> list:
+        return [Explained(item.scored, item.hypotheses, item.window) for item in self.explainer.explain(variants)]
+
+    def to(self, device: str) -> None:
+        move_model(self.explainer.model, device)
+        self.explainer.sae.to(device)
 
 
 def explain_metadata(explainer: Explainer, sae_source=None, command: str | None = None) -> dict:
@@ -128,10 +144,14 @@ def explain_to_file(
     chunk_size: int = 256,
     report_limit: int = 100,
     progress=None,
+    engine=None,
 ) -> dict[str, int]:
     """Explain a VCF/BCF once and write what is asked: `out` (.tsv/.parquet), `vcf_out` (.vcf,
     .vcf.gz, .bcf), `report` (.html, cards for the `report_limit` ALTs with the smallest p),
-    `followup` (.tsv). Files appear only when complete. Returns counts of ALTs by status."""
+    `followup` (.tsv). Files appear only when complete; until then finished chunks are kept beside the
+    first of them (`shards`), so the same call started again does only the rest. `engine`: None (this
+    process) or a `RayEngine`; `progress(alts, shards)` after each chunk. Returns counts of ALTs by
+    status."""
     from genomix.report.followup import FOLLOWUP_COLUMNS, followup_designs
 
     finals = {
@@ -172,30 +192,35 @@ def explain_to_file(
         designs = lambda explained: followup_designs(explained, explainer.evidence.pwms, seed=explainer.options.seed)  # noqa: E731
         sinks.append(TableSink(finals["followup"], designs, pd.DataFrame(columns=FOLLOWUP_COLUMNS), "tsv"))
     cards = next((sink for sink in sinks if isinstance(sink, ReportSink)), None)
-    with tempfile.TemporaryDirectory(prefix="genomix-stdin-") as scratch:
-        if str(vcf) == "-":  # the VCF is read twice (q-values are set over the whole run): keep standard input
-            vcf = Path(scratch) / "stdin.vcf"
-            with open(vcf, "wb") as copy:
-                shutil.copyfileobj(sys.stdin.buffer, copy)
+    with input_file(vcf) as vcf:
         reading = (vcf, explainer.genome, region, ref_check, chunk_size)
-        return write_outputs(vcf, _ranked_chunks(explainer, reading, cards, progress), sinks)
+        identity = run_identity(vcf, explainer.genome, explainer.model, explain_identity(explainer, reading))
+        with ShardStore(shards_folder(list(finals.values())), identity) as store:
+            work = ExplainWork(explainer)
+            counts = write_outputs(vcf, _ranked_chunks(reading, work, store, engine, cards, progress), sinks)
+            store.finish()
+    return counts
 
 
-def _ranked_chunks(explainer: Explainer, reading: tuple, cards, progress):
-    """(records, explained) chunks with q-values: every chunk is explained first (its hypotheses and
-    windows kept in a scratch file, the report's best cards with their tracks in memory), then the VCF
-    is read again and each chunk comes back with the q-values over the whole run."""
+def explain_identity(explainer: Explainer, reading: tuple) -> dict:
+    """The options an explain run's shards depend on: the explainer's (its SAE, atlas, nulls' inputs
+    and ranking rule, through the nulls' digest) and how the VCF is read."""
+    options = {k: v for k, v in asdict(explainer.options).items() if k not in ("batch_size", "null_cache")}
+    _, _, region, ref_check, chunk_size = reading
+    digest = explainer._null_dependencies()
+    return options | {"explainer": digest, "region": region, "ref_check": ref_check, "chunk_size": chunk_size}
+
+
+def _ranked_chunks(reading: tuple, work: ExplainWork, store: ShardStore, engine, cards, progress):
+    """(records, explained) chunks with q-values: every chunk is explained (or its shard loaded) first,
+    the report's best cards kept, then the VCF is read again and each chunk comes back from its shard
+    with the q-values over the whole run."""
     fdr = FalseDiscovery()
-    with tempfile.TemporaryFile(prefix="genomix-explain-") as scratch:
-        for _, variants in iter_variant_chunks(*reading):
-            explained = fdr.add(explainer.explain(variants))
-            if cards is not None:
-                cards.add(explained)
-            pickle.dump([Explained(item.scored, item.hypotheses, item.window) for item in explained], scratch)
-            if progress:
-                progress(len(explained))
+    for _, explained in sharded(reading, work, store, engine, progress):
+        fdr.add(explained)
         if cards is not None:
-            fdr.fill(cards.cards())
-        scratch.seek(0)
-        for records, _ in iter_variant_chunks(*reading):
-            yield records, fdr.fill(pickle.load(scratch))  # written by this run just above
+            cards.add(explained)
+    if cards is not None:
+        fdr.fill(cards.cards())
+    for number, (records, variants) in enumerate(iter_variant_chunks(*reading)):
+        yield records, fdr.fill(store.load(number, len(variants)))

@@ -12,7 +12,9 @@ import pandas as pd
 from genomix.io.genome import Genome
 from genomix.io.outputs import output_format, vcf_float
 from genomix.io.variants import iter_variant_chunks
+from genomix.models.base import move_model
 from genomix.pipelines.drive import TableSink, VcfSink, run_metadata, write_outputs
+from genomix.pipelines.shards import ShardStore, input_file, run_identity, sharded, shards_folder
 from genomix.scoring import ScoreOptions, default_window, score_variants, scores_table
 
 SCORE_INFO = {
@@ -39,8 +41,22 @@ def iter_scores(
     chunk; every input ALT comes back with a status."""
     options = options or ScoreOptions()
     options.check(model)
+    work = ScoreWork(model, genome, options)
     for records, variants in iter_variant_chunks(vcf, genome, region, ref_check, chunk_size):
-        yield records, score_variants(model, genome, variants, **asdict(options))
+        yield records, work(variants)
+
+
+class ScoreWork:
+    """The work of one chunk, `work(variants) -> [Scored]`: what a shard holds and a Ray actor runs."""
+
+    def __init__(self, model, genome: Genome, options: ScoreOptions):
+        self.model, self.genome, self.options = model, genome, options
+
+    def __call__(self, variants: list) -> list:
+        return score_variants(self.model, self.genome, variants, **asdict(self.options))
+
+    def to(self, device: str) -> None:
+        move_model(self.model, device)
 
 
 def _score_options(options: ScoreOptions | None, overrides: dict) -> tuple[ScoreOptions, dict]:
@@ -51,16 +67,22 @@ def _score_options(options: ScoreOptions | None, overrides: dict) -> tuple[Score
     return options, {k: v for k, v in overrides.items() if k not in fields}
 
 
-def score(vcf, fasta, model, options: ScoreOptions | None = None, **overrides) -> pd.DataFrame:
+def score(vcf, fasta, model, options: ScoreOptions | None = None, engine=None, **overrides) -> pd.DataFrame:
     """Score every ALT of a VCF/BCF against `fasta` with `model` (a GenomicModel or a name to load):
-    a DataFrame with the columns of `scores_table`. Keywords: ScoreOptions' fields, region, ref_check,
-    chunk_size."""
+    a DataFrame with the columns of `scores_table`. `engine`: None (this process) or a `RayEngine`.
+    Keywords: ScoreOptions' fields, region, ref_check, chunk_size."""
     from genomix.models.registry import load_model
 
     model = load_model(model) if isinstance(model, str) else model
     genome = fasta if isinstance(fasta, Genome) else Genome(fasta)
     options, reading = _score_options(options, overrides)
-    frames = [scores_table(scored) for _, scored in iter_scores(vcf, genome, model, options, **reading)]
+    if engine is None:
+        frames = [scores_table(scored) for _, scored in iter_scores(vcf, genome, model, options, **reading)]
+    else:
+        options.check(model)
+        with input_file(vcf) as vcf, ShardStore(None, {}) as store:
+            chunks = sharded(_reading(vcf, genome, reading), ScoreWork(model, genome, options), store, engine)
+            frames = [scores_table(scored) for _, scored in chunks]
     return pd.concat(frames, ignore_index=True) if frames else scores_table([])
 
 
@@ -81,12 +103,15 @@ def score_to_file(
     out,
     options: ScoreOptions | None = None,
     meta: dict | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    engine=None,
     **overrides,
 ) -> dict[str, int]:
     """Score a VCF/BCF once and write each of `out` (one path or several: .tsv, .parquet, .vcf, .vcf.gz,
-    .bcf, or `-` for VCF on stdout). Files appear only when complete. Keywords as in `score`; `meta`:
-    provenance lines (default `score_metadata`). Returns counts of ALTs by status."""
+    .bcf, or `-` for VCF on stdout). Files appear only when complete; until then finished chunks are kept
+    beside the first file (`shards`), so the same call started again does only the rest. Keywords as in
+    `score`; `meta`: provenance lines (default `score_metadata`); `engine`: None (this process) or a
+    `RayEngine`; `progress(alts, shards)` after each chunk. Returns counts of ALTs by status."""
     options, reading = _score_options(options, overrides)
     options.check(model)
     outs = [out] if isinstance(out, (str, os.PathLike)) else list(out)
@@ -100,4 +125,17 @@ def score_to_file(
             sinks.append(
                 VcfSink(path, SCORE_INFO, meta, lambda items: {"GMX_SCORE": tuple(vcf_float(s.score) for s in items)})
             )
-    return write_outputs(vcf, iter_scores(vcf, genome, model, options, **reading), sinks, progress)
+    with input_file(vcf) as vcf:
+        reading = _reading(vcf, genome, reading)
+        depends = asdict(options) | {"batch_size": None, "region": reading[2], "ref_check": reading[3]}
+        identity = run_identity(vcf, genome, model, depends | {"chunk_size": reading[4]})
+        with ShardStore(shards_folder(outs), identity) as store:
+            chunks = sharded(reading, ScoreWork(model, genome, options), store, engine, progress)
+            counts = write_outputs(vcf, chunks, sinks)
+            store.finish()
+    return counts
+
+
+def _reading(vcf, genome: Genome, reading: dict) -> tuple:
+    """(vcf, genome, region, ref_check, chunk_size): how a run reads its VCF, as `sharded` takes it."""
+    return vcf, genome, reading.get("region"), reading.get("ref_check", "error"), reading.get("chunk_size", 512)
