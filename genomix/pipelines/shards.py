@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from genomix.errors import GenomixError
+from genomix.errors import GenomixError, write_error
 from genomix.io.variants import Chunk, iter_variant_chunks, plan_chunks, read_chunk
 
 log = logging.getLogger("genomix")
@@ -78,7 +78,10 @@ class ShardStore:
         if self.scratch:
             self.folder = Path(tempfile.mkdtemp(prefix="genomix-shards-"))
         else:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise (write_error(error, str(self.folder)) or error) from error
         described = self.folder / "run.json"
         if described.exists():
             self._check(json.loads(described.read_text()))
@@ -104,8 +107,12 @@ class ShardStore:
 
     def _write(self, path: Path, data: bytes) -> None:
         partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-        partial.write_bytes(data)
-        os.replace(partial, path)
+        try:
+            partial.write_bytes(data)
+            os.replace(partial, path)
+        except OSError as error:
+            partial.unlink(missing_ok=True)
+            raise (write_error(error, str(path)) or error) from error
 
     def path(self, number: int) -> Path:
         return self.folder / f"shard-{number:06d}.pkl"
