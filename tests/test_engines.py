@@ -102,10 +102,17 @@ def test_a_run_with_other_options_refuses_the_shards_and_says_how_to_start_over(
 
 @pytest.fixture(scope="module")
 def ray_cluster():
+    """A local Ray of 2 CPUs; this process computes with one torch thread, and so do the 2 workers
+    (they take the driver's count), so that 3 processes do not spin on 2 cores."""
+    import torch
+
     ray = pytest.importorskip("ray", reason="the Ray engine needs ray (pip install 'genomix[ray]')")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
+    torch.set_num_threads(threads)
 
 
 def test_the_ray_engine_scores_and_explains_the_demo_truth_set_to_the_same_files_as_the_local_engine(
