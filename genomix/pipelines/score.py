@@ -4,23 +4,36 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
+from genomix.errors import GenomixError
+from genomix.io.genes import GeneAnnotation, read_genes
 from genomix.io.genome import Genome
 from genomix.io.outputs import output_format, vcf_float
 from genomix.io.variants import iter_variant_chunks
 from genomix.pipelines.drive import TableSink, VcfSink, run_metadata, write_outputs
 from genomix.scoring import ScoreOptions, default_window, score_variants, scores_table
+from genomix.splicing import INFO_FORMAT, splice_scores, splice_table
 
 SCORE_INFO = {
     "GMX_SCORE": (
         "A",
         "Float",
         "genomix zero-shot score per ALT: llr and delta_ll are log P(alt) - log P(ref) (negative: the model "
-        "finds the ALT less likely); embedding is a distance (>= 0); see ##genomix_method",
+        "finds the ALT less likely); embedding is a distance (>= 0); spliceai is the largest of SpliceAI's four "
+        "delta scores; see ##genomix_method",
+    )
+}
+SPLICEAI_INFO = {
+    "SpliceAI": (
+        ".",
+        "String",
+        "SpliceAI variant annotation (SpliceAI 1.3.1's models and rules, computed by genomix). These include "
+        "delta scores (DS) and delta positions (DP) for acceptor gain (AG), acceptor loss (AL), donor gain (DG), "
+        f"and donor loss (DL). Format: {INFO_FORMAT}",
     )
 }
 
@@ -33,14 +46,39 @@ def iter_scores(
     region: str | None = None,
     ref_check: str = "error",
     chunk_size: int = 512,
+    genes: GeneAnnotation | str | os.PathLike | None = None,
 ) -> Iterator[tuple[list, list]]:
     """Stream a VCF/BCF through the model in chunks of about `chunk_size` ALTs (whole records):
-    (records as (index in the input, pysam record), their Scored ALTs). Memory stays bounded by the
+    (records as (index in the input, pysam record), their Scored ALTs, or SpliceScored ones for
+    SpliceAI, which needs `genes`: SpliceAI's annotation table or a GFF3). Memory stays bounded by the
     chunk; every input ALT comes back with a status."""
     options = options or ScoreOptions()
     options.check(model)
+    genes = _genes(options, model, genes)
     for records, variants in iter_variant_chunks(vcf, genome, region, ref_check, chunk_size):
-        yield records, score_variants(model, genome, variants, **asdict(options))
+        if genes is not None:
+            yield (
+                records,
+                splice_scores(model, genome, variants, genes, options.distance, options.mask, options.batch_size),
+            )
+        else:
+            scored = score_variants(
+                model, genome, variants, options.method, options.window, options.rc, options.batch_size, options.layer
+            )
+            yield records, scored
+
+
+def _genes(options: ScoreOptions, model, genes) -> GeneAnnotation | None:
+    """The gene annotation SpliceAI's scores need (read when a path), None for the other methods."""
+    if not options.spliceai(model):
+        return None
+    if genes is None:
+        raise GenomixError(
+            "SpliceAI's scores are per transcript: pass a gene annotation (SpliceAI's annotation table or a "
+            "GFF3 with mRNA and exon features)",
+            option="annotation",
+        )
+    return genes if isinstance(genes, GeneAnnotation) else read_genes(genes)
 
 
 def _score_options(options: ScoreOptions | None, overrides: dict) -> tuple[ScoreOptions, dict]:
@@ -53,18 +91,28 @@ def _score_options(options: ScoreOptions | None, overrides: dict) -> tuple[Score
 
 def score(vcf, fasta, model, options: ScoreOptions | None = None, **overrides) -> pd.DataFrame:
     """Score every ALT of a VCF/BCF against `fasta` with `model` (a GenomicModel or a name to load):
-    a DataFrame with the columns of `scores_table`. Keywords: ScoreOptions' fields, region, ref_check,
-    chunk_size."""
+    a DataFrame with the columns of `scores_table` (of `splice_table` for SpliceAI). Keywords:
+    ScoreOptions' fields, region, ref_check, chunk_size, genes."""
     from genomix.models.registry import load_model
 
     model = load_model(model) if isinstance(model, str) else model
     genome = fasta if isinstance(fasta, Genome) else Genome(fasta)
     options, reading = _score_options(options, overrides)
-    frames = [scores_table(scored) for _, scored in iter_scores(vcf, genome, model, options, **reading)]
-    return pd.concat(frames, ignore_index=True) if frames else scores_table([])
+    table = splice_table if options.spliceai(model) else scores_table
+    frames = [table(scored) for _, scored in iter_scores(vcf, genome, model, options, **reading)]
+    return pd.concat(frames, ignore_index=True) if frames else table([])
 
 
 def score_metadata(model, options: ScoreOptions, command: str | None = None) -> dict:
+    if options.spliceai(model):
+        return run_metadata(
+            command,
+            model=model.name,
+            method="spliceai",
+            window=10_000 + 2 * options.distance + 1,
+            distance=options.distance,
+            mask="yes" if options.mask else "no",
+        )
     return run_metadata(
         command,
         model=model.name,
@@ -85,19 +133,30 @@ def score_to_file(
     **overrides,
 ) -> dict[str, int]:
     """Score a VCF/BCF once and write each of `out` (one path or several: .tsv, .parquet, .vcf, .vcf.gz,
-    .bcf, or `-` for VCF on stdout). Files appear only when complete. Keywords as in `score`; `meta`:
+    .bcf, or `-` for VCF on stdout; for SpliceAI the VCF carries the `SpliceAI` INFO field in the official
+    format). Files appear only when complete. Keywords as in `score`; `meta`:
     provenance lines (default `score_metadata`). Returns counts of ALTs by status."""
     options, reading = _score_options(options, overrides)
     options.check(model)
     outs = [out] if isinstance(out, (str, os.PathLike)) else list(out)
     meta = meta if meta is not None else score_metadata(model, options)
+    spliceai = options.spliceai(model)
+    table = splice_table if spliceai else scores_table
     sinks = []
     for target in outs:
         path = None if str(target) == "-" else Path(target)
         if output_format(target) in ("tsv", "parquet"):
-            sinks.append(TableSink(path, scores_table, scores_table([])))
+            sinks.append(TableSink(path, table, table([])))
+        elif spliceai:
+            sinks.append(VcfSink(path, SCORE_INFO | SPLICEAI_INFO, meta, _spliceai_values))
         else:
             sinks.append(
                 VcfSink(path, SCORE_INFO, meta, lambda items: {"GMX_SCORE": tuple(vcf_float(s.score) for s in items)})
             )
     return write_outputs(vcf, iter_scores(vcf, genome, model, options, **reading), sinks, progress)
+
+
+def _spliceai_values(items: list) -> dict:
+    """INFO of one record: GMX_SCORE per ALT, and SpliceAI's entries (ALT by ALT, transcript by transcript)."""
+    entries = tuple(gene.entry(item.variant.alt) for item in items for gene in item.genes)
+    return {"GMX_SCORE": tuple(vcf_float(item.score) for item in items), "SpliceAI": entries or None}
