@@ -195,6 +195,20 @@ class SpliceAIModel:
     def claims(cls, source, config) -> bool:
         return False  # loaded by its name only (`names`)
 
+    def named_parameters(self):
+        """(name, tensor) of every weight, the five models side by side (as torch modules name theirs)."""
+        convs = {"first": self.first, "skip": self.skip, "output": self.output}
+        for index, unit in enumerate(self.units):
+            convs |= {f"units.{index}.conv1": unit.conv1, f"units.{index}.conv2": unit.conv2}
+            if unit.dense is not None:
+                convs[f"units.{index}.dense"] = unit.dense
+            for part, norm in (("norm1", unit.norm1), ("norm2", unit.norm2)):
+                yield f"units.{index}.{part}.scale", norm.scale
+                yield f"units.{index}.{part}.shift", norm.shift
+        for name, conv in convs.items():
+            yield f"{name}.weight", conv.weight
+            yield f"{name}.bias", conv.bias
+
     def token_id(self, bases: str) -> int | None:
         return _TOKENS.index(bases) if len(bases) == 1 and bases in _TOKENS else None
 
