@@ -54,6 +54,8 @@ def main() -> None:
     parser.add_argument("--layer", default="blocks.7")
     parser.add_argument("--tokens", type=int, default=2_000_000)
     parser.add_argument("--window", type=int, default=1024)
+    parser.add_argument("--atlas-windows", type=int, default=1024)
+    parser.add_argument("--f1-windows", type=int, default=512)
     parser.add_argument("--out", type=Path, default=Path("spliceai-sae"))
     parser.add_argument("--json", type=Path, default=Path(__file__).with_name("spliceai_sae.json"))
     args = parser.parse_args()
@@ -70,7 +72,7 @@ def main() -> None:
 
     annotations = read_annotations(demo_dir() / "annotations.bed", genome)
     start = time.time()
-    atlas = build_atlas(sae, model, genome, held_out, annotations, windows=1024)
+    atlas = build_atlas(sae, model, genome, held_out, annotations, windows=args.atlas_windows)
     atlas.save(args.out / "atlas.parquet")
     kinds = atlas.table.label_kind.value_counts()
     labels = atlas.table[atlas.table.label_kind == "annotation"].label.value_counts()
@@ -86,7 +88,7 @@ def main() -> None:
         annotations,
         atlas.table.max_activation.to_numpy(),
         held_out,
-        windows=512,
+        windows=args.f1_windows,
         classes=CLASSES,
     )
     best = scores.sort_values("f1_selection", ascending=False).groupby("annotation").head(1).set_index("annotation")

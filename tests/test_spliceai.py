@@ -272,3 +272,47 @@ def test_score_command_writes_spliceai_info_in_the_official_format(tmp_path):
     )
     assert info == [None, expected, ("CA|GENE001|.|.|.|.|.|.|.|.",)]
     assert list(ok.score) == [max(r.ds_ag, r.ds_al, r.ds_dg, r.ds_dl) for r in ok.itertuples()]
+
+
+def test_an_sae_on_spliceai_recovers_all_of_its_loss_when_perfect_and_checks_its_weights():
+    import torch
+
+    from genomix.errors import GenomixError
+    from genomix.paths import demo_dir
+    from genomix.sae.base import TopKSAE, model_fingerprint
+    from genomix.sae.metrics import evaluate_sae
+
+    model = _one_model()
+    eye = torch.eye(model.d_model)
+    fingerprint = model_fingerprint(model)
+    sae = TopKSAE(model.d_model, 2 * model.d_model, model.d_model, {"hook_name": "blocks.3"}, False)
+    sae.set_weights(  # relu(x) and relu(-x) as features: decode gives x back exactly
+        {
+            "W_enc": torch.cat([eye, -eye], 1),
+            "W_dec": torch.cat([eye, -eye], 0),
+            "b_enc": torch.zeros(2 * model.d_model),
+            "b_dec": torch.zeros(model.d_model),
+        }
+    )
+    metrics = evaluate_sae(sae, model, demo_dir() / "genome.fa.gz", windows=2, window=300)
+    assert metrics["variance_explained"] == pytest.approx(1.0, abs=1e-5)
+    assert metrics["ce_sae"] == pytest.approx(metrics["ce_clean"], abs=1e-5)
+    assert metrics["ce_clean"] < metrics["ce_zero"]
+    assert metrics["loss_recovered"] == pytest.approx(1.0, abs=1e-3)
+    sae.metadata["model_fingerprint"] = fingerprint
+    sae.check_matches(model)
+    sae.metadata["model_fingerprint"] = "0" * 16
+    with pytest.raises(GenomixError, match="weights differ"):
+        sae.check_matches(model)
+
+
+def test_models_info_describes_spliceai():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "genomix", "models", "info", "spliceai"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "backend  spliceai\nkind     splice\ntokens   characters" in done.stdout
+    assert "d_model  160\nlayers   16: blocks.0 .. blocks.15" in done.stdout
