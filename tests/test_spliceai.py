@@ -316,3 +316,15 @@ def test_models_info_describes_spliceai():
     assert done.returncode == 0, done.stderr
     assert "backend  spliceai\nkind     splice\ntokens   characters" in done.stdout
     assert "d_model  160\nlayers   16: blocks.0 .. blocks.15" in done.stdout
+
+
+def test_spliceai_scores_need_a_gene_annotation_and_no_window():
+    from genomix.errors import GenomixError
+    from genomix.paths import demo_dir, demo_variants
+    from genomix.pipelines import score
+
+    model = _one_model()
+    with pytest.raises(GenomixError, match="pass a gene annotation"):
+        score(demo_variants(), demo_dir() / "genome.fa.gz", model)
+    with pytest.raises(GenomixError, match="leave the window out"):
+        score(demo_variants(), demo_dir() / "genome.fa.gz", model, window=1024, genes=demo_dir() / "genes.gff3")
