@@ -11,6 +11,8 @@ $(BIN)/genomix: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
 	$(BIN)/pip install --quiet -e ".[test]"
+	# SpliceAI's weights for the spliceai tests; --no-deps, since its TensorFlow is not used.
+	$(BIN)/pip install --quiet --no-deps spliceai h5py
 	touch $(BIN)/genomix
 
 setup: $(BIN)/genomix

@@ -29,15 +29,17 @@ from genomix.io.variants import Variant
 from genomix.io.windows import Window, check_window_fits, make_window
 from genomix.models.base import GenomicModel, layer_name
 
-METHODS = ("auto", "llr", "delta_ll", "embedding")
+METHODS = ("auto", "llr", "delta_ll", "embedding", "spliceai")
 DEFAULT_WINDOW = 1024
 
 
 def choose_method(method: str, model: GenomicModel, variant: Variant) -> str:
     """The method `auto` means for this model and variant: llr for MLM substitutions,
-    embedding for MLM indels, delta_ll for causal LMs."""
+    embedding for MLM indels, delta_ll for causal LMs, spliceai for SpliceAI."""
     if method != "auto":
         return method
+    if model.kind == "splice":
+        return "spliceai"
     if model.kind == "clm":
         return "delta_ll"
     return "llr" if variant.is_substitution else "embedding"
@@ -55,8 +57,12 @@ def check_method(method: str, model: GenomicModel) -> None:
         )
     if method == "delta_ll" and model.kind != "clm":
         raise GenomixError(
-            f'delta_ll needs a causal LM; {model.name} is a masked LM. Use method="llr" or method="embedding".',
+            f'delta_ll needs a causal LM; {model.name} is not one. Use method="llr" or method="embedding".',
             option="method",
+        )
+    if method == "spliceai" and model.kind != "splice":
+        raise GenomixError(
+            f'the spliceai scores need the SpliceAI model (model="spliceai"); {model.name} is not it.', option="method"
         )
 
 
@@ -197,23 +203,45 @@ def score_windows(
 
 @dataclass(frozen=True)
 class ScoreOptions:
-    """How variants are scored: `method` (auto, llr, delta_ll, embedding), `window` in bp (None: 1024 or
-    the model's context), `rc` (average with the reverse-complement strand), `batch_size` (forward
-    passes per batch; results do not depend on it), `layer` (of the embedding score; None: the last)."""
+    """How variants are scored: `method` (auto, llr, delta_ll, embedding, spliceai), `window` in bp (None:
+    1024 or the model's context), `rc` (average with the reverse-complement strand), `batch_size`
+    (forward passes per batch; results do not depend on it), `layer` (of the embedding score; None: the
+    last); for spliceai (see `genomix.splicing`), `distance` (bp either side of the variant where splice
+    sites are gained or lost, SpliceAI's -D) and `mask` (SpliceAI's -M)."""
 
     method: str = "auto"
     window: int | None = None
     rc: bool = True
     batch_size: int = 32
     layer: str | int | None = None
+    distance: int = 50
+    mask: bool = False
 
     def __post_init__(self) -> None:
         if self.window is not None:
             check_window(self.window)
+        if isinstance(self.distance, bool) or not isinstance(self.distance, (int, np.integer)):
+            raise GenomixError(f"distance is a whole number of bp, not {self.distance!r}", option="distance")
+        if not 0 <= self.distance < 5000:
+            raise GenomixError(
+                f"distance must be from 0 to 4999 bp (SpliceAI's range), not {self.distance}", option="distance"
+            )
+
+    def spliceai(self, model: GenomicModel) -> bool:
+        """Whether these options score with SpliceAI's delta scores."""
+        return self.method == "spliceai" or (self.method == "auto" and model.kind == "splice")
 
     def check(self, model: GenomicModel) -> None:
         """Refuse what the model cannot do, before any work starts."""
         check_method(self.method, model)
+        if self.spliceai(model):
+            if self.window is not None:
+                raise GenomixError(
+                    "SpliceAI reads 5,000 bp on each side of every position it scores; leave the window out "
+                    "(distance sets how far from the variant sites are scored)",
+                    option="window",
+                )
+            return
         check_window(default_window(model) if self.window is None else self.window, model)
 
 

@@ -19,7 +19,8 @@ def info(
     from genomix.models.registry import load_model
 
     loaded = load_model(model, backend=backend, device="cpu", trust_remote_code=trust_remote_code)
-    tokens = "characters" if loaded.tokenizer.k == 1 else f"{loaded.tokenizer.k}-mers"
+    k = loaded.tokenizer.k if hasattr(loaded, "tokenizer") else 1
+    tokens = "characters" if k == 1 else f"{k}-mers"
     context = f"{loaded.context_bp} bp" if loaded.context_bp is not None else "not declared (windows of any length)"
     typer.echo(
         f"model    {loaded.name}\nbackend  {loaded.backend}\nkind     {loaded.kind}\ntokens   {tokens}\n"

@@ -23,8 +23,17 @@ def score(
         "-o",
         help="Output: .tsv, .parquet, .vcf, .vcf.gz, .bcf, or - for VCF on stdout (repeat for several).",
     ),
-    model: str = typer.Option("demo", "--model", "-m", help="Hub id, local model folder, or `demo`."),
-    method: str = typer.Option("auto", help="auto, llr, delta_ll or embedding."),
+    model: str = typer.Option(
+        "demo", "--model", "-m", help="Hub id, local model folder, `demo`, or `spliceai` (needs the spliceai package)."
+    ),
+    method: str = typer.Option("auto", help="auto, llr, delta_ll, embedding or spliceai."),
+    annotation: Optional[Path] = typer.Option(
+        None, "--annotation", "-a", help="spliceai: gene annotation, SpliceAI's annotation table or a GFF3."
+    ),
+    distance: int = typer.Option(50, help="spliceai: bp either side of the variant where sites are scored (-D)."),
+    mask: bool = typer.Option(
+        False, "--mask/--no-mask", help="spliceai: mask annotated site gains and unannotated losses (-M 1)."
+    ),
     window: Optional[int] = typer.Option(None, help="Window in bp (default: 1024 or the model's context)."),
     layer: Optional[str] = typer.Option(None, help="Layer for the embedding score (default: the last)."),
     batch_size: int = typer.Option(32, help="Forward passes per batch; results do not depend on it."),
@@ -41,7 +50,7 @@ def score(
     shard_size: Optional[int] = SHARD_SIZE,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary."),
 ) -> None:
-    """Score every ALT of a VCF with a DNA language model."""
+    """Score every ALT of a VCF with a DNA language model, or with SpliceAI's delta scores."""
     from genomix.io.genome import Genome
     from genomix.io.outputs import check_outputs
     from genomix.models.registry import load_model
@@ -50,7 +59,7 @@ def score(
 
     check_outputs(out)
     runner = make_engine(engine, ray_address, workers, gpus_per_worker)
-    options = ScoreOptions(method, window, rc, batch_size, layer)
+    options = ScoreOptions(method, window, rc, batch_size, layer, distance, mask)
     genome = Genome(fasta)
     loaded = load_model(model, backend=backend, device=device, trust_remote_code=trust_remote_code)
     with Progress("scoring", quiet) as bar:
@@ -65,6 +74,7 @@ def score(
             engine=runner,
             ref_check=ref_check,
             region=region,
+            genes=annotation,
             **({} if shard_size is None else {"chunk_size": shard_size}),
         )
     if not quiet:

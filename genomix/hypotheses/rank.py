@@ -137,6 +137,12 @@ class Explainer:
 
         options = replace(options or ExplainOptions(), **overrides)
         options.check()
+        if model.kind == "splice":
+            raise GenomixError(
+                "explain does not take SpliceAI yet: its scores are per transcript (`genomix score --model spliceai "
+                "--annotation ...`); its SAE features can be trained and named (`genomix sae train`, "
+                "`genomix features annotate --no-nulls`)"
+            )
         if len(atlas.table) != sae.d_sae:
             raise GenomixError(
                 f"the atlas has {len(atlas.table)} features but the SAE has {sae.d_sae}; "

@@ -15,11 +15,16 @@ def load_model(
     device: str | None = None,
     trust_remote_code: bool = False,
 ) -> GenomicModel:
-    """Load a DNA model by hub id, local folder, or `demo`; the backend is inferred from its config."""
+    """Load a DNA model by hub id, local folder, `demo`, or a name a backend loads by (`spliceai`); the
+    backend is inferred from the model's config."""
     import genomix.models.huggingface  # noqa: F401  (registers the hf-* backends)
+    import genomix.models.spliceai  # noqa: F401  (registers the spliceai backend; its weights load when asked)
     from genomix.paths import shipped
 
     source = str(shipped(name_or_path, "model"))
+    named = [name for name, cls in BACKENDS.items() if source in getattr(cls, "names", ())]
+    if backend is None and named:
+        backend = named[0]
     if backend is not None:
         if backend not in BACKENDS:
             raise GenomixError(f"unknown backend {backend!r}; choose one of {', '.join(sorted(BACKENDS))}")

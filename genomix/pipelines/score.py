@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from genomix.errors import GenomixError
+from genomix.io.genes import GeneAnnotation, read_genes
 from genomix.io.genome import Genome
 from genomix.io.outputs import output_format, vcf_float
 from genomix.io.variants import iter_variant_chunks
@@ -16,13 +18,24 @@ from genomix.models.base import move_model
 from genomix.pipelines.drive import TableSink, VcfSink, run_metadata, write_outputs
 from genomix.pipelines.shards import ShardStore, input_file, run_identity, sharded, shards_folder
 from genomix.scoring import ScoreOptions, default_window, score_variants, scores_table
+from genomix.splicing import INFO_FORMAT, splice_scores, splice_table
 
 SCORE_INFO = {
     "GMX_SCORE": (
         "A",
         "Float",
         "genomix zero-shot score per ALT: llr and delta_ll are log P(alt) - log P(ref) (negative: the model "
-        "finds the ALT less likely); embedding is a distance (>= 0); see ##genomix_method",
+        "finds the ALT less likely); embedding is a distance (>= 0); spliceai is the largest of SpliceAI's four "
+        "delta scores; see ##genomix_method",
+    )
+}
+SPLICEAI_INFO = {
+    "SpliceAI": (
+        ".",
+        "String",
+        "SpliceAI variant annotation (SpliceAI 1.3.1's models and rules, computed by genomix). These include "
+        "delta scores (DS) and delta positions (DP) for acceptor gain (AG), acceptor loss (AL), donor gain (DG), "
+        f"and donor loss (DL). Format: {INFO_FORMAT}",
     )
 }
 
@@ -35,28 +48,50 @@ def iter_scores(
     region: str | None = None,
     ref_check: str = "error",
     chunk_size: int = 512,
+    genes: GeneAnnotation | str | os.PathLike | None = None,
 ) -> Iterator[tuple[list, list]]:
     """Stream a VCF/BCF through the model in chunks of about `chunk_size` ALTs (whole records):
-    (records as (index in the input, pysam record), their Scored ALTs). Memory stays bounded by the
+    (records as (index in the input, pysam record), their Scored ALTs, or SpliceScored ones for
+    SpliceAI, which needs `genes`: SpliceAI's annotation table or a GFF3). Memory stays bounded by the
     chunk; every input ALT comes back with a status."""
     options = options or ScoreOptions()
     options.check(model)
-    work = ScoreWork(model, genome, options)
+    work = ScoreWork(model, genome, options, _genes(options, model, genes))
     for records, variants in iter_variant_chunks(vcf, genome, region, ref_check, chunk_size):
         yield records, work(variants)
 
 
 class ScoreWork:
-    """The work of one chunk, `work(variants) -> [Scored]`: what a shard holds and a Ray actor runs."""
+    """The work of one chunk, `work(variants) -> [Scored]` (SpliceScored for SpliceAI, which needs
+    `genes`): what a shard holds and a Ray actor runs."""
 
-    def __init__(self, model, genome: Genome, options: ScoreOptions):
-        self.model, self.genome, self.options = model, genome, options
+    def __init__(self, model, genome: Genome, options: ScoreOptions, genes: GeneAnnotation | None = None):
+        self.model, self.genome, self.options, self.genes = model, genome, options, genes
 
     def __call__(self, variants: list) -> list:
-        return score_variants(self.model, self.genome, variants, **asdict(self.options))
+        options = self.options
+        if self.genes is not None:
+            return splice_scores(
+                self.model, self.genome, variants, self.genes, options.distance, options.mask, options.batch_size
+            )
+        method, window, rc, batch, layer = options.method, options.window, options.rc, options.batch_size, options.layer
+        return score_variants(self.model, self.genome, variants, method, window, rc, batch, layer)
 
     def to(self, device: str) -> None:
         move_model(self.model, device)
+
+
+def _genes(options: ScoreOptions, model, genes) -> GeneAnnotation | None:
+    """The gene annotation SpliceAI's scores need (read when a path), None for the other methods."""
+    if not options.spliceai(model):
+        return None
+    if genes is None:
+        raise GenomixError(
+            "SpliceAI's scores are per transcript: pass a gene annotation (SpliceAI's annotation table or a "
+            "GFF3 with mRNA and exon features)",
+            option="annotation",
+        )
+    return genes if isinstance(genes, GeneAnnotation) else read_genes(genes)
 
 
 def _score_options(options: ScoreOptions | None, overrides: dict) -> tuple[ScoreOptions, dict]:
@@ -69,24 +104,34 @@ def _score_options(options: ScoreOptions | None, overrides: dict) -> tuple[Score
 
 def score(vcf, fasta, model, options: ScoreOptions | None = None, engine=None, **overrides) -> pd.DataFrame:
     """Score every ALT of a VCF/BCF against `fasta` with `model` (a GenomicModel or a name to load):
-    a DataFrame with the columns of `scores_table`. `engine`: None (this process) or a `RayEngine`.
-    Keywords: ScoreOptions' fields, region, ref_check, chunk_size."""
+    a DataFrame with the columns of `scores_table` (of `splice_table` for SpliceAI). `engine`: None (this
+    process) or a `RayEngine`. Keywords: ScoreOptions' fields, region, ref_check, chunk_size, genes."""
     from genomix.models.registry import load_model
 
     model = load_model(model) if isinstance(model, str) else model
     genome = fasta if isinstance(fasta, Genome) else Genome(fasta)
     options, reading = _score_options(options, overrides)
+    table = splice_table if options.spliceai(model) else scores_table
     if engine is None:
-        frames = [scores_table(scored) for _, scored in iter_scores(vcf, genome, model, options, **reading)]
+        frames = [table(scored) for _, scored in iter_scores(vcf, genome, model, options, **reading)]
     else:
         options.check(model)
+        work = ScoreWork(model, genome, options, _genes(options, model, reading.get("genes")))
         with input_file(vcf) as vcf, ShardStore(None, {}) as store:
-            chunks = sharded(_reading(vcf, genome, reading), ScoreWork(model, genome, options), store, engine)
-            frames = [scores_table(scored) for _, scored in chunks]
-    return pd.concat(frames, ignore_index=True) if frames else scores_table([])
+            frames = [table(scored) for _, scored in sharded(_reading(vcf, genome, reading), work, store, engine)]
+    return pd.concat(frames, ignore_index=True) if frames else table([])
 
 
 def score_metadata(model, options: ScoreOptions, command: str | None = None) -> dict:
+    if options.spliceai(model):
+        return run_metadata(
+            command,
+            model=model.name,
+            method="spliceai",
+            window=10_000 + 2 * options.distance + 1,
+            distance=options.distance,
+            mask="yes" if options.mask else "no",
+        )
     return run_metadata(
         command,
         model=model.name,
@@ -108,30 +153,37 @@ def score_to_file(
     **overrides,
 ) -> dict[str, int]:
     """Score a VCF/BCF once and write each of `out` (one path or several: .tsv, .parquet, .vcf, .vcf.gz,
-    .bcf, or `-` for VCF on stdout). Files appear only when complete; until then finished chunks are kept
-    beside the first file (`shards`), so the same call started again does only the rest. Keywords as in
-    `score`; `meta`: provenance lines (default `score_metadata`); `engine`: None (this process) or a
-    `RayEngine`; `progress(alts, shards)` after each chunk. Returns counts of ALTs by status."""
+    .bcf, or `-` for VCF on stdout; for SpliceAI the VCF carries the `SpliceAI` INFO field in the official
+    format). Files appear only when complete; until then finished chunks are kept beside the first file
+    (`shards`), so the same call started again does only the rest. Keywords as in `score`; `meta`:
+    provenance lines (default `score_metadata`); `engine`: None (this process) or a `RayEngine`;
+    `progress(alts, shards)` after each chunk. Returns counts of ALTs by status."""
     options, reading = _score_options(options, overrides)
     options.check(model)
     outs = [out] if isinstance(out, (str, os.PathLike)) else list(out)
     meta = meta if meta is not None else score_metadata(model, options)
+    spliceai = options.spliceai(model)
+    table = splice_table if spliceai else scores_table
     sinks = []
     for target in outs:
         path = None if str(target) == "-" else Path(target)
         if output_format(target) in ("tsv", "parquet"):
-            sinks.append(TableSink(path, scores_table, scores_table([])))
+            sinks.append(TableSink(path, table, table([])))
+        elif spliceai:
+            sinks.append(VcfSink(path, SCORE_INFO | SPLICEAI_INFO, meta, _spliceai_values))
         else:
             sinks.append(
                 VcfSink(path, SCORE_INFO, meta, lambda items: {"GMX_SCORE": tuple(vcf_float(s.score) for s in items)})
             )
+    genes = reading.get("genes")
+    work = ScoreWork(model, genome, options, _genes(options, model, genes))
     with input_file(vcf) as vcf:
         reading = _reading(vcf, genome, reading)
         depends = asdict(options) | {"batch_size": None, "region": reading[2], "ref_check": reading[3]}
-        identity = run_identity(vcf, genome, model, depends | {"chunk_size": reading[4]})
+        source = genes.source if isinstance(genes, GeneAnnotation) else genes
+        identity = run_identity(vcf, genome, model, depends | {"chunk_size": reading[4], "genes": source})
         with ShardStore(shards_folder(outs), identity) as store:
-            chunks = sharded(reading, ScoreWork(model, genome, options), store, engine, progress)
-            counts = write_outputs(vcf, chunks, sinks)
+            counts = write_outputs(vcf, sharded(reading, work, store, engine, progress), sinks)
             store.finish()
     return counts
 
@@ -139,3 +191,9 @@ def score_to_file(
 def _reading(vcf, genome: Genome, reading: dict) -> tuple:
     """(vcf, genome, region, ref_check, chunk_size): how a run reads its VCF, as `sharded` takes it."""
     return vcf, genome, reading.get("region"), reading.get("ref_check", "error"), reading.get("chunk_size", 512)
+
+
+def _spliceai_values(items: list) -> dict:
+    """INFO of one record: GMX_SCORE per ALT, and SpliceAI's entries (ALT by ALT, transcript by transcript)."""
+    entries = tuple(gene.entry(item.variant.alt) for item in items for gene in item.genes)
+    return {"GMX_SCORE": tuple(vcf_float(item.score) for item in items), "SpliceAI": entries or None}

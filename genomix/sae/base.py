@@ -30,11 +30,17 @@ def register_architecture(cls: type[SAE]) -> type[SAE]:
     return cls
 
 
+def _weights_of(model):
+    """What holds a GenomicModel's weights: the torch module of an hf-* backend, or the backend itself
+    (SpliceAI) when it names its tensors with `named_parameters`."""
+    return getattr(model, "model", model)
+
+
 def model_fingerprint(model) -> str:
     """Short hash of a GenomicModel's weights: name, shape, norm and first values of every tensor, so
     a model that differs in any block prints differently."""
     digest = hashlib.sha256()
-    for name, tensor in model.model.named_parameters():
+    for name, tensor in _weights_of(model).named_parameters():
         values = tensor.detach().float().flatten()
         digest.update(f"{name}{tuple(tensor.shape)}{float(values.norm()):.4g}".encode())
         digest.update(values[:64].cpu().numpy().tobytes())
@@ -213,7 +219,8 @@ class SAE(nn.Module):
         if layer is not None and hook is not None and layer != hook:
             raise GenomixError(f"this SAE was trained at {hook}, not {layer}; use its layer or train one for {layer}")
         fingerprint = self.metadata.get("model_fingerprint")
-        if fingerprint is not None and hasattr(model, "model") and fingerprint != model_fingerprint(model):
+        weighed = hasattr(_weights_of(model), "named_parameters")
+        if fingerprint is not None and weighed and fingerprint != model_fingerprint(model):
             raise GenomixError(
                 f"this SAE was trained on {trained_on}, whose weights differ from {model.name}'s; "
                 "load the model it was trained on, or train an SAE for this one"

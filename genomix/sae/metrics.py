@@ -5,8 +5,9 @@
 - dead fraction: features that never fire over the evaluation positions;
 - loss recovered: 1 - (CE_sae - CE_clean) / (CE_zero - CE_clean), with the reconstruction
   (or zeros) spliced into the model at the SAE's layer, at base positions only. CE is the masked-token cross-entropy
-  (15 % of bases masked, the same masks in all three runs) for masked LMs and next-token
-  cross-entropy for causal LMs.
+  (15 % of bases masked, the same masks in all three runs) for masked LMs, next-token
+  cross-entropy for causal LMs, and for SpliceAI, which predicts splice sites rather than bases,
+  the cross-entropy of its (neither, acceptor, donor) output against its own clean output.
 """
 
 from __future__ import annotations
@@ -23,8 +24,13 @@ from genomix.sae.base import SAE
 
 
 def _cross_entropy(model, tokens, targets: torch.Tensor, where: torch.Tensor, edits=None) -> tuple[float, int]:
+    """Summed cross-entropy at `where` and its count. `targets`: token ids, or for a model that predicts
+    no bases (SpliceAI) the clean pass's own log-probabilities `[batch, tokens, classes]`."""
     logits, _ = model.forward(tokens, edits=edits)
     logits = logits.float().cpu()
+    if model.kind == "splice":
+        loss = -(targets.exp() * torch.log_softmax(logits, dim=-1)).sum(-1)[where].sum()
+        return float(loss), int(where.sum())
     if model.kind == "clm":
         logits, targets, where = logits[:, :-1], targets[:, 1:], where[:, 1:]
     loss = torch.nn.functional.cross_entropy(logits[where], targets[where], reduction="sum")
@@ -73,6 +79,8 @@ def evaluate_sae(
         l0 += float((codes > 0).sum())
         fired |= (codes > 0).any(0)
         targets = tokens.input_ids.clone()
+        if model.kind == "splice":  # its loss: cross-entropy against its own clean (neither, acceptor, donor) output
+            targets = model.forward(tokens)[0].float().cpu()
         if model.kind == "mlm":
             where = keep & torch.from_numpy(rng.random(keep.shape) < 0.15)
             tokens.input_ids[where] = model.mask_token_id
