@@ -56,7 +56,7 @@ def run_identity(vcf, genome, model, options: dict) -> dict:
     from genomix.sae.base import model_fingerprint
 
     contigs = hashlib.sha256(repr(sorted(genome.lengths.items())).encode()).hexdigest()
-    fingerprint = model_fingerprint(model) if hasattr(model, "model") else model.name
+    fingerprint = model_fingerprint(model)
     return {
         "input": file_digest(vcf),
         "genome": contigs,
