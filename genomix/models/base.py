@@ -103,5 +103,9 @@ def register_backend(name: str):
 
 def move_model(model: GenomicModel, device: str) -> None:
     """Put a loaded model's weights on `device` (a Ray actor given a GPU moves the copy it received)."""
+    from genomix.errors import GenomixError
+
+    if not hasattr(model, "model"):
+        raise GenomixError(f"{model.name} cannot be moved to a Ray worker's GPU; run it with --engine local")
     model.model.to(device)
     model.device = torch.device(device)
