@@ -366,6 +366,8 @@ def test_cli_table_equals_the_python_api_and_losses_read_as_losses(planted):
     chosen, outputs = planted
     table = pd.read_csv(outputs["out"], sep="\t", keep_default_na=False, na_values=["NA"])
     again = gx.explain(outputs["vcf_in"], demo_dir() / "genome.fa.gz", "demo", null_size=100)
+    # splice_distance is a nullable integer; read back from a TSV where it is all NA, a float
+    again = again.astype({"splice_distance": "float64"})
     pd.testing.assert_frame_equal(table, again, check_dtype=False, atol=1e-6)
     top = table[table["rank"] == 1]
     assert len(top) == len(chosen)
@@ -507,9 +509,10 @@ def test_gmx_entries_keep_vcf_syntax_whatever_the_label():
     )
     entry = row.gmx_entry()
     fields = entry.split("|")
-    assert len(fields) == 13 and not any(c in entry for c in ",; =")
+    assert len(fields) == 21 and not any(c in entry for c in ",; =")
     assert fields[:6] == ["G", "llr", "-1.5", "7", "odd__label_x_y_z_w", "loss"]
-    assert fields[7] == "" and fields[8] == "0.25" and fields[-1] == "odd__label_x_y_z_w_loss"
+    assert fields[7] == "" and fields[8] == "0.25" and fields[12] == "odd__label_x_y_z_w_loss"
+    assert fields[13:] == [""] * 8  # no gene context set
     assert fields[9:12] == ["0.01", "0.04", "C2H2_zinc_finger__factors"]
 
 
@@ -749,3 +752,33 @@ def _broken_consensus_window(explainer, write_fasta, motif_id, rng):
 def _best_anywhere(window, pwm) -> float:
     """The best score of `pwm` anywhere in the ref or the alt window, either strand."""
     return max(best_site(seq, pwm, 0, len(seq))[0] for seq in (window.ref, window.alt))
+
+
+def test_each_alt_carries_its_gene_context_in_the_table_the_vcf_and_the_sentence(planted):
+    from genomix.io.genes import GENE_COLUMNS, Genes
+
+    _, outputs = planted  # the demo genome: the demo's genes.gff3 by default
+    genes = Genes.load(demo_dir() / "genes.gff3")
+    table = pd.read_csv(outputs["out"], sep="\t", keep_default_na=False, na_values=["NA"])
+    for row in table.itertuples():
+        context = genes.context(row.chrom, row.pos - 1)
+        assert (row.gene, row.region, row.consequence) == (context.gene, context.region, context.consequence)
+        place = f"({'intergenic' if context.region == 'intergenic' else 'in '}"
+        assert row.hypothesis == "." or place in row.hypothesis
+    import pysam
+
+    with pysam.VariantFile(str(outputs["vcf"])) as vcf:
+        fields = vcf.header.info["GMX"].description.split("Format: ")[1].split("|")
+        entries = [dict(zip(fields, e.split("|"))) for record in vcf for e in record.info["GMX"]]
+    assert [e["Region"] for e in entries] == list(table.region)
+    assert [e["Gene"] or "." for e in entries] == list(table.gene)
+    assert fields[-len(GENE_COLUMNS) :] == [
+        "Gene",
+        "Transcript",
+        "Region",
+        "GeneConsequence",
+        "Exon",
+        "Intron",
+        "SpliceDistance",
+        "SpliceSite",
+    ]

@@ -13,6 +13,7 @@ import pandas as pd
 
 from genomix.errors import GenomixError
 from genomix.hypotheses import Explained, Explainer, ExplainOptions, FalseDiscovery, explain_table
+from genomix.io.genes import GeneAnnotation, Genes
 from genomix.io.genome import Genome
 from genomix.io.outputs import output_format, vcf_float
 from genomix.io.variants import iter_variant_chunks
@@ -82,6 +83,28 @@ def load_explainer(
     return Explainer(model, sae, atlas, genome, options, **overrides)
 
 
+def gene_annotation(genes, genome: Genome) -> GeneAnnotation:
+    """Where ALTs' gene context comes from: `genes` (a GFF3/GTF path or `Genes`), or with None the
+    demo's genes.gff3 when `genome` is the demo genome (else none); a VCF's own CSQ/ANN comes first."""
+    from genomix.paths import demo_dir
+
+    if genes is None and Path(genome.path).resolve() == (demo_dir() / "genome.fa.gz").resolve():
+        genes = demo_dir() / "genes.gff3"
+    if genes is not None and not isinstance(genes, Genes):
+        genes = Genes.load(genes)
+    return GeneAnnotation(genes)
+
+
+def place_in_genes(explained: list[Explained], records: list, annotation: GeneAnnotation) -> list[Explained]:
+    """Set the gene context of every hypothesis of `explained` (records: (index, pysam record) of the chunk)."""
+    by_index = dict(records)
+    for item in explained:
+        context = annotation.context(by_index.get(item.variant.record), item.variant)
+        for h in item.hypotheses:
+            h.genes = context
+    return explained
+
+
 def explain(
     vcf,
     fasta,
@@ -91,15 +114,18 @@ def explain(
     region: str | None = None,
     ref_check: str = "error",
     chunk_size: int = 256,
+    genes=None,
     **options,
 ) -> pd.DataFrame:
     """Hypotheses of every ALT of a VCF/BCF: a DataFrame with EXPLAIN_COLUMNS, one row per ALT and
-    hypothesis (rank 0 where there is none), q-values over the whole VCF. Options as in
-    `ExplainOptions`."""
+    hypothesis (rank 0 where there is none), q-values over the whole VCF, gene context from the VCF's
+    CSQ/ANN or `genes` (see `gene_annotation`). Options as in `ExplainOptions`."""
     explainer = load_explainer(fasta, sae, atlas, model, **options)
+    annotation = gene_annotation(genes, explainer.genome)
     fdr, explained = FalseDiscovery(), []
-    for _, variants in iter_variant_chunks(vcf, explainer.genome, region, ref_check, chunk_size):
-        explained += [Explained(item.scored, item.hypotheses) for item in fdr.add(explainer.explain(variants))]
+    for records, variants in iter_variant_chunks(vcf, explainer.genome, region, ref_check, chunk_size):
+        done = place_in_genes(fdr.add(explainer.explain(variants)), records, annotation)
+        explained += [Explained(item.scored, item.hypotheses) for item in done]
     return explain_table(fdr.fill(explained))
 
 
@@ -128,10 +154,12 @@ def explain_to_file(
     chunk_size: int = 256,
     report_limit: int = 100,
     progress=None,
+    genes=None,
 ) -> dict[str, int]:
     """Explain a VCF/BCF once and write what is asked: `out` (.tsv/.parquet), `vcf_out` (.vcf,
     .vcf.gz, .bcf), `report` (.html, cards for the `report_limit` ALTs with the smallest p),
-    `followup` (.tsv). Files appear only when complete. Returns counts of ALTs by status."""
+    `followup` (.tsv); gene context as in `gene_annotation`. Files appear only when complete.
+    Returns counts of ALTs by status."""
     from genomix.report.followup import FOLLOWUP_COLUMNS, followup_designs
 
     finals = {
@@ -178,17 +206,18 @@ def explain_to_file(
             with open(vcf, "wb") as copy:
                 shutil.copyfileobj(sys.stdin.buffer, copy)
         reading = (vcf, explainer.genome, region, ref_check, chunk_size)
-        return write_outputs(vcf, _ranked_chunks(explainer, reading, cards, progress), sinks)
+        annotation = gene_annotation(genes, explainer.genome)
+        return write_outputs(vcf, _ranked_chunks(explainer, reading, annotation, cards, progress), sinks)
 
 
-def _ranked_chunks(explainer: Explainer, reading: tuple, cards, progress):
+def _ranked_chunks(explainer: Explainer, reading: tuple, annotation: GeneAnnotation, cards, progress):
     """(records, explained) chunks with q-values: every chunk is explained first (its hypotheses and
     windows kept in a scratch file, the report's best cards with their tracks in memory), then the VCF
     is read again and each chunk comes back with the q-values over the whole run."""
     fdr = FalseDiscovery()
     with tempfile.TemporaryFile(prefix="genomix-explain-") as scratch:
-        for _, variants in iter_variant_chunks(*reading):
-            explained = fdr.add(explainer.explain(variants))
+        for records, variants in iter_variant_chunks(*reading):
+            explained = place_in_genes(fdr.add(explainer.explain(variants)), records, annotation)
             if cards is not None:
                 cards.add(explained)
             pickle.dump([Explained(item.scored, item.hypotheses, item.window) for item in explained], scratch)
