@@ -346,6 +346,8 @@ def planted(tmp_path_factory):
             outputs["followup"],
             "--null-size",
             "100",
+            "--report-mutagenesis",
+            "2",
             "--quiet",
         ],
         capture_output=True,
@@ -425,14 +427,21 @@ def test_bcftools_split_vep_reads_the_gmx_entries(planted):
 
 
 def test_report_is_one_escaped_self_contained_page(planted):
+    import re
+
     _, outputs = planted
     page = outputs["report"].read_text()
     assert page.startswith("<!doctype html>") and "<b>gmx" not in page and "&lt;b&gt;gmx" in page
-    assert "src='http" not in page and 'src="http' not in page
-    assert page.count("class='card'") == 10 and "data:image/png;base64" in page
-    table = pd.read_csv(outputs["out"], sep="\t")
+    assert not re.search(r"(src|href)=['\"]?(https?:)?//", page)  # nothing from the network
+    assert page.count("class='card'") == 10 and "data:image/png" not in page and "<svg" in page
+    assert len(page.encode()) <= 2_000_000 * 10 / 100  # at most 2 MB per 100 cards
+    assert page.count("view, ref (ISM)</title>") == 2  # --report-mutagenesis 2: the first two cards
+    table = pd.read_csv(outputs["out"], sep="\t", keep_default_na=False)
     for q in table[table["rank"] == 1].q_value:  # every card's sentence carries its q-value
-        assert f"q = {q:.2g}" in page
+        assert f"q = {float(q):.2g}" in page
+    rows = re.findall(r"<tr data-tf='([^']*)' data-effect='([^']*)'", page)  # the table: every ALT's top
+    top = table[table["rank"] == 1]
+    assert sorted(rows) == sorted(zip(top.tf_name, top.effect))
 
 
 def test_followup_designs_test_the_site(planted, demo_genome):

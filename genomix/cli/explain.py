@@ -30,6 +30,11 @@ def explain(
     report: Optional[Path] = typer.Option(None, help="Self-contained HTML report."),
     followup: Optional[Path] = typer.Option(None, help="Lab follow-up designs (MPRA oligos, EMSA probes): .tsv."),
     report_limit: int = typer.Option(100, help="Variant cards in the report (smallest p first)."),
+    report_mutagenesis: int = typer.Option(
+        25,
+        help="Cards (best first) that show the model's own view: in-silico mutagenesis ±20 bp in ref and alt, "
+        "121 to 242 forward passes each.",
+    ),
     genes: Optional[Path] = typer.Option(
         None,
         help="Genes (GFF3 or GTF) for each ALT's gene, region and splice distance (default: the demo's with the "
@@ -89,6 +94,7 @@ def explain(
             report_limit=report_limit,
             progress=bar.advance,
             genes=genes,
+            report_mutagenesis=report_mutagenesis,
         )
     if not quiet:
         log.info("%d ALTs explained into %s (%s)", sum(counts.values()), ", ".join(map(str, written)), summary(counts))

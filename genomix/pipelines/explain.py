@@ -155,10 +155,12 @@ def explain_to_file(
     report_limit: int = 100,
     progress=None,
     genes=None,
+    report_mutagenesis: int = 25,
 ) -> dict[str, int]:
     """Explain a VCF/BCF once and write what is asked: `out` (.tsv/.parquet), `vcf_out` (.vcf,
     .vcf.gz, .bcf), `report` (.html, cards for the `report_limit` ALTs with the smallest p),
-    `followup` (.tsv); gene context as in `gene_annotation`. Files appear only when complete.
+    `followup` (.tsv); gene context as in `gene_annotation`; the first `report_mutagenesis` cards get
+    in-silico mutagenesis logos. Files appear only when complete.
     Returns counts of ALTs by status."""
     from genomix.report.followup import FOLLOWUP_COLUMNS, followup_designs
 
@@ -195,7 +197,7 @@ def explain_to_file(
             )
         )
     if "report" in finals:
-        sinks.append(ReportSink(finals["report"], report_limit, explainer, meta))
+        sinks.append(ReportSink(finals["report"], report_limit, explainer, meta, report_mutagenesis))
     if "followup" in finals:
         designs = lambda explained: followup_designs(explained, explainer.evidence.pwms, seed=explainer.options.seed)  # noqa: E731
         sinks.append(TableSink(finals["followup"], designs, pd.DataFrame(columns=FOLLOWUP_COLUMNS), "tsv"))
