@@ -31,7 +31,7 @@ def explain(
     followup: Optional[Path] = typer.Option(None, help="Lab follow-up designs (MPRA oligos, EMSA probes): .tsv."),
     report_limit: int = typer.Option(100, help="Variant cards in the report (smallest p first)."),
     report_mutagenesis: int = typer.Option(
-        25,
+        10,
         help="Cards (best first) that show the model's own view: in-silico mutagenesis ±20 bp in ref and alt, "
         "121 to 242 forward passes each.",
     ),

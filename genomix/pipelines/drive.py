@@ -92,7 +92,7 @@ class ReportSink:
     with their q-values; up to `TABLE_LIMIT`). Closing runs the in-silico mutagenesis of the first
     `mutagenesis` cards (each costs 121 to 242 forward passes of a window)."""
 
-    def __init__(self, path: Path, limit: int, explainer: Explainer, meta: dict, mutagenesis: int = 25):
+    def __init__(self, path: Path, limit: int, explainer: Explainer, meta: dict, mutagenesis: int = 10):
         self.path, self.limit, self.explainer, self.meta = path, limit, explainer, meta
         self.mutagenesis = mutagenesis
         self.best: list = []  # heap of (-p, |statistic|, -order, Explained)
@@ -126,7 +126,8 @@ class ReportSink:
 
         cards, model = self.cards(), self.explainer.model
         readable = model.kind == "clm" or getattr(model, "mask_token_id", None) is not None
-        batch, first = self.explainer.options.batch_size, cards[: self.mutagenesis if readable else 0]
+        # explain's passes take batch_size ref and alt windows at once: as many sequences per pass here
+        batch, first = 2 * self.explainer.options.batch_size, cards[: self.mutagenesis if readable else 0]
         ism = saturation_mutagenesis(model, [c.window for c in first], batch_size=batch) if first else []
         ism += [None] * (len(cards) - len(ism))
         write_report(

@@ -155,7 +155,7 @@ def explain_to_file(
     report_limit: int = 100,
     progress=None,
     genes=None,
-    report_mutagenesis: int = 25,
+    report_mutagenesis: int = 10,
 ) -> dict[str, int]:
     """Explain a VCF/BCF once and write what is asked: `out` (.tsv/.parquet), `vcf_out` (.vcf,
     .vcf.gz, .bcf), `report` (.html, cards for the `report_limit` ALTs with the smallest p),
