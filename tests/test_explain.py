@@ -287,7 +287,17 @@ def test_every_alt_of_awkward_records_gets_a_row_and_a_status(tmp_path):
         "hypothesis",
         "status",
     ]
-    assert list(table.columns[-4:]) == ["tf_family", "tf_alternatives", "q_value", "score_p"]
+    assert list(table.columns[-12:]) == ["tf_family", "tf_alternatives", "q_value", "score_p"] + [
+        "gene",
+        "transcript",
+        "region",
+        "consequence",
+        "exon",
+        "intron",
+        "splice_distance",
+        "splice_site",
+    ]
+    assert (table.region == ".").all()  # the starter genome has no genes file: no gene context
     # q-values: Benjamini-Hochberg over the top hypothesis of every tested ALT (p = 1 without a change)
     tested = top[top.status.isin(["ok", "no_feature_change"])]
     expected = pd.Series(false_discovery_control(tested.p_value.fillna(1.0).to_numpy()), index=tested.index)
