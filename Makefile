@@ -20,13 +20,17 @@ setup: $(BIN)/genomix
 demo: setup
 	$(BIN)/genomix demo --out genomix-demo-out
 
-# bcftools (Debian) runs +split-vep on explain's VCF in the tests; installed when this is root with apt,
-# otherwise that test is skipped.
+# bcftools (Debian) runs +split-vep on explain's VCF in the tests; chromium and chromium-driver open the
+# explain report in a browser test. Installed when this is root with apt, otherwise those tests are skipped.
 tools:
 	@command -v bcftools >/dev/null || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null \
 		|| apt-get install -y -q bcftools >/dev/null 2>&1 \
 		|| (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q bcftools >/dev/null 2>&1) \
 		|| echo "bcftools could not be installed; the split-vep test will be skipped"
+	@command -v chromedriver >/dev/null || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null \
+		|| apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 \
+		|| (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium chromium-driver >/dev/null 2>&1) \
+		|| echo "chromium could not be installed; the report's browser test will be skipped"
 
 test: setup tools
 	$(BIN)/python -m pytest -q

@@ -42,8 +42,8 @@ import pysam
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from genomix.io.genes import GeneAnnotation, Transcript, read_genes  # noqa: E402
 from genomix.io.genome import Genome  # noqa: E402
+from genomix.io.splice_genes import SpliceAnnotation, SpliceTranscript, read_splice_genes  # noqa: E402
 from genomix.paths import demo_dir, demo_variants  # noqa: E402
 from genomix.sequence import reverse_complement  # noqa: E402
 
@@ -52,9 +52,9 @@ BOUNDARY_GENES = ("GENE001", "GENE002")
 FIELDS = ("DS_AG", "DS_AL", "DS_DG", "DS_DL", "DP_AG", "DP_AL", "DP_DG", "DP_DL")
 
 
-def mirrored(transcript: Transcript) -> Transcript:
+def mirrored(transcript: SpliceTranscript) -> SpliceTranscript:
     exons = tuple((MIRRORED_BP - e, MIRRORED_BP - s) for s, e in reversed(transcript.exons))
-    return Transcript(
+    return SpliceTranscript(
         transcript.name + "rc", MIRROR, "-", MIRRORED_BP - transcript.end, MIRRORED_BP - transcript.start, exons
     )
 
@@ -68,9 +68,9 @@ def build_inputs(work: Path) -> tuple[Path, Path, Path, int]:
         handle.write(f">{MIRROR}\n{reverse_complement(demo.fetch('chr1', 0, MIRRORED_BP))}\n")
     pysam.faidx(str(fasta))
     genome = Genome(fasta)
-    genes = read_genes(demo_dir() / "genes.gff3").transcripts
+    genes = read_splice_genes(demo_dir() / "genes.gff3").transcripts
     extra = [mirrored(t) for t in genes if t.chrom == "chr1" and t.end <= MIRRORED_BP]
-    GeneAnnotation(genes + extra).to_table(work / "genes.txt")
+    SpliceAnnotation(genes + extra).to_table(work / "genes.txt")
 
     records = []  # (contig, 0-based pos, ref, alt, id)
     with pysam.VariantFile(str(demo_variants())) as truth:

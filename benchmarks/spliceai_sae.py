@@ -29,8 +29,8 @@ import numpy as np
 import genomix as gx
 from genomix.features.annotations import annotation_f1, read_annotations
 from genomix.features.atlas import build_atlas
-from genomix.io.genes import read_genes
 from genomix.io.genome import Genome
+from genomix.io.splice_genes import read_splice_genes
 from genomix.paths import demo_dir
 from genomix.sae.activations import Regions
 from genomix.sae.metrics import evaluate_sae
@@ -41,7 +41,7 @@ FLANK = 500
 
 
 def gene_regions(genome: Genome, contigs: list[str]) -> Regions:
-    genes = [t for t in read_genes(demo_dir() / "genes.gff3").transcripts if t.chrom in contigs]
+    genes = [t for t in read_splice_genes(demo_dir() / "genes.gff3").transcripts if t.chrom in contigs]
     return Regions(
         [t.chrom for t in genes],
         np.array([max(0, t.start - FLANK) for t in genes], dtype=np.int64),

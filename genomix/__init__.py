@@ -38,6 +38,9 @@ _EXPORTS = {
     "ExplainOptions": "genomix.hypotheses",
     "Hypothesis": "genomix.hypotheses",
     "concepts": "genomix.features.concepts",
+    "saturation_mutagenesis": "genomix.mutagenesis",
+    "Mutagenesis": "genomix.mutagenesis",
+    "Genes": "genomix.io.genes",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -111,7 +111,8 @@ class _Plan:
         return self.index[key]
 
 
-def _tokens_covering(spans: np.ndarray, start: int, end: int) -> list[int]:
+def tokens_covering(spans: np.ndarray, start: int, end: int) -> list[int]:
+    """The tokens (indices into `spans`, one sequence's `[tokens, 2]`) holding any base of [start, end)."""
     return [i for i, (s, e) in enumerate(spans) if s >= 0 and s < end and e > start]
 
 
@@ -120,7 +121,7 @@ def _plan_strand(plan: _Plan, model: GenomicModel, window: Window, method: str):
     if method == "llr":
         spans = model.tokenize([window.ref]).spans[0]
         start, end = window.ref_span
-        tokens = _tokens_covering(spans, start, end)
+        tokens = tokens_covering(spans, start, end)
         pairs = []
         for token in tokens:
             s, e = spans[token]

@@ -26,8 +26,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from genomix.io.genes import GeneAnnotation, Transcript
 from genomix.io.genome import Genome
+from genomix.io.splice_genes import SpliceAnnotation, SpliceTranscript
 from genomix.io.variants import Variant
 from genomix.models.spliceai import FLANK
 from genomix.sequence import reverse_complement
@@ -89,7 +89,7 @@ class SpliceScored:
         return max(scored) if scored else math.nan
 
 
-def _masked(genome: Genome, contig: str, transcript: Transcript, start: int, end: int) -> str:
+def _masked(genome: Genome, contig: str, transcript: SpliceTranscript, start: int, end: int) -> str:
     """The reference over [start, end) with N outside the transcript (and past the contig's ends)."""
     inner_start, inner_end = max(start, transcript.start), min(end, transcript.end)
     if inner_start >= inner_end:
@@ -109,7 +109,7 @@ def _reference_tracks(model, genome, jobs, distance: int, batch_size: int) -> di
     """Ref outputs for every (transcript, position) the jobs need, read in passes over runs of nearby
     positions (SpliceAI's output at a base reads exactly the 5,000 bp either side, so a long pass gives
     what a pass per variant would)."""
-    wanted: dict[tuple[str, Transcript], set[int]] = {}
+    wanted: dict[tuple[str, SpliceTranscript], set[int]] = {}
     for variant, transcript in jobs:
         wanted.setdefault((variant.contig, transcript), set()).update(
             range(variant.pos - distance, variant.pos + distance + 1)
@@ -165,7 +165,7 @@ def splice_scores(
     model,
     genome: Genome,
     variants: list[Variant],
-    genes: GeneAnnotation,
+    genes: SpliceAnnotation,
     distance: int = 50,
     mask: bool = False,
     batch_size: int = 8,

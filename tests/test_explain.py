@@ -287,7 +287,17 @@ def test_every_alt_of_awkward_records_gets_a_row_and_a_status(tmp_path):
         "hypothesis",
         "status",
     ]
-    assert list(table.columns[-4:]) == ["tf_family", "tf_alternatives", "q_value", "score_p"]
+    assert list(table.columns[-12:]) == ["tf_family", "tf_alternatives", "q_value", "score_p"] + [
+        "gene",
+        "transcript",
+        "region",
+        "consequence",
+        "exon",
+        "intron",
+        "splice_distance",
+        "splice_site",
+    ]
+    assert (table.region == ".").all()  # the starter genome has no genes file: no gene context
     # q-values: Benjamini-Hochberg over the top hypothesis of every tested ALT (p = 1 without a change)
     tested = top[top.status.isin(["ok", "no_feature_change"])]
     expected = pd.Series(false_discovery_control(tested.p_value.fillna(1.0).to_numpy()), index=tested.index)
@@ -346,6 +356,8 @@ def planted(tmp_path_factory):
             outputs["followup"],
             "--null-size",
             "100",
+            "--report-mutagenesis",
+            "2",
             "--quiet",
         ],
         capture_output=True,
@@ -366,6 +378,8 @@ def test_cli_table_equals_the_python_api_and_losses_read_as_losses(planted):
     chosen, outputs = planted
     table = pd.read_csv(outputs["out"], sep="\t", keep_default_na=False, na_values=["NA"])
     again = gx.explain(outputs["vcf_in"], demo_dir() / "genome.fa.gz", "demo", null_size=100)
+    # splice_distance is a nullable integer; read back from a TSV where it is all NA, a float
+    again = again.astype({"splice_distance": "float64"})
     pd.testing.assert_frame_equal(table, again, check_dtype=False, atol=1e-6)
     top = table[table["rank"] == 1]
     assert len(top) == len(chosen)
@@ -423,14 +437,21 @@ def test_bcftools_split_vep_reads_the_gmx_entries(planted):
 
 
 def test_report_is_one_escaped_self_contained_page(planted):
+    import re
+
     _, outputs = planted
     page = outputs["report"].read_text()
     assert page.startswith("<!doctype html>") and "<b>gmx" not in page and "&lt;b&gt;gmx" in page
-    assert "src='http" not in page and 'src="http' not in page
-    assert page.count("class='card'") == 10 and "data:image/png;base64" in page
-    table = pd.read_csv(outputs["out"], sep="\t")
+    assert not re.search(r"(src|href)=['\"]?(https?:)?//", page)  # nothing from the network
+    assert page.count("class='card'") == 10 and "data:image/png" not in page and "<svg" in page
+    assert len(page.encode()) <= 2_000_000 * 10 / 100  # at most 2 MB per 100 cards
+    assert page.count("view, ref (ISM)</title>") == 2  # --report-mutagenesis 2: the first two cards
+    table = pd.read_csv(outputs["out"], sep="\t", keep_default_na=False)
     for q in table[table["rank"] == 1].q_value:  # every card's sentence carries its q-value
-        assert f"q = {q:.2g}" in page
+        assert f"q = {float(q):.2g}" in page
+    rows = re.findall(r"<tr data-tf='([^']*)' data-effect='([^']*)'", page)  # the table: every ALT's top
+    top = table[table["rank"] == 1]
+    assert sorted(rows) == sorted(zip(top.tf_name, top.effect))
 
 
 def test_followup_designs_test_the_site(planted, demo_genome):
@@ -507,9 +528,10 @@ def test_gmx_entries_keep_vcf_syntax_whatever_the_label():
     )
     entry = row.gmx_entry()
     fields = entry.split("|")
-    assert len(fields) == 13 and not any(c in entry for c in ",; =")
+    assert len(fields) == 21 and not any(c in entry for c in ",; =")
     assert fields[:6] == ["G", "llr", "-1.5", "7", "odd__label_x_y_z_w", "loss"]
-    assert fields[7] == "" and fields[8] == "0.25" and fields[-1] == "odd__label_x_y_z_w_loss"
+    assert fields[7] == "" and fields[8] == "0.25" and fields[12] == "odd__label_x_y_z_w_loss"
+    assert fields[13:] == [""] * 8  # no gene context set
     assert fields[9:12] == ["0.01", "0.04", "C2H2_zinc_finger__factors"]
 
 
@@ -749,3 +771,33 @@ def _broken_consensus_window(explainer, write_fasta, motif_id, rng):
 def _best_anywhere(window, pwm) -> float:
     """The best score of `pwm` anywhere in the ref or the alt window, either strand."""
     return max(best_site(seq, pwm, 0, len(seq))[0] for seq in (window.ref, window.alt))
+
+
+def test_each_alt_carries_its_gene_context_in_the_table_the_vcf_and_the_sentence(planted):
+    from genomix.io.genes import GENE_COLUMNS, Genes
+
+    _, outputs = planted  # the demo genome: the demo's genes.gff3 by default
+    genes = Genes.load(demo_dir() / "genes.gff3")
+    table = pd.read_csv(outputs["out"], sep="\t", keep_default_na=False, na_values=["NA"])
+    for row in table.itertuples():
+        context = genes.context(row.chrom, row.pos - 1)
+        assert (row.gene, row.region, row.consequence) == (context.gene, context.region, context.consequence)
+        place = f"({'intergenic' if context.region == 'intergenic' else 'in '}"
+        assert row.hypothesis == "." or place in row.hypothesis
+    import pysam
+
+    with pysam.VariantFile(str(outputs["vcf"])) as vcf:
+        fields = vcf.header.info["GMX"].description.split("Format: ")[1].split("|")
+        entries = [dict(zip(fields, e.split("|"))) for record in vcf for e in record.info["GMX"]]
+    assert [e["Region"] for e in entries] == list(table.region)
+    assert [e["Gene"] or "." for e in entries] == list(table.gene)
+    assert fields[-len(GENE_COLUMNS) :] == [
+        "Gene",
+        "Transcript",
+        "Region",
+        "GeneConsequence",
+        "Exon",
+        "Intron",
+        "SpliceDistance",
+        "SpliceSite",
+    ]

@@ -116,12 +116,12 @@ def _one_model():
 
 
 def _demo_transcript():
-    from genomix.io.genes import GeneAnnotation, read_genes
+    from genomix.io.splice_genes import SpliceAnnotation, read_splice_genes
     from genomix.paths import demo_dir
 
-    gene = next(t for t in read_genes(demo_dir() / "genes.gff3").transcripts if t.name == DEMO_GENE[0])
+    gene = next(t for t in read_splice_genes(demo_dir() / "genes.gff3").transcripts if t.name == DEMO_GENE[0])
     assert (gene.chrom, gene.start, gene.end, gene.strand) == (*DEMO_GENE[1:], "+") and DONOR_EXON in gene.exons
-    return GeneAnnotation([gene])
+    return SpliceAnnotation([gene])
 
 
 def _placed(chrom: str, pos0: int, ref: str, alt: str):
@@ -186,8 +186,8 @@ def test_minus_strand_gene_mirrors_the_plus_strand_scores(tmp_path):
     """The same gene written reverse-complemented on a contig of its own: the same DS, DP mirrored."""
     import pysam
 
-    from genomix.io.genes import GeneAnnotation, Transcript
     from genomix.io.genome import Genome
+    from genomix.io.splice_genes import SpliceAnnotation, SpliceTranscript
     from genomix.paths import demo_dir
     from genomix.sequence import reverse_complement
     from genomix.splicing import splice_scores
@@ -198,7 +198,7 @@ def test_minus_strand_gene_mirrors_the_plus_strand_scores(tmp_path):
     pysam.faidx(str(tmp_path / "mirror.fa"))
     mirror = Genome(tmp_path / "mirror.fa")
     (plus,) = _demo_transcript().transcripts
-    minus = Transcript(
+    minus = SpliceTranscript(
         "GENE001",
         "mirror",
         "-",
@@ -207,9 +207,9 @@ def test_minus_strand_gene_mirrors_the_plus_strand_scores(tmp_path):
         tuple((length - e, length - s) for s, e in reversed(plus.exons)),
     )
     model = _one_model()
-    (forward,) = splice_scores(model, demo, [_placed("chr1", 7753, "G", "A")], GeneAnnotation([plus]))
+    (forward,) = splice_scores(model, demo, [_placed("chr1", 7753, "G", "A")], SpliceAnnotation([plus]))
     (backward,) = splice_scores(
-        model, mirror, [_placed("mirror", length - 1 - 7753, "C", "T")], GeneAnnotation([minus])
+        model, mirror, [_placed("mirror", length - 1 - 7753, "C", "T")], SpliceAnnotation([minus])
     )
     (f,), (b,) = forward.genes, backward.genes
     assert b.strand == "-"
@@ -239,13 +239,13 @@ def test_score_command_writes_spliceai_info_in_the_official_format(tmp_path):
     import pandas as pd
     import pysam
 
-    from genomix.io.genes import read_genes
+    from genomix.io.splice_genes import read_splice_genes
     from genomix.paths import demo_dir
 
     gff = demo_dir() / "genes.gff3"
     table_file = tmp_path / "genes.txt"
-    read_genes(gff).to_table(table_file)
-    assert read_genes(table_file).transcripts == read_genes(gff).transcripts
+    read_splice_genes(gff).to_table(table_file)
+    assert read_splice_genes(table_file).transcripts == read_splice_genes(gff).transcripts
     vcf = tmp_path / "in.vcf"
     vcf.write_text(
         "##fileformat=VCFv4.2\n##contig=<ID=chr1,length=900000>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"

@@ -31,6 +31,16 @@ def explain(
     report: Optional[Path] = typer.Option(None, help="Self-contained HTML report."),
     followup: Optional[Path] = typer.Option(None, help="Lab follow-up designs (MPRA oligos, EMSA probes): .tsv."),
     report_limit: int = typer.Option(100, help="Variant cards in the report (smallest p first)."),
+    report_mutagenesis: int = typer.Option(
+        10,
+        help="Cards (best first) that show the model's own view: in-silico mutagenesis ±20 bp in ref and alt, "
+        "121 to 242 forward passes each.",
+    ),
+    genes: Optional[Path] = typer.Option(
+        None,
+        help="Genes (GFF3 or GTF) for each ALT's gene, region and splice distance (default: the demo's with the "
+        "demo genome); a VCF's own VEP CSQ or snpEff ANN comes first.",
+    ),
     group: str = typer.Option("concept", help="Rank concepts (fractured features put together) or single features."),
     unlabelled: bool = typer.Option(False, "--unlabelled", help="Let unlabelled features make hypotheses too."),
     window: Optional[int] = typer.Option(None, help="Window in bp (default: the SAE's training window)."),
@@ -90,6 +100,8 @@ def explain(
             ref_check=ref_check,
             report_limit=report_limit,
             progress=bar.advance,
+            genes=genes,
+            report_mutagenesis=report_mutagenesis,
             engine=runner,
             **({} if shard_size is None else {"chunk_size": shard_size}),
         )

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from genomix.hypotheses.evidence import Evidence
+from genomix.io.genes import GENE_COLUMNS, PROMOTER_BP, GeneContext
 from genomix.scoring import Scored
 
 EXPLAIN_COLUMNS = [
@@ -43,26 +44,32 @@ EXPLAIN_COLUMNS = [
     "tf_alternatives",
     "q_value",
     "score_p",
+    *GENE_COLUMNS,
 ]
 SIGNIFICANT_Q = 0.05  # a hypothesis with a q-value at or above this is worded as not significant
 MODEL_READS_P = 0.05  # the model's own score reads the variant when its score p-value is below this
 SENTENCE_ALTERNATIVES = 4  # the sentence names this many of the TFs that fit about as well, then counts the rest
 # Consequence (label_effect, or the status without a hypothesis) closes the list: bcftools +split-vep
 # refuses a tag without a field of that name.
-GMX_FIELDS = "Allele|Method|Score|Feature|Label|Effect|Delta|MotifDelta|Mediated|P|Q|Family|Consequence"
+# The gene context follows (GeneConsequence: the SO term of the region, or VEP's / snpEff's own).
+GMX_FIELDS = (
+    "Allele|Method|Score|Feature|Label|Effect|Delta|MotifDelta|Mediated|P|Q|Family|Consequence"
+    "|Gene|Transcript|Region|GeneConsequence|Exon|Intron|SpliceDistance|SpliceSite"
+)
 
 
 @dataclass
 class Hypothesis:
     """One row of the hypotheses table (see EXPLAIN_COLUMNS; `pos` 1-based as in the VCF). Rank 0 is
-    the one row of an ALT without a hypothesis, whose `status` says why. `tf_family`: the JASPAR family
-    of the matrix that names a motif hypothesis; `tf_alternatives`: the TFs whose matrices fit the site
-    about as well as `tf_name`'s (comma-separated); `q_value`: Benjamini-Hochberg over the run's top hypotheses
-    (NaN until a run sets it, see `FalseDiscovery`); `score_p`: how often null variants of the same kind
-    move the model's own score as much. Beside the columns it keeps
-    what its sentence and the follow-up designs read: the PWM `evidence`, the number of members that
-    moved, the naming feature's annotation F1, and where the lead feature changed most in the ref and
-    the alt window (`ref_index`, `alt_index`; -1 for a deleted or an inserted base)."""
+        the one row of an ALT without a hypothesis, whose `status` says why. `tf_family`: the JASPAR family
+        of the matrix that names a motif hypothesis; `tf_alternatives`: the TFs whose matrices fit the site
+        about as well as `tf_name`'s (comma-separated); `q_value`: Benjamini-Hochberg over the run's top hypotheses
+        (NaN until a run sets it, see `FalseDiscovery`); `score_p`: how often null variants of the same kind
+        move the model's own score as much; `genes`: the ALT's gene context (its GENE_COLUMNS, see
+    `genomix.io.genes`; set by the run, `.` until then). Beside the columns it keeps
+        what its sentence and the follow-up designs read: the PWM `evidence`, the number of members that
+        moved, the naming feature's annotation F1, and where the lead feature changed most in the ref and
+        the alt window (`ref_index`, `alt_index`; -1 for a deleted or an inserted base)."""
 
     chrom: str
     pos: int
@@ -93,6 +100,7 @@ class Hypothesis:
     tf_alternatives: str = "."
     q_value: float = math.nan
     score_p: float = math.nan
+    genes: GeneContext = GeneContext()
     evidence: Evidence | None = None
     moved_members: int = 1
     naming_feature: int = -1
@@ -112,7 +120,7 @@ class Hypothesis:
         return sentence(self) if self.rank > 0 else "."
 
     def row(self) -> dict:
-        return {column: getattr(self, column) for column in EXPLAIN_COLUMNS}
+        return {column: getattr(self.genes if column in GENE_COLUMNS else self, column) for column in EXPLAIN_COLUMNS}
 
     def gmx_entry(self) -> str:
         """This row's INFO/GMX entry (see GMX_FIELDS): `|`, `,`, `;`, `=` and blanks in text become `_`."""
@@ -131,6 +139,7 @@ class Hypothesis:
             self.q_value,
             self.tf_family if named and self.tf_family != "." else None,
             f"{self.label}_{self.effect}" if named else self.status,
+            *(None if value == "." else value for value in (getattr(self.genes, c) for c in GENE_COLUMNS)),
         ]
         return "|".join(_gmx_text(f) for f in fields)
 
@@ -147,7 +156,7 @@ def sentence(h: Hypothesis) -> str:
     """One plain sentence: the mechanism, then the evidence. A hypothesis whose q-value reaches
     SIGNIFICANT_Q is worded as a possibility, not as a mechanism; the model's own score decides
     whether the change is said to be the model's reading or the SAE features' alone."""
-    where = f"{h.ref}>{h.alt} at {h.chrom}:{h.pos}"
+    where = f"{h.ref}>{h.alt} at {h.chrom}:{h.pos}" + _place(h.genes)
     moves = "falls" if h.delta < 0 else "rises"
     lead = f"from {h.ref_act:.2f} to {h.alt_act:.2f} at {h.offset:+d} bp"
     others = f" with {h.moved_members - 1} more of its features" if h.moved_members > 1 else ""
@@ -198,6 +207,35 @@ def sentence(h: Hypothesis) -> str:
     return f"{text}; {stats}."
 
 
+def _place(genes: GeneContext) -> str:
+    """` (in intron 3 of GENE1, 5 bp from the donor)`, or `` without a gene context."""
+    if genes.region in (".", "intergenic"):
+        return " (intergenic)" if genes.region == "intergenic" else ""
+    if genes.region == "promoter":
+        return f" (in the promoter of {genes.gene}, within {PROMOTER_BP // 1000} kb upstream)"
+    part = next(
+        (
+            f"{kind} {number.split('/')[0]}"
+            for kind, number in (("intron", genes.intron), ("exon", genes.exon))
+            if number != "."
+        ),
+        "",
+    )
+    qualifier = {
+        "CDS": "the coding sequence of ",
+        "5'UTR": "the 5' UTR of ",
+        "3'UTR": "the 3' UTR of ",
+        "splice_region": "the splice region of ",
+    }.get(genes.region, "")
+    if not part:  # read from CSQ/ANN without an exon or intron number
+        text = f"in {qualifier or genes.region + ' of '}{genes.gene}"
+    else:
+        text = f"in {qualifier}{part} of {genes.gene}"
+    if genes.splice_distance is not None:
+        text += f", {genes.splice_distance} bp from the {genes.splice_site}"
+    return f" ({text})"
+
+
 def _article(word: str) -> str:
     return "an" if word[:1].lower() in "aeiou" else "a"
 
@@ -243,7 +281,7 @@ def explain_table(explained: list[Explained]) -> pd.DataFrame:
     """One row per ALT and hypothesis (rank 0 where there is none), columns EXPLAIN_COLUMNS."""
     rows = [h.row() for item in explained for h in item.hypotheses]
     return pd.DataFrame(rows, columns=EXPLAIN_COLUMNS).astype(
-        {"pos": "int64", "rank": "int64", "feature": "int64", "offset": "int64"}
+        {"pos": "int64", "rank": "int64", "feature": "int64", "offset": "int64", "splice_distance": "Int64"}
     )
 
 

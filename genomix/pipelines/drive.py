@@ -74,40 +74,73 @@ class VcfSink:
         self.writer.close()
 
 
+def _keep_best(heap: list, limit: int, top, order: int, value) -> None:
+    """Keep in `heap` the `limit` values whose top hypothesis has the smallest p (ties: the larger
+    |statistic|, then input order)."""
+    key = (-top.p_value, abs(top.statistic), -order, value)
+    (heapq.heappush if len(heap) < limit else heapq.heappushpop)(heap, key)
+
+
+def _best_first(heap: list) -> list:
+    return [entry[3] for entry in sorted(heap, key=lambda e: (-e[0], -e[1], -e[2]))]
+
+
 class ReportSink:
     """The HTML report: cards for the `limit` explained ALTs with the smallest top p-value (ties: the
-    larger |statistic|, then input order), kept in a heap while the run explains (`add`); their tracks
-    are drawn again when the report is written."""
+    larger |statistic|, then input order), kept in a heap while the run explains (`add`; their tracks
+    are drawn again when the report is written), and the table's top hypotheses of the run (`write`,
+    with their q-values; up to `TABLE_LIMIT`). Closing runs the in-silico mutagenesis of the first
+    `mutagenesis` cards (each costs 121 to 242 forward passes of a window)."""
 
-    def __init__(self, path: Path, limit: int, explainer: Explainer, meta: dict):
+    def __init__(self, path: Path, limit: int, explainer: Explainer, meta: dict, mutagenesis: int = 10):
         self.path, self.limit, self.explainer, self.meta = path, limit, explainer, meta
+        self.mutagenesis = mutagenesis
         self.best: list = []  # heap of (-p, |statistic|, -order, Explained)
-        self.order = 0
+        self.rows: list = []  # heap of (-p, |statistic|, -order, Hypothesis)
+        self.order = self.row_order = 0
 
     def open(self, partial, vcf) -> None:
         self.partial = partial
 
     def write(self, records, results) -> None:
-        pass
+        from genomix.report.html import TABLE_LIMIT
+
+        for item in results:
+            if item.top is not None:
+                _keep_best(self.rows, TABLE_LIMIT, item.top, self.row_order, item.top)
+                self.row_order += 1
 
     def cards(self) -> list:
         """The ALTs of the report, best first."""
-        return [entry[3] for entry in sorted(self.best, key=lambda e: (-e[0], -e[1], -e[2]))]
+        return _best_first(self.best)
 
     def add(self, results) -> None:
         for item in results:
-            top = item.top
-            if top is not None:
-                key = (-top.p_value, abs(top.statistic), -self.order, item)
+            if item.top is not None:
+                _keep_best(self.best, self.limit, item.top, self.order, item)
                 self.order += 1
-                (heapq.heappush if len(self.best) < self.limit else heapq.heappushpop)(self.best, key)
 
     def close(self, counts) -> None:
+        from genomix.mutagenesis import saturation_mutagenesis
         from genomix.report.html import write_report
 
-        cards = self.cards()
+        cards, model = self.cards(), self.explainer.model
         self._tracks(cards)
-        write_report(self.partial, cards, counts, self.explainer.atlas, self.explainer.evidence.motifs, self.meta)
+        readable = model.kind == "clm" or getattr(model, "mask_token_id", None) is not None
+        # explain's passes take batch_size ref and alt windows at once: as many sequences per pass here
+        batch, first = 2 * self.explainer.options.batch_size, cards[: self.mutagenesis if readable else 0]
+        ism = saturation_mutagenesis(model, [c.window for c in first], batch_size=batch) if first else []
+        ism += [None] * (len(cards) - len(ism))
+        write_report(
+            self.partial,
+            cards,
+            counts,
+            self.explainer.atlas,
+            self.explainer.evidence.motifs,
+            self.meta,
+            _best_first(self.rows),
+            ism,
+        )
 
     def _tracks(self, cards: list) -> None:
         """The activation tracks of each card's lead features, computed again for the cards alone (a

@@ -10,6 +10,7 @@ import pandas as pd
 
 from genomix.errors import GenomixError
 from genomix.hypotheses import Explained, Explainer, ExplainOptions, FalseDiscovery, explain_table
+from genomix.io.genes import GeneAnnotation, Genes
 from genomix.io.genome import Genome
 from genomix.io.outputs import output_format, vcf_float
 from genomix.io.variants import iter_variant_chunks
@@ -81,6 +82,28 @@ def load_explainer(
     return Explainer(model, sae, atlas, genome, options, **overrides)
 
 
+def gene_annotation(genes, genome: Genome) -> GeneAnnotation:
+    """Where ALTs' gene context comes from: `genes` (a GFF3/GTF path or `Genes`), or with None the
+    demo's genes.gff3 when `genome` is the demo genome (else none); a VCF's own CSQ/ANN comes first."""
+    from genomix.paths import demo_dir
+
+    if genes is None and Path(genome.path).resolve() == (demo_dir() / "genome.fa.gz").resolve():
+        genes = demo_dir() / "genes.gff3"
+    if genes is not None and not isinstance(genes, Genes):
+        genes = Genes.load(genes)
+    return GeneAnnotation(genes)
+
+
+def place_in_genes(explained: list[Explained], records: list, annotation: GeneAnnotation) -> list[Explained]:
+    """Set the gene context of every hypothesis of `explained` (records: (index, pysam record) of the chunk)."""
+    by_index = dict(records)
+    for item in explained:
+        context = annotation.context(by_index.get(item.variant.record), item.variant)
+        for h in item.hypotheses:
+            h.genes = context
+    return explained
+
+
 def explain(
     vcf,
     fasta,
@@ -91,17 +114,21 @@ def explain(
     ref_check: str = "error",
     chunk_size: int = 256,
     engine=None,
+    genes=None,
     **options,
 ) -> pd.DataFrame:
     """Hypotheses of every ALT of a VCF/BCF: a DataFrame with EXPLAIN_COLUMNS, one row per ALT and
-    hypothesis (rank 0 where there is none), q-values over the whole VCF. `engine`: None (this process)
-    or a `RayEngine`. Options as in `ExplainOptions`."""
+    hypothesis (rank 0 where there is none), q-values over the whole VCF, gene context from the VCF's
+    CSQ/ANN or `genes` (see `gene_annotation`). `engine`: None (this process) or a `RayEngine`. Options
+    as in `ExplainOptions`."""
     explainer = load_explainer(fasta, sae, atlas, model, **options)
-    fdr = FalseDiscovery()
+    annotation = gene_annotation(genes, explainer.genome)
+    fdr, explained = FalseDiscovery(), []
     with input_file(vcf) as vcf, ShardStore(None, {}) as store:
         reading = (vcf, explainer.genome, region, ref_check, chunk_size)
-        explained = [fdr.add(results) for _, results in sharded(reading, ExplainWork(explainer), store, engine)]
-    return explain_table(fdr.fill([item for chunk in explained for item in chunk]))
+        for records, results in sharded(reading, ExplainWork(explainer), store, engine):
+            explained += place_in_genes(fdr.add(results), records, annotation)
+    return explain_table(fdr.fill(explained))
 
 
 class ExplainWork:
@@ -145,13 +172,16 @@ def explain_to_file(
     report_limit: int = 100,
     progress=None,
     engine=None,
+    genes=None,
+    report_mutagenesis: int = 10,
 ) -> dict[str, int]:
     """Explain a VCF/BCF once and write what is asked: `out` (.tsv/.parquet), `vcf_out` (.vcf,
     .vcf.gz, .bcf), `report` (.html, cards for the `report_limit` ALTs with the smallest p),
-    `followup` (.tsv). Files appear only when complete; until then finished chunks are kept beside the
-    first of them (`shards`), so the same call started again does only the rest. `engine`: None (this
-    process) or a `RayEngine`; `progress(alts, shards)` after each chunk. Returns counts of ALTs by
-    status."""
+    `followup` (.tsv); gene context as in `gene_annotation`; the first `report_mutagenesis` cards get
+    in-silico mutagenesis logos. Files appear only when complete; until then finished chunks are kept
+    beside the first of them (`shards`), so the same call started again does only the rest. `engine`:
+    None (this process) or a `RayEngine`; `progress(alts, shards)` after each chunk. Returns counts of
+    ALTs by status."""
     from genomix.report.followup import FOLLOWUP_COLUMNS, followup_designs
 
     finals = {
@@ -187,7 +217,7 @@ def explain_to_file(
             )
         )
     if "report" in finals:
-        sinks.append(ReportSink(finals["report"], report_limit, explainer, meta))
+        sinks.append(ReportSink(finals["report"], report_limit, explainer, meta, report_mutagenesis))
     if "followup" in finals:
         designs = lambda explained: followup_designs(explained, explainer.evidence.pwms, seed=explainer.options.seed)  # noqa: E731
         sinks.append(TableSink(finals["followup"], designs, pd.DataFrame(columns=FOLLOWUP_COLUMNS), "tsv"))
@@ -195,9 +225,10 @@ def explain_to_file(
     with input_file(vcf) as vcf:
         reading = (vcf, explainer.genome, region, ref_check, chunk_size)
         identity = run_identity(vcf, explainer.genome, explainer.model, explain_identity(explainer, reading))
+        annotation = gene_annotation(genes, explainer.genome)
         with ShardStore(shards_folder(list(finals.values())), identity) as store:
-            work = ExplainWork(explainer)
-            counts = write_outputs(vcf, _ranked_chunks(reading, work, store, engine, cards, progress), sinks)
+            chunks = _ranked_chunks(reading, ExplainWork(explainer), store, engine, annotation, cards, progress)
+            counts = write_outputs(vcf, chunks, sinks)
             store.finish()
     return counts
 
@@ -211,16 +242,16 @@ def explain_identity(explainer: Explainer, reading: tuple) -> dict:
     return options | {"explainer": digest, "region": region, "ref_check": ref_check, "chunk_size": chunk_size}
 
 
-def _ranked_chunks(reading: tuple, work: ExplainWork, store: ShardStore, engine, cards, progress):
-    """(records, explained) chunks with q-values: every chunk is explained (or its shard loaded) first,
-    the report's best cards kept, then the VCF is read again and each chunk comes back from its shard
-    with the q-values over the whole run."""
+def _ranked_chunks(reading: tuple, work: ExplainWork, store: ShardStore, engine, annotation, cards, progress):
+    """(records, explained) chunks with q-values and gene context: every chunk is explained (or its
+    shard loaded) first, the report's best cards kept, then the VCF is read again and each chunk comes
+    back from its shard with the q-values over the whole run."""
     fdr = FalseDiscovery()
-    for _, explained in sharded(reading, work, store, engine, progress):
-        fdr.add(explained)
+    for records, explained in sharded(reading, work, store, engine, progress):
+        fdr.add(place_in_genes(explained, records, annotation))
         if cards is not None:
             cards.add(explained)
     if cards is not None:
         fdr.fill(cards.cards())
     for number, (records, variants) in enumerate(iter_variant_chunks(*reading)):
-        yield records, fdr.fill(store.load(number, len(variants)))
+        yield records, fdr.fill(place_in_genes(store.load(number, len(variants)), records, annotation))

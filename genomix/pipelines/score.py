@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 
 from genomix.errors import GenomixError
-from genomix.io.genes import GeneAnnotation, read_genes
 from genomix.io.genome import Genome
 from genomix.io.outputs import output_format, vcf_float
+from genomix.io.splice_genes import SpliceAnnotation, read_splice_genes
 from genomix.io.variants import iter_variant_chunks
 from genomix.models.base import move_model
 from genomix.pipelines.drive import TableSink, VcfSink, run_metadata, write_outputs
@@ -48,7 +48,7 @@ def iter_scores(
     region: str | None = None,
     ref_check: str = "error",
     chunk_size: int = 512,
-    genes: GeneAnnotation | str | os.PathLike | None = None,
+    genes: SpliceAnnotation | str | os.PathLike | None = None,
 ) -> Iterator[tuple[list, list]]:
     """Stream a VCF/BCF through the model in chunks of about `chunk_size` ALTs (whole records):
     (records as (index in the input, pysam record), their Scored ALTs, or SpliceScored ones for
@@ -65,7 +65,7 @@ class ScoreWork:
     """The work of one chunk, `work(variants) -> [Scored]` (SpliceScored for SpliceAI, which needs
     `genes`): what a shard holds and a Ray actor runs."""
 
-    def __init__(self, model, genome: Genome, options: ScoreOptions, genes: GeneAnnotation | None = None):
+    def __init__(self, model, genome: Genome, options: ScoreOptions, genes: SpliceAnnotation | None = None):
         self.model, self.genome, self.options, self.genes = model, genome, options, genes
 
     def __call__(self, variants: list) -> list:
@@ -81,7 +81,7 @@ class ScoreWork:
         move_model(self.model, device)
 
 
-def _genes(options: ScoreOptions, model, genes) -> GeneAnnotation | None:
+def _genes(options: ScoreOptions, model, genes) -> SpliceAnnotation | None:
     """The gene annotation SpliceAI's scores need (read when a path), None for the other methods."""
     if not options.spliceai(model):
         return None
@@ -91,7 +91,7 @@ def _genes(options: ScoreOptions, model, genes) -> GeneAnnotation | None:
             "GFF3 with mRNA and exon features)",
             option="annotation",
         )
-    return genes if isinstance(genes, GeneAnnotation) else read_genes(genes)
+    return genes if isinstance(genes, SpliceAnnotation) else read_splice_genes(genes)
 
 
 def _score_options(options: ScoreOptions | None, overrides: dict) -> tuple[ScoreOptions, dict]:
@@ -180,7 +180,7 @@ def score_to_file(
     with input_file(vcf) as vcf:
         reading = _reading(vcf, genome, reading)
         depends = asdict(options) | {"batch_size": None, "region": reading[2], "ref_check": reading[3]}
-        source = genes.source if isinstance(genes, GeneAnnotation) else genes
+        source = genes.source if isinstance(genes, SpliceAnnotation) else genes
         identity = run_identity(vcf, genome, model, depends | {"chunk_size": reading[4], "genes": source})
         with ShardStore(shards_folder(outs), identity) as store:
             counts = write_outputs(vcf, sharded(reading, work, store, engine, progress), sinks)
