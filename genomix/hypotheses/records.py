@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from genomix.hypotheses.attribution import Attribution
 from genomix.hypotheses.evidence import Evidence
 from genomix.scoring import Scored
 
@@ -43,13 +44,18 @@ EXPLAIN_COLUMNS = [
     "tf_alternatives",
     "q_value",
     "score_p",
+    "effect_share",
+    "error_share",
 ]
 SIGNIFICANT_Q = 0.05  # a hypothesis with a q-value at or above this is worded as not significant
 MODEL_READS_P = 0.05  # the model's own score reads the variant when its score p-value is below this
 SENTENCE_ALTERNATIVES = 4  # the sentence names this many of the TFs that fit about as well, then counts the rest
 # Consequence (label_effect, or the status without a hypothesis) closes the list: bcftools +split-vep
 # refuses a tag without a field of that name.
-GMX_FIELDS = "Allele|Method|Score|Feature|Label|Effect|Delta|MotifDelta|Mediated|P|Q|Family|Consequence"
+GMX_FIELDS = (
+    "Allele|Method|Score|Feature|Label|Effect|Delta|MotifDelta|Mediated|P|Q|Family|EffectShare|ErrorShare|Consequence"
+)
+ERROR_MOST = 0.5  # from this error_share on, the SAE's error term carries most of the model's response
 
 
 @dataclass
@@ -59,7 +65,10 @@ class Hypothesis:
     of the matrix that names a motif hypothesis; `tf_alternatives`: the TFs whose matrices fit the site
     about as well as `tf_name`'s (comma-separated); `q_value`: Benjamini-Hochberg over the run's top hypotheses
     (NaN until a run sets it, see `FalseDiscovery`); `score_p`: how often null variants of the same kind
-    move the model's own score as much. Beside the columns it keeps
+    move the model's own score as much; `effect_share`: the share of the model's response to the variant
+    (the score's quantity at the variant and the bases near it, see `decompose`) that the hypothesis'
+    features carry, by attribution patching; `error_share`: the share the SAE's error term carries
+    (one per ALT, on each of its rows; see `attribution`). Beside the columns it keeps
     what its sentence and the follow-up designs read: the PWM `evidence`, the number of members that
     moved, the naming feature's annotation F1, and where the lead feature changed most in the ref and
     the alt window (`ref_index`, `alt_index`; -1 for a deleted or an inserted base)."""
@@ -93,6 +102,8 @@ class Hypothesis:
     tf_alternatives: str = "."
     q_value: float = math.nan
     score_p: float = math.nan
+    effect_share: float = math.nan
+    error_share: float = math.nan
     evidence: Evidence | None = None
     moved_members: int = 1
     naming_feature: int = -1
@@ -130,6 +141,8 @@ class Hypothesis:
             self.p_value,
             self.q_value,
             self.tf_family if named and self.tf_family != "." else None,
+            self.effect_share,
+            self.error_share,
             f"{self.label}_{self.effect}" if named else self.status,
         ]
         return "|".join(_gmx_text(f) for f in fields)
@@ -182,9 +195,7 @@ def sentence(h: Hypothesis) -> str:
         )
     else:
         text = f"{where} changes feature {h.feature}, which no motif or annotation names: it {moves} {lead}"
-    if not math.isnan(h.mediated_fraction):
-        them = "them" if h.moved_members > 1 else "it"
-        text += f"; patching {them} back restores {max(h.mediated_fraction, 0.0):.0%} of the model's effect"
+    text += _shares(h)
     if h.score_p < MODEL_READS_P:
         text += f"; the model's own score moves too (score p = {h.score_p:.2g})"
     elif h.score_p >= MODEL_READS_P:
@@ -196,6 +207,24 @@ def sentence(h: Hypothesis) -> str:
     if not significant:
         return f"Not significant ({stats}): {text}."
     return f"{text}; {stats}."
+
+
+def _shares(h: Hypothesis) -> str:
+    """What share of the model's response the hypothesis' features carry, by attribution and, for the
+    top one, by patching them back; and whether the SAE's error term carries most of it."""
+    text = ""
+    features = "its features carry" if h.moved_members > 1 else "the feature carries"
+    if not math.isnan(h.effect_share):
+        text += f"; {features} {h.effect_share:.0%} of the model's response to the variant"
+    if not math.isnan(h.mediated_fraction):
+        them = "them" if h.moved_members > 1 else "it"
+        text += f" (patching {them} back restores {h.mediated_fraction:.0%})"
+    if h.error_share >= ERROR_MOST:
+        text += (
+            f"; the SAE's error term carries most of it ({h.error_share:.0%}): this is the SAE's reading, "
+            "not the model's mechanism"
+        )
+    return text
 
 
 def _article(word: str) -> str:
@@ -217,13 +246,15 @@ def _site(h: Hypothesis) -> str:
 
 @dataclass
 class Explained:
-    """One ALT: its score, its hypotheses (best first; one of rank 0 when it has none), and for the
-    report the window and the activation tracks of the lead features (ref, alt on ref bases)."""
+    """One ALT: its score, its hypotheses (best first; one of rank 0 when it has none), for the
+    report the window and the activation tracks of the lead features (ref, alt on ref bases), and
+    the share of the model's response each feature carries (`attribution`; None for an ALT not tested)."""
 
     scored: Scored
     hypotheses: list[Hypothesis]
     window: object = None
     tracks: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    attribution: Attribution | None = None
 
     @property
     def variant(self):

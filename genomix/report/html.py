@@ -86,7 +86,20 @@ def report_html(explained: list, counts: dict, atlas, motifs: dict, meta: dict) 
         "<h2>Summary (top hypothesis per ALT)</h2><table><tr>"
         + "".join(
             f"<th>{c}</th>"
-            for c in ("variant", "id", "score", "hypothesis", "family", "effect", "statistic", "mediated", "p", "q")
+            for c in (
+                "variant",
+                "id",
+                "score",
+                "hypothesis",
+                "family",
+                "effect",
+                "statistic",
+                "share",
+                "error share",
+                "mediated",
+                "p",
+                "q",
+            )
         )
         + "</tr>",
     ]
@@ -97,7 +110,8 @@ def report_html(explained: list, counts: dict, atlas, motifs: dict, meta: dict) 
             f"{esc(row.alt)}</a></td><td>{esc(str(row.id))}</td><td>{_number(row.score)}</td>"
             f"<td>{esc(str(row.label))}</td><td>{esc(str(row.tf_family))}</td>"
             f"<td class='{esc(str(row.effect))}'>{esc(str(row.effect))}</td>"
-            f"<td>{_number(row.statistic)}</td><td>{_number(row.mediated_fraction)}</td>"
+            f"<td>{_number(row.statistic)}</td><td>{_number(row.effect_share)}</td>"
+            f"<td>{_number(row.error_share)}</td><td>{_number(row.mediated_fraction)}</td>"
             f"<td>{_number(row.p_value)}</td><td>{_number(row.q_value)}</td></tr>"
         )
     parts.append("</table>")
@@ -127,6 +141,7 @@ def report_html(explained: list, counts: dict, atlas, motifs: dict, meta: dict) 
                 shown.append(logos[motif.matrix_id])
             evidence = (
                 f"delta {_number(row.delta)} at {row.offset:+d} bp · motif_delta {_number(row.motif_delta)}"
+                f" · share {_number(row.effect_share)} · error share {_number(row.error_share)}"
                 f" · mediated {_number(row.mediated_fraction)} · p {_number(row.p_value)} · q {_number(row.q_value)}"
                 f" · score p {_number(row.score_p)} · members "
                 f"{esc(str(row.members))}"
