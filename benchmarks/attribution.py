@@ -12,7 +12,7 @@ with real patching?
    that carries the largest share; the top hypothesis' `effect_share` and the `error_share` of loss,
    gain and neutral variants. Medians, pooled over the sets.
 
-    .venv/bin/python benchmarks/attribution.py [--sample 100] [--sets shipped,final] [--json out.json]
+    .venv/bin/python benchmarks/attribution.py [--sample 100] [--sets shipped,final] [--json out.json] [--rows rows.tsv]
 """
 
 from __future__ import annotations
@@ -130,6 +130,7 @@ def main() -> None:
     parser.add_argument("--sets", default="shipped,final")
     parser.add_argument("--null-size", type=int, default=500)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--rows", type=Path, default=None, help="write every set's rows here (TSV), set by set")
     args = parser.parse_args()
     results = {}
     if args.sample:
@@ -143,6 +144,8 @@ def main() -> None:
         frames.append(planted_shares(name, kind, seed, args, world, families))
         results[name] = summary(frames[-1])
         print(name, json.dumps(results[name]), flush=True)
+        if args.rows:
+            pd.concat(frames).to_csv(args.rows, sep="\t", index=False)
     if frames:
         results["pooled"] = summary(pd.concat(frames))
         print("pooled", json.dumps(results["pooled"], indent=1), flush=True)
