@@ -41,7 +41,7 @@ def main() -> None:
     variants = list(read_variants(demo_variants(), first.genome))
     bare = FeatureAtlas(first.atlas.table, first.atlas.metadata, first.atlas.concepts)  # no nulls beside it
     kinds = {null_kind(v) for v in variants if v.ok}
-    shipped = [kind for kind in kinds if (nulls_path(first.atlas.path) / first._null_name(kind)).is_file()]
+    shipped = [kind for kind in kinds if (nulls_path(first.atlas.path) / first.nulls.name(kind)).is_file()]
     print(f"null kinds of the VCF: {len(kinds)}; beside the atlas (not drawn by the first run): {len(shipped)}")
     times = {"score": [], "explain_first_run": [], "explain_nothing_drawn": [], "explain_warm": []}
     for _ in range(args.repeats):

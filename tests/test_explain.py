@@ -19,7 +19,7 @@ from scipy.stats import false_discovery_control
 
 import genomix as gx
 from genomix.errors import GenomixError
-from genomix.hypotheses.decompose import base_tracks, feature_change, mediated_fractions, run_passes
+from genomix.hypotheses.decompose import base_tracks, feature_change, measure, mediated_fractions, run_passes
 from genomix.hypotheses.null import dinucleotide_shuffle, null_backgrounds, null_windows
 from genomix.io.genome import Genome
 from genomix.io.variants import Variant, read_variants
@@ -237,7 +237,8 @@ def test_patching_nothing_or_an_unchanged_feature_mediates_nothing(explainer, de
     aligned_ref = ref_codes[p.alt_to_ref_token.clip(0)] * torch.from_numpy(p.alt_to_ref_token >= 0)[:, None]
     unchanged = int(np.nonzero(((aligned_ref - alt_codes).abs().max(0).values == 0).numpy())[0][0])
     changed = int((aligned_ref - alt_codes).abs().max(0).values.argmax())
-    ((nothing, still, moved),) = mediated_fractions(model, sae, [p], [[[], [unchanged], [changed]]])
+    response = measure(model, p, "llr")
+    ((nothing, still, moved),) = mediated_fractions(model, sae, [p], [response], [[[], [unchanged], [changed]]])
     assert nothing == pytest.approx(0.0, abs=1e-6) and still == pytest.approx(0.0, abs=1e-6)
     assert abs(moved) > 1e-4
 
@@ -287,7 +288,9 @@ def test_every_alt_of_awkward_records_gets_a_row_and_a_status(tmp_path):
         "hypothesis",
         "status",
     ]
-    assert list(table.columns[-12:]) == ["tf_family", "tf_alternatives", "q_value", "score_p"] + [
+    assert list(table.columns[-14:]) == ["tf_family", "tf_alternatives", "q_value", "score_p"] + [
+        "effect_share",
+        "error_share",
         "gene",
         "transcript",
         "region",
@@ -413,7 +416,7 @@ def test_bcftools_split_vep_reads_the_gmx_entries(planted):
             "GMX",
             "-d",
             "-f",
-            "%ID\t%Allele\t%Feature\t%Label\t%Effect\t%P\t%Q\t%Family\t%Consequence\n",
+            "%ID\t%Allele\t%Feature\t%Label\t%Effect\t%P\t%Q\t%Family\t%EffectShare\t%ErrorShare\t%Consequence\n",
             outputs["vcf"],
         ],
         capture_output=True,
@@ -424,7 +427,7 @@ def test_bcftools_split_vep_reads_the_gmx_entries(planted):
         pd.io.common.StringIO(done.stdout),
         sep="\t",
         header=None,
-        names=["id", "alt", "feature", "label", "effect", "p", "q", "family", "consequence"],
+        names=["id", "alt", "feature", "label", "effect", "p", "q", "family", "share", "error", "consequence"],
         keep_default_na=False,
     )
     table = pd.read_csv(outputs["out"], sep="\t", keep_default_na=False)
@@ -432,6 +435,9 @@ def test_bcftools_split_vep_reads_the_gmx_entries(planted):
     assert list(parsed.label) == [label.replace(" ", "_") for label in table.label]
     np.testing.assert_allclose(parsed.p.astype(float), table.p_value, rtol=1e-3)
     np.testing.assert_allclose(parsed.q.astype(float), table.q_value.astype(float), rtol=1e-3)
+    for field, column in (("share", "effect_share"), ("error", "error_share")):
+        expected = table[column].replace("", "nan").astype(float)
+        np.testing.assert_allclose(parsed[field].replace(".", "nan").astype(float), expected, rtol=1e-3, atol=1e-4)
     assert list(parsed.family) == [f.replace(" ", "_") if f != "." else "." for f in table.tf_family]
     assert list(parsed.consequence) == [f"{a}_{b}" for a, b in zip(parsed.label, parsed.effect)]
 
@@ -525,14 +531,16 @@ def test_gmx_entries_keep_vcf_syntax_whatever_the_label():
         p_value=0.01,
         q_value=0.04,
         tf_family="C2H2 zinc finger, factors",
+        effect_share=0.125,
+        error_share=-0.5,
     )
     entry = row.gmx_entry()
     fields = entry.split("|")
-    assert len(fields) == 21 and not any(c in entry for c in ",; =")
+    assert len(fields) == 23 and not any(c in entry for c in ",; =")
     assert fields[:6] == ["G", "llr", "-1.5", "7", "odd__label_x_y_z_w", "loss"]
-    assert fields[7] == "" and fields[8] == "0.25" and fields[12] == "odd__label_x_y_z_w_loss"
-    assert fields[13:] == [""] * 8  # no gene context set
-    assert fields[9:12] == ["0.01", "0.04", "C2H2_zinc_finger__factors"]
+    assert fields[7] == "" and fields[8] == "0.25" and fields[14] == "odd__label_x_y_z_w_loss"
+    assert fields[9:14] == ["0.01", "0.04", "C2H2_zinc_finger__factors", "0.125", "-0.5"]
+    assert fields[15:] == [""] * 8  # no gene context set
 
 
 def test_followup_site_of_a_gain_past_a_deletion_is_found_in_the_alt_frame(write_fasta):

@@ -75,8 +75,10 @@ def test_the_report_filters_sorts_searches_and_opens_a_card_without_console_erro
     assert browser.find_element(By.ID, "shown").text == str((top.tf_name == tf).sum())
     Select(browser.find_element(By.ID, "tf")).select_by_value("")
 
+    headers = [th.text.rstrip(" ▲▼") for th in browser.find_elements(By.CSS_SELECTOR, "#hypotheses th")]
     browser.find_element(By.XPATH, "//th[text()='p']").click()  # ascending p
-    shown = [float(r.find_elements(By.TAG_NAME, "td")[10].get_attribute("data-v")) for r in rows()]
+    column = headers.index("p")
+    shown = [float(r.find_elements(By.TAG_NAME, "td")[column].get_attribute("data-v")) for r in rows()]
     assert shown == sorted(shown) and len(shown) == len(top)
 
     one = top.iloc[0]

@@ -1,4 +1,4 @@
-"""Ref vs alt in SAE features, and the causal test of one feature.
+"""Ref vs alt in SAE features, the model's response to a variant, and the causal test of features.
 
 For a variant's window, the ref and the alt sequence run through the model to the SAE's layer and
 are encoded. Features are compared base by base through the window's offset map (`ref_to_alt`):
@@ -7,12 +7,26 @@ with 0. Near the variant (`radius` bp either side of the allele) each feature ke
 change: signed delta, ref and alt activation, and where it happened (offset in bp from the
 variant's first REF base).
 
-The causal test patches features back: in the alt forward pass, each patched feature's activation
-at every alt token is set to that of the ref token it corresponds to (0 where there is none) by
-adding `(ref - alt) * W_dec[feature]` to the layer's output. The model's own effect is the distance
-between the alt and the ref output log-probabilities over the window's aligned tokens (the allele's
-own tokens left out); `mediated_fraction = 1 - effect(patched) / effect(alt)`, 1 when the patch
-restores the ref output completely, 0 when it changes nothing.
+The model's response follows the variant's score (`Measure`; forward strand only). A number m is
+read from one pass, and the response is `effect = m(alt pass) - m(ref pass)`:
+- llr: m = sum over the allele's tokens t of `log p_t(alt) - log p_t(ref)` (the score's own contrast,
+  read unmasked) + sum over the other tokens within `radius` bp of the allele of `log p_t(x_t)`, the
+  log-probability of the base both windows share there. The radius is where features are read, so
+  it covers the site of every hypothesis of the variant: the response is the model's change at the
+  variant and at the sites, not over the whole window.
+- delta_ll: m = sum over the tokens t outside the allele of `log p(x_t | tokens before t)`: delta_ll
+  less its allele's own terms, which no activation upstream of the allele can change.
+- embedding: m = `|| mean_t h_t - mean_t h_ref,t ||` at the score's layer: the score itself (0 for
+  the ref pass).
+
+The causal test patches nodes back: in the alt forward pass, a patched feature's activation at every
+alt token is set to that of the ref token it corresponds to (0 where there is none) by adding
+`(ref - alt) * W_dec[feature]` to the layer's output; the SAE's error term (`x - sae(x)`, `ERROR` in
+a patch) is set to the ref token's (left as it is where there is none). The share of the response
+a patch restores is `mediated_fraction = (m(alt) - m(patched)) / effect`: 1 when the patch restores
+the ref's m, 0 when it changes nothing. Features and error term together make up the layer's
+output, so patching all of them back restores 1 wherever every alt token has a ref token (any
+substitution).
 """
 
 from __future__ import annotations
@@ -38,7 +52,9 @@ class Pass:
     (`window_codes`), with the output log-probs (`ref_logp`, `alt_logp`: `[tokens, vocab]`); a pass
     made for the null (`run_passes(..., logits=False)`) has neither and is only for `feature_change`.
     `ref_token[i]`, `alt_token[j]`: the token holding base i of ref / base j of alt (-1 for none);
-    `alt_to_ref_token[t]`: the ref token alt token t corresponds to (-1 where none)."""
+    `alt_to_ref_token[t]`: the ref token alt token t corresponds to (-1 where none). `ref_ids`,
+    `alt_ids`: the token ids; `ref_mean`, `alt_mean`: the mean state over base tokens at the model's
+    last layer (the embedding score's), `[d_model]` float64 (None without logits)."""
 
     window: Window
     reach: int
@@ -54,6 +70,10 @@ class Pass:
     alt_token: np.ndarray
     alt_to_ref_token: np.ndarray
     aligned: np.ndarray  # [n, 2] (ref token, alt token) pairs outside the allele, for the effect
+    ref_ids: np.ndarray
+    alt_ids: np.ndarray
+    ref_mean: torch.Tensor | None
+    alt_mean: torch.Tensor | None
 
     @torch.no_grad()
     def window_codes(self, sae: SAE, features: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -110,7 +130,8 @@ def run_passes(
         chunk = windows[first : first + batch_size]
         slot = {seq: i for i, seq in enumerate(dict.fromkeys([w.ref for w in chunk] + [w.alt for w in chunk]))}
         tokens = model.tokenize(list(slot))
-        out, captured = model.forward(tokens, layers=(layer,), logits=logits)
+        last = model.layers[-1]
+        out, captured = model.forward(tokens, layers=(layer, last) if logits else (layer,), logits=logits)
         # the bases `feature_change` reads lie within `reach` of the allele in ref, and in alt too
         # (after an indel the alt bases shift by exactly the difference of the two spans)
         sides = [
@@ -122,8 +143,9 @@ def run_passes(
         columns = torch.from_numpy(np.concatenate([at for _, at in sides]))
         near = sae.encode(captured[layer][rows, columns].float().to(sae.W_enc.device)).cpu()
         starts = np.cumsum([0] + [len(at) for _, at in sides])
-        logp = torch.log_softmax(out.float(), dim=-1).cpu() if logits else None
+        logp = _logp(out).cpu() if logits else None
         hidden = captured[layer].float().cpu() if logits else None
+        means = _base_means(captured[last], tokens) if logits else None
         for i, window in enumerate(chunk):
             (r, ref_at), (a, alt_at) = sides[2 * i], sides[2 * i + 1]
             ref_spans, alt_spans = tokens.spans[r], tokens.spans[a]
@@ -161,9 +183,23 @@ def run_passes(
                     alt_token,
                     alt_to_ref_token,
                     aligned,
+                    tokens.input_ids[r, :n_ref].numpy(),
+                    tokens.input_ids[a, :n_alt].numpy(),
+                    means[r] if logits else None,
+                    means[a] if logits else None,
                 )
             )
     return passes
+
+
+def _base_means(states: torch.Tensor, tokens) -> torch.Tensor:
+    """`[batch, d_model]` float64: each row's mean state over its tokens that spell bases."""
+    return torch.stack(
+        [
+            states[row, : len(spans)][torch.from_numpy(spans[:, 0] >= 0).to(states.device)].double().mean(0).cpu()
+            for row, spans in enumerate(tokens.spans)
+        ]
+    )
 
 
 def base_tracks(sae: SAE, p: Pass, features: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -221,43 +257,169 @@ def feature_change(p: Pass, radius: int = 20) -> Change:
     )
 
 
-def _logp_distance(p: Pass, alt_logp: torch.Tensor) -> float:
-    if not len(p.aligned):
-        return 0.0
-    return float((alt_logp[p.aligned[:, 1]] - p.ref_logp[p.aligned[:, 0]]).norm())
+ERROR = -1  # in a patch: the SAE's error term
+
+
+@dataclass
+class Measure:
+    """How m (see the module docstring) is read from one pass of a variant's alt window: for llr and
+    delta_ll, `sum_k signs[k] * log p[rows[k], ids[k]]`; for embedding, the distance of the mean state
+    over base tokens (`bases`) at `layer` from the ref's (`ref_mean`). `ref`, `alt`: m of the ref and
+    the alt pass."""
+
+    method: str
+    rows: np.ndarray
+    ids: np.ndarray
+    signs: np.ndarray
+    ref: float
+    alt: float
+    layer: str | None = None
+    ref_mean: torch.Tensor | None = None
+    bases: np.ndarray | None = None
+
+    @property
+    def effect(self) -> float:
+        """The model's response to the variant: m(alt) - m(ref)."""
+        return self.alt - self.ref
+
+    def __call__(self, logits: torch.Tensor | None, states: torch.Tensor | None) -> torch.Tensor:
+        """m of one alt-side pass, a scalar tensor: `logits [tokens, vocab]`, `states [tokens, d_model]`
+        at `layer` (embedding only)."""
+        if self.method == "embedding":
+            mean = states[torch.from_numpy(self.bases).to(states.device)].double().mean(0)
+            return (mean - self.ref_mean.to(mean.device)).norm()
+        return _read_logp(_logp(logits), self.rows, self.ids, self.signs)
+
+
+def _logp(logits: torch.Tensor) -> torch.Tensor:
+    return torch.log_softmax(logits.to(torch.promote_types(logits.dtype, torch.float32)), dim=-1)
+
+
+def _read_logp(logp: torch.Tensor, rows: np.ndarray, ids: np.ndarray, signs: np.ndarray) -> torch.Tensor:
+    picked = logp[torch.from_numpy(rows).to(logp.device), torch.from_numpy(ids).to(logp.device)].double()
+    return (picked * torch.from_numpy(signs).to(picked.device)).sum()
+
+
+def measure(model, p: Pass, method: str, radius: int = 20) -> Measure:
+    """How the response of `p`'s variant is read by `method` (the score's: llr, delta_ll or embedding)."""
+    window = p.window
+    if method == "embedding":
+        bases = np.zeros(len(p.alt_ids), dtype=bool)
+        bases[np.unique(p.alt_token[p.alt_token >= 0])] = True
+        none = np.zeros(0, dtype=np.int64)
+        distance = float((p.alt_mean - p.ref_mean).norm())
+        return Measure(method, none, none, np.zeros(0), 0.0, distance, model.layers[-1], p.ref_mean, bases)
+    if method == "delta_ll":  # log p of token t is read at token t - 1
+        pairs = p.aligned[(p.aligned[:, 0] >= 1) & (p.aligned[:, 1] >= 1)]
+        ref = (pairs[:, 0] - 1, p.ref_ids[pairs[:, 0]], np.ones(len(pairs)))
+        alt = (pairs[:, 1] - 1, p.alt_ids[pairs[:, 1]], np.ones(len(pairs)))
+    elif method == "llr":
+        ref_allele = np.unique(p.ref_token[window.ref_span[0] : window.ref_span[1]])
+        alt_allele = np.unique(p.alt_token[window.alt_span[0] : window.alt_span[1]])
+        if len(ref_allele) != len(alt_allele) or (ref_allele < 0).any() or (alt_allele < 0).any():
+            raise GenomixError("the llr response needs a substitution whose ref and alt tokens pair up")
+        contrast = (p.ref_ids[ref_allele], p.alt_ids[alt_allele])
+        start, end = max(0, window.ref_span[0] - radius), min(len(window), window.ref_span[1] + radius)
+        near = p.aligned[np.isin(p.aligned[:, 0], p.ref_token[start:end])]
+        signs = np.concatenate([np.ones(len(ref_allele)), -np.ones(len(ref_allele)), np.ones(len(near))])
+        ref = (
+            np.concatenate([ref_allele, ref_allele, near[:, 0]]),
+            np.concatenate([*contrast[::-1], p.ref_ids[near[:, 0]]]),
+            signs,
+        )
+        alt = (
+            np.concatenate([alt_allele, alt_allele, near[:, 1]]),
+            np.concatenate([*contrast[::-1], p.alt_ids[near[:, 1]]]),
+            signs,
+        )
+    else:
+        raise GenomixError(f"no response is defined for the method {method!r}")
+    ref_m = float(_read_logp(p.ref_logp, *ref))
+    alt_m = float(_read_logp(p.alt_logp, *alt))
+    return Measure(method, *alt, ref_m, alt_m)
+
+
+def measured_passes(
+    model, layer: str, tokens, measures: list[Measure], change: torch.Tensor | None = None, grad: bool = False
+) -> tuple[np.ndarray, torch.Tensor | None]:
+    """Alt passes (`tokens`, one row per measure) with `change` `[batch, tokens, d_in]` added to the
+    output of `layer`: each row's m, and with `grad` the gradient of m with respect to that output
+    `[batch, tokens, d_in]` (one backward pass for the batch: the rows do not mix)."""
+    edited: dict[str, torch.Tensor] = {}
+
+    def edit(hidden):
+        if change is not None:
+            hidden = hidden + change.to(hidden.device, hidden.dtype)
+        if grad:
+            hidden = hidden.detach().requires_grad_(True)
+        edited[layer] = hidden
+        return hidden
+
+    reads = tuple({m.layer for m in measures if m.layer is not None} - {layer})
+    with torch.enable_grad() if grad else torch.no_grad():
+        logits, captured = model.forward(tokens, layers=reads, edits={layer: edit}, grad=grad)
+        captured = {**captured, **edited}  # a layer that is edited is read after the edit
+        values = torch.stack(
+            [
+                m(
+                    logits[row, : len(tokens.spans[row])],
+                    captured[m.layer][row, : len(tokens.spans[row])] if m.layer is not None else None,
+                )
+                for row, m in enumerate(measures)
+            ]
+        )
+        gradient = torch.autograd.grad(values.sum(), edited[layer])[0] if grad else None
+    return values.detach().cpu().numpy(), gradient
+
+
+def from_ref(p: Pass, ref_values: torch.Tensor, fill: torch.Tensor) -> torch.Tensor:
+    """`[alt tokens, ...]`: at each alt token the value of the ref token it corresponds to, `fill`'s
+    row where there is none."""
+    has = torch.from_numpy(p.alt_to_ref_token >= 0)
+    target = fill.clone()
+    target[has] = ref_values[p.alt_to_ref_token[p.alt_to_ref_token >= 0]]
+    return target
+
+
+def error_terms(sae: SAE, p: Pass) -> tuple[torch.Tensor, torch.Tensor]:
+    """The SAE's error term `x - sae(x)` at every ref and every alt token `[tokens, d_in]`."""
+    if p.ref_hidden is None:
+        raise GenomixError("this pass was made for the null (logits=False): it keeps no layer output")
+    device = sae.W_enc.device
+    with torch.no_grad():
+        return tuple((h - sae(h.to(device)).cpu()) for h in (p.ref_hidden, p.alt_hidden))
 
 
 @torch.no_grad()
 def mediated_fractions(
-    model, sae: SAE, passes: list[Pass], patches: list[list[list[int]]], batch_size: int = 16
+    model, sae: SAE, passes: list[Pass], measures: list[Measure], patches: list[list[list[int]]], batch_size: int = 16
 ) -> list[list[float]]:
-    """For each pass and each of its patches (a list of features), the share of the model's effect that
-    returns when those features are patched back to their ref activations in the alt pass (NaN where
-    the model's effect is 0)."""
+    """For each pass and each of its patches (a list of features, `ERROR` for the SAE's error term),
+    the share of the model's response (`measures[i]`) that returns when they are patched back to their
+    ref values in the alt pass (NaN where the response is 0; see the module docstring)."""
     layer = sae.metadata["hook_name"]
     jobs = [(i, j) for i, sets in enumerate(patches) for j in range(len(sets))]
     results: dict[tuple[int, int], float] = {}
     decoder = sae.W_dec.detach().cpu()
-    needed = [sorted({f for features in sets for f in features}) for sets in patches]
-    codes = {i: passes[i].window_codes(sae, needed[i]) for i in {i for i, _ in jobs}}  # along the window
+    needed = [sorted({f for features in sets for f in features if f != ERROR}) for sets in patches]
+    used = {i for i, _ in jobs}
+    codes = {i: passes[i].window_codes(sae, needed[i]) for i in used}  # along the window
+    errors = {i: error_terms(sae, passes[i]) for i in used if any(ERROR in features for features in patches[i])}
     for first in range(0, len(jobs), batch_size):
         chunk = jobs[first : first + batch_size]
         tokens = model.tokenize([passes[i].window.alt for i, _ in chunk])
         patch = torch.zeros(len(chunk), tokens.input_ids.shape[1], sae.d_in)
         for row, (i, j) in enumerate(chunk):
-            p, features = passes[i], patches[i][j]
+            p, features = passes[i], [f for f in patches[i][j] if f != ERROR]
             columns = [needed[i].index(f) for f in features]
             ref_codes, alt_codes = codes[i][0][:, columns], codes[i][1][:, columns]
-            target = torch.zeros(len(p.alt_to_ref_token), len(features))
-            has = p.alt_to_ref_token >= 0
-            target[has] = ref_codes[p.alt_to_ref_token[has]]
+            target = from_ref(p, ref_codes, torch.zeros_like(alt_codes))
             patch[row, : len(target)] = (target - alt_codes) @ decoder[features]
-        patch = patch.to(model.device)
-        logits, _ = model.forward(tokens, edits={layer: lambda h, patch=patch: h + patch.to(h.dtype)})
-        logp = torch.log_softmax(logits.float(), dim=-1).cpu()
+            if ERROR in patches[i][j]:
+                ref_error, alt_error = errors[i]
+                patch[row, : len(target)] += from_ref(p, ref_error, alt_error) - alt_error
+        values, _ = measured_passes(model, layer, tokens, [measures[i] for i, _ in chunk], patch)
         for row, (i, j) in enumerate(chunk):
-            p = passes[i]
-            total = _logp_distance(p, p.alt_logp)
-            left = _logp_distance(p, logp[row, : len(p.alt_to_ref_token)])
-            results[(i, j)] = 1.0 - left / total if total > 0 else float("nan")
+            effect = measures[i].effect
+            results[(i, j)] = (measures[i].alt - values[row]) / effect if effect != 0 else float("nan")
     return [[results[(i, j)] for j in range(len(sets))] for i, sets in enumerate(patches)]

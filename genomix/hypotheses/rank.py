@@ -28,8 +28,10 @@ JASPAR family's and its members' TOMTOM matches in the atlas' collection, that s
 most significant site (`tf_name`, `motif_id`; that matrix' `tf_family`, and the TFs that fit about
 as well in `tf_alternatives`; see `evidence.FamilyNames`). Each carries its effect (loss when the
 statistic is negative, gain otherwise), the PWM log-odds change of the named matrix at the site
-(`motif_delta`), the share of the model's effect that patching all members back restores
-(`mediated_fraction`, see `decompose`),
+(`motif_delta`), the share of the model's response to the variant (the score's quantity, see
+`decompose`) its members carry by attribution patching (`effect_share`; `error_share`, the SAE's
+error term's, is the variant's; see `attribution`), the share that patching all members of the top
+hypothesis back restores (`mediated_fraction`, the causal test itself, of rank 1 only),
 a p-value against shuffled-context null variants of the same kind (see `null`: the null statistic
 is the |z| of the hypothesis each null variant puts first, by the same rule, so the top hypothesis'
 p-value is uniform under the null), and how often those null variants move the model's own score
@@ -48,7 +50,8 @@ import numpy as np
 
 from genomix.errors import GenomixError
 from genomix.features.atlas import FeatureAtlas, nulls_path
-from genomix.hypotheses.decompose import Pass, base_tracks, feature_change, mediated_fractions, run_passes
+from genomix.hypotheses.attribution import attribute
+from genomix.hypotheses.decompose import Pass, base_tracks, feature_change, measure, mediated_fractions, run_passes
 from genomix.hypotheses.evidence import Evidence, FamilyNames, MotifEvidence, atlas_motifs, effect_of
 from genomix.hypotheses.null import (
     STANDARD_KINDS,
@@ -346,14 +349,20 @@ class Explainer:
             windows = [make_window(self.genome, scored[i].variant, self.window) for i in group]
             passes = run_passes(self.model, self.sae, windows, options.batch_size, options.radius)
             found = [self._candidates(p, null_kind(scored[i].variant)) for i, p in zip(group, passes)]
-            patches = [[[int(f) for f in self.units[u].members] for u in units] for units, *_ in found]
-            mediated = mediated_fractions(self.model, self.sae, passes, patches, options.batch_size)
-            for i, p, (units, change, z, per_feature, kind, evidence), fractions in zip(group, passes, found, mediated):
+            measures = [measure(self.model, p, scored[i].method, options.radius) for i, p in zip(group, passes)]
+            attributions = attribute(self.model, self.sae, passes, measures, options.batch_size)
+            patches = [[[int(f) for f in self.units[u].members] for u in units[:1]] for units, *_ in found]
+            mediated = mediated_fractions(self.model, self.sae, passes, measures, patches, options.batch_size)
+            for i, p, (units, change, z, per_feature, kind, evidence), top, attribution in zip(
+                group, passes, found, mediated, attributions
+            ):
                 score_p = self.score_p(scored[i].score, kind)
                 if not units:
                     results[i].hypotheses[0].status = "no_feature_change"
                     results[i].hypotheses[0].score_p = score_p
+                    results[i].attribution = attribution
                     continue
+                fractions = top + [math.nan] * (len(units) - 1)  # the causal test of the top one only
                 hypotheses = [
                     self._hypothesis(
                         scored[i],
@@ -369,12 +378,14 @@ class Explainer:
                     )
                     for rank, (u, fraction) in enumerate(zip(units, fractions), start=1)
                 ]
-                for h in hypotheses:
+                for h, u in zip(hypotheses, units):
                     h.score_p = score_p
+                    h.effect_share = attribution.share(self.units[u].members)
+                    h.error_share = attribution.error
                 leads = [h.feature for h in hypotheses]
                 ref, alt = base_tracks(self.sae, p, leads)
                 results[i] = Explained(
-                    scored[i], hypotheses, p.window, {f: (ref[k], alt[k]) for k, f in enumerate(leads)}
+                    scored[i], hypotheses, p.window, {f: (ref[k], alt[k]) for k, f in enumerate(leads)}, attribution
                 )
         return results
 

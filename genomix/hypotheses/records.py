@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from genomix.hypotheses.attribution import Attribution
 from genomix.hypotheses.evidence import Evidence
 from genomix.io.genes import GENE_COLUMNS, PROMOTER_BP, GeneContext
 from genomix.scoring import Scored
@@ -44,6 +45,8 @@ EXPLAIN_COLUMNS = [
     "tf_alternatives",
     "q_value",
     "score_p",
+    "effect_share",
+    "error_share",
     *GENE_COLUMNS,
 ]
 SIGNIFICANT_Q = 0.05  # a hypothesis with a q-value at or above this is worded as not significant
@@ -53,23 +56,27 @@ SENTENCE_ALTERNATIVES = 4  # the sentence names this many of the TFs that fit ab
 # refuses a tag without a field of that name.
 # The gene context follows (GeneConsequence: the SO term of the region, or VEP's / snpEff's own).
 GMX_FIELDS = (
-    "Allele|Method|Score|Feature|Label|Effect|Delta|MotifDelta|Mediated|P|Q|Family|Consequence"
+    "Allele|Method|Score|Feature|Label|Effect|Delta|MotifDelta|Mediated|P|Q|Family|EffectShare|ErrorShare|Consequence"
     "|Gene|Transcript|Region|GeneConsequence|Exon|Intron|SpliceDistance|SpliceSite"
 )
+ERROR_MOST = 0.5  # from this error_share on, the SAE's error term carries most of the model's response
 
 
 @dataclass
 class Hypothesis:
     """One row of the hypotheses table (see EXPLAIN_COLUMNS; `pos` 1-based as in the VCF). Rank 0 is
-        the one row of an ALT without a hypothesis, whose `status` says why. `tf_family`: the JASPAR family
-        of the matrix that names a motif hypothesis; `tf_alternatives`: the TFs whose matrices fit the site
-        about as well as `tf_name`'s (comma-separated); `q_value`: Benjamini-Hochberg over the run's top hypotheses
-        (NaN until a run sets it, see `FalseDiscovery`); `score_p`: how often null variants of the same kind
-        move the model's own score as much; `genes`: the ALT's gene context (its GENE_COLUMNS, see
-    `genomix.io.genes`; set by the run, `.` until then). Beside the columns it keeps
-        what its sentence and the follow-up designs read: the PWM `evidence`, the number of members that
-        moved, the naming feature's annotation F1, and where the lead feature changed most in the ref and
-        the alt window (`ref_index`, `alt_index`; -1 for a deleted or an inserted base)."""
+    the one row of an ALT without a hypothesis, whose `status` says why. `tf_family`: the JASPAR family
+    of the matrix that names a motif hypothesis; `tf_alternatives`: the TFs whose matrices fit the site
+    about as well as `tf_name`'s (comma-separated); `q_value`: Benjamini-Hochberg over the run's top hypotheses
+    (NaN until a run sets it, see `FalseDiscovery`); `score_p`: how often null variants of the same kind
+    move the model's own score as much; `effect_share`: the share of the model's response to the variant
+    (the score's quantity at the variant and the bases near it, see `decompose`) that the hypothesis'
+    features carry, by attribution patching; `error_share`: the share the SAE's error term carries
+    (one per ALT, on each of its rows; see `attribution`); `genes`: the ALT's gene context (its GENE_COLUMNS,
+    see `genomix.io.genes`; set by the run, `.` until then). Beside the columns it keeps
+    what its sentence and the follow-up designs read: the PWM `evidence`, the number of members that
+    moved, the naming feature's annotation F1, and where the lead feature changed most in the ref and
+    the alt window (`ref_index`, `alt_index`; -1 for a deleted or an inserted base)."""
 
     chrom: str
     pos: int
@@ -100,6 +107,8 @@ class Hypothesis:
     tf_alternatives: str = "."
     q_value: float = math.nan
     score_p: float = math.nan
+    effect_share: float = math.nan
+    error_share: float = math.nan
     genes: GeneContext = GeneContext()
     evidence: Evidence | None = None
     moved_members: int = 1
@@ -138,6 +147,8 @@ class Hypothesis:
             self.p_value,
             self.q_value,
             self.tf_family if named and self.tf_family != "." else None,
+            self.effect_share,
+            self.error_share,
             f"{self.label}_{self.effect}" if named else self.status,
             *(None if value == "." else value for value in (getattr(self.genes, c) for c in GENE_COLUMNS)),
         ]
@@ -191,9 +202,7 @@ def sentence(h: Hypothesis) -> str:
         )
     else:
         text = f"{where} changes feature {h.feature}, which no motif or annotation names: it {moves} {lead}"
-    if not math.isnan(h.mediated_fraction):
-        them = "them" if h.moved_members > 1 else "it"
-        text += f"; patching {them} back restores {max(h.mediated_fraction, 0.0):.0%} of the model's effect"
+    text += _shares(h)
     if h.score_p < MODEL_READS_P:
         text += f"; the model's own score moves too (score p = {h.score_p:.2g})"
     elif h.score_p >= MODEL_READS_P:
@@ -236,6 +245,24 @@ def _place(genes: GeneContext) -> str:
     return f" ({text})"
 
 
+def _shares(h: Hypothesis) -> str:
+    """What share of the model's response the hypothesis' features carry, by attribution and, for the
+    top one, by patching them back; and whether the SAE's error term carries most of it."""
+    text = ""
+    features = "its features carry" if h.moved_members > 1 else "the feature carries"
+    if not math.isnan(h.effect_share):
+        text += f"; {features} {h.effect_share:.0%} of the model's response to the variant"
+    if not math.isnan(h.mediated_fraction):
+        them = "them" if h.moved_members > 1 else "it"
+        text += f" (patching {them} back restores {h.mediated_fraction:.0%})"
+    if h.error_share >= ERROR_MOST:
+        text += (
+            f"; the SAE's error term carries most of it ({h.error_share:.0%}): this is the SAE's reading, "
+            "not the model's mechanism"
+        )
+    return text
+
+
 def _article(word: str) -> str:
     return "an" if word[:1].lower() in "aeiou" else "a"
 
@@ -255,13 +282,15 @@ def _site(h: Hypothesis) -> str:
 
 @dataclass
 class Explained:
-    """One ALT: its score, its hypotheses (best first; one of rank 0 when it has none), and for the
-    report the window and the activation tracks of the lead features (ref, alt on ref bases)."""
+    """One ALT: its score, its hypotheses (best first; one of rank 0 when it has none), for the
+    report the window and the activation tracks of the lead features (ref, alt on ref bases), and
+    the share of the model's response each feature carries (`attribution`; None for an ALT not tested)."""
 
     scored: Scored
     hypotheses: list[Hypothesis]
     window: object = None
     tracks: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    attribution: Attribution | None = None
 
     @property
     def variant(self):

@@ -51,6 +51,7 @@ class GenomicModel(Protocol):
         layers: tuple[str, ...] = (),
         edits: dict[str, Callable[[torch.Tensor], torch.Tensor]] | None = None,
         logits: bool = True,
+        grad: bool = False,
     ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
         """Logits `[batch, tokens, vocab]` and activations `{layer: [batch, tokens, d_model]}`.
 
@@ -58,7 +59,8 @@ class GenomicModel(Protocol):
         (splicing an SAE reconstruction in, ablating, patching); captured activations of a layer
         that is also edited are the ones before the edit. `logits=False`: the pass stops once the
         deepest of `layers` is captured and the logits are None (the blocks after it, and edits
-        there, do not run); it needs at least one layer."""
+        there, do not run); it needs at least one layer. `grad=True`: autograd records the pass (under
+        `torch.enable_grad()`), so that an edit may return a tensor that requires grad."""
 
     def token_id(self, bases: str) -> int | None:
         """Id of the single token spelling `bases`, or None."""

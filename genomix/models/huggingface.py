@@ -135,14 +135,18 @@ class HuggingFaceModel:
             torch.from_numpy(input_ids), torch.from_numpy(attention_mask), [spans for _, spans in encoded]
         )
 
-    @torch.inference_mode()
     def forward(
         self,
         tokens: TokenBatch,
         layers: tuple[str, ...] = (),
         edits: dict[str, Callable[[torch.Tensor], torch.Tensor]] | None = None,
         logits: bool = True,
+        grad: bool = False,
     ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
+        with torch.inference_mode(not grad):
+            return self._forward(tokens, layers, edits, logits)
+
+    def _forward(self, tokens, layers, edits, logits):
         captured: dict[str, torch.Tensor] = {}
         handles = []
         unknown = [layer for layer in (*layers, *(edits or {})) if layer not in self.layers]

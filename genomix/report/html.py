@@ -65,6 +65,8 @@ _COLUMNS = [  # header, numeric
     ("effect", False),
     ("score", True),
     ("statistic", True),
+    ("share", True),
+    ("error share", True),
     ("p", True),
     ("q", True),
 ]
@@ -139,7 +141,7 @@ def _table(rows: list, carded: dict[tuple, int], total: int) -> str:
             f"<td>{variant}</td><td>{esc(str(h.id))}</td><td>{esc(h.genes.gene)}</td><td>{esc(h.genes.region)}</td>"
             f"<td>{esc(h.tf_name)}</td><td>{esc(h.tf_family)}</td><td>{esc(h.label)}</td>"
             f"<td class='{esc(h.effect)}'>{esc(h.effect)}</td>"
-            + "".join(_cell(v) for v in (h.score, h.statistic, h.p_value, h.q_value))
+            + "".join(_cell(v) for v in (h.score, h.statistic, h.effect_share, h.error_share, h.p_value, h.q_value))
             + "</tr>"
         )
     parts.append("</tbody></table></div>")
@@ -236,6 +238,7 @@ def report_html(
                 shown.append(_logo(symbols, f"m{motif.matrix_id}", motif.ppm, f"{motif.tf_name} {motif.matrix_id}"))
             evidence = (
                 f"delta {_number(row.delta)} at {row.offset:+d} bp · motif_delta {_number(row.motif_delta)}"
+                f" · share {_number(row.effect_share)} · error share {_number(row.error_share)}"
                 f" · mediated {_number(row.mediated_fraction)} · p {_number(row.p_value)} · q {_number(row.q_value)}"
                 f" · score p {_number(row.score_p)} · members {esc(str(row.members))}"
             )
