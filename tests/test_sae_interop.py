@@ -118,7 +118,15 @@ def test_a_live_saelens_round_trip_keeps_model_hook_and_fingerprint(tmp_path, co
     torch.testing.assert_close(back.encode(x), ours.encode(x))
 
 
-@pytest.mark.parametrize("name, cls", [("dl_matryoshka", BatchTopKSAE), ("dl_topk", TopKSAE), ("dl_standard", ReLUSAE)])
+DL_CLASSES = [
+    ("dl_matryoshka", BatchTopKSAE),
+    ("dl_topk", TopKSAE),
+    ("dl_standard", ReLUSAE),
+    ("dl_jumprelu", BatchTopKSAE),
+]
+
+
+@pytest.mark.parametrize("name, cls", DL_CLASSES)
 def test_dictionary_learning_folders_encode_as_dictionary_learning_does(name, cls):
     folder = INTEROP / name
     sae = load_sae(folder)
@@ -127,7 +135,7 @@ def test_dictionary_learning_folders_encode_as_dictionary_learning_does(name, cl
     assert_encodes_as_written(sae, folder)
 
 
-@pytest.mark.parametrize("name, cls", [("dl_matryoshka", BatchTopKSAE), ("dl_standard", ReLUSAE)])
+@pytest.mark.parametrize("name, cls", DL_CLASSES)  # without config.json, a TopK state dict is read as TopK
 def test_a_bare_ae_pt_is_recognised_by_its_tensors(tmp_path, name, cls):
     shutil.copy(INTEROP / name / "ae.pt", tmp_path / "ae.pt")
     sae = load_sae(tmp_path / "ae.pt", model_name="tiny-dna", hook_name="blocks.1.hook_resid_post")
