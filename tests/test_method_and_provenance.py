@@ -113,3 +113,17 @@ def test_explain_writes_the_method_and_the_provenance_too(tmp_path):
     assert metadata[b"genomix_model_fingerprint"].decode() == model_fingerprint(explainer.model)
     assert json.loads(metadata[b"genomix_run"])["genomix_version"] == "0.1.0"
     assert all(m is None for m in skipped)
+
+
+def test_a_first_chunk_of_skipped_alts_leaves_the_method_column_text(tmp_path, char_mlm_dir, small_fasta):
+    from conftest import vcf_text
+
+    two, mixed, skipped = rows_for(small_contigs()["chr1"], (60, 70, 50))
+    lengths = {name: len(sequence) for name, sequence in small_contigs().items()}
+    (tmp_path / "in.vcf").write_text(vcf_text([skipped, two, mixed], lengths))
+    model = gx.load_model(str(char_mlm_dir))
+    # one record per chunk: the first holds a skipped ALT only, so its method column is all null
+    score_to_file(tmp_path / "in.vcf", Genome(small_fasta), model, tmp_path / "out.parquet", window=64, chunk_size=1)
+    table = pq.read_table(tmp_path / "out.parquet")
+    assert table.column("method").to_pylist() == [None, "llr", "embedding", None, "llr"]
+    assert str(table.schema.field("method").type) in ("string", "large_string")
