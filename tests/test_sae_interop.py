@@ -72,6 +72,7 @@ def convnet(tmp_path_factory):
 
 def test_an_sae_at_a_transformer_lens_hook_binds_to_its_block(convnet):
     sae = BatchTopKSAE(16, 32, 4, {"hook_name": "blocks.1.hook_resid_post"})
+    assert sae.metadata["hook_name"] == "blocks.1"  # the layer every stage reads its activations at
     assert (
         layer_name("blocks.1.hook_resid_post", convnet) == layer_name("blocks.2.hook_resid_pre", convnet) == "blocks.1"
     )
@@ -99,13 +100,15 @@ def test_a_saelens_round_trip_keeps_model_hook_and_fingerprint():
     assert_encodes_as_written(sae, folder)
 
 
-def test_a_live_saelens_round_trip_keeps_model_hook_and_fingerprint(tmp_path, convnet):
-    sae_lens = pytest.importorskip("sae_lens", reason="SAELens is not installed (see make_fixtures.py)")
+@pytest.mark.parametrize("cls", [BatchTopKSAE, TopKSAE, ReLUSAE])
+def test_a_live_saelens_round_trip_keeps_model_hook_and_fingerprint(tmp_path, convnet, cls):
+    sae_lens = pytest.importorskip("sae_lens", reason="SAELens is not installed (pip install sae-lens)")
     metadata = {"model_name": convnet.name, "hook_name": "blocks.1", "model_fingerprint": model_fingerprint(convnet)}
-    ours = BatchTopKSAE(16, 32, 4, metadata, seed=3)
+    ours = cls(16, 32, 4, metadata, seed=3)
     with torch.no_grad():
         ours.b_enc.normal_(0, 0.3)
-        ours.threshold.fill_(0.2)
+        if cls is BatchTopKSAE:
+            ours.threshold.fill_(0.2)
     ours.save(tmp_path / "ours")
     theirs = sae_lens.SAE.load_from_disk(tmp_path / "ours")
     assert (theirs.cfg.metadata.model_name, theirs.cfg.metadata.hook_name) == (convnet.name, "blocks.1")
@@ -115,6 +118,7 @@ def test_a_live_saelens_round_trip_keeps_model_hook_and_fingerprint(tmp_path, co
     theirs.save_model(tmp_path / "theirs")
     back = load_sae(tmp_path / "theirs", model=convnet, layer="blocks.1")  # checks model, layer and weights
     assert {key: back.metadata[key] for key in metadata} == metadata
+    assert type(back) is cls
     torch.testing.assert_close(back.encode(x), ours.encode(x))
 
 

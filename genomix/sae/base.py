@@ -83,6 +83,9 @@ class SAE(nn.Module):
         self.d_in, self.d_sae, self.k = d_in, d_sae, k
         self.apply_b_dec_to_input = apply_b_dec_to_input
         self.metadata = dict(metadata or {})
+        hook = self.metadata.get("hook_name")
+        if hook and residual_layer(hook) != hook:  # a TransformerLens name: bind to the genomix layer, keep the name
+            self.metadata |= {"hook_name": residual_layer(hook), "transformer_lens_hook_name": hook}
 
     def pre_activations(self, x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
         """Encoder pre-activations `[..., d_sae]`, or of `features` only."""
@@ -181,9 +184,6 @@ class SAE(nn.Module):
                 f"{folder}: this SAE normalises its inputs (normalize_activations="
                 f"{cfg['normalize_activations']!r}); fold the normalisation into its weights and save it with 'none'"
             )
-        if metadata.get("hook_name") and residual_layer(metadata["hook_name"]) != metadata["hook_name"]:
-            metadata["transformer_lens_hook_name"] = metadata["hook_name"]
-            metadata["hook_name"] = residual_layer(metadata["hook_name"])
         name = metadata.pop("genomix_architecture", None) or cfg["architecture"]
         if name not in ARCHITECTURES:
             raise GenomixError(
@@ -237,9 +237,9 @@ class SAE(nn.Module):
                 f"this SAE reads {self.d_in}-wide activations ({trained_on}, {hook}); "
                 f"{model.name} is {model.d_model} wide"
             )
-        if hook is not None and residual_layer(hook) not in model.layers:
+        if hook is not None and hook not in model.layers:
             raise GenomixError(f"this SAE was trained at {hook} of {trained_on}; {model.name} has no such layer")
-        if layer is not None and hook is not None and residual_layer(layer) != residual_layer(hook):
+        if layer is not None and hook is not None and residual_layer(str(layer)) != hook:
             raise GenomixError(f"this SAE was trained at {hook}, not {layer}; use its layer or train one for {layer}")
         fingerprint = self.metadata.get("model_fingerprint")
         weighed = hasattr(_weights_of(model), "named_parameters")

@@ -11,7 +11,6 @@ from pathlib import Path
 import torch
 
 from genomix.errors import GenomixError
-from genomix.models.base import residual_layer
 from genomix.sae.base import SAE, BatchTopKSAE, ReLUSAE, TopKSAE
 
 
@@ -86,7 +85,7 @@ def import_dictionary_learning(path: str | Path, model_name: str | None = None, 
     metadata = {
         "model_name": model_name or trainer.get("lm_name"),
         "imported_from": f"dictionary_learning {dict_class}",
-        "hook_name": residual_layer(hook_name) if hook_name else (f"blocks.{layer}" if layer is not None else None),
+        "hook_name": hook_name or (f"blocks.{layer}" if layer is not None else None),
     }
     metadata = {key: value for key, value in metadata.items() if value is not None}
     if dict_class in ("MatryoshkaBatchTopKSAE", "JumpReluAutoEncoder"):
