@@ -248,10 +248,10 @@ class ScoreOptions:
 
 @dataclass(frozen=True)
 class Scored:
-    """One variant with its method and score (NaN unless `variant.status == "ok"`)."""
+    """One variant with its method and score (None and NaN unless `variant.status == "ok"`)."""
 
     variant: Variant
-    method: str
+    method: str | None
     score: float
 
     @property
@@ -288,7 +288,7 @@ def score_variants(
         if np.isnan(scores[row]):
             statuses[row] = "skipped:allele_not_in_vocabulary"
     return [
-        Scored(replace(v, status=status) if status != v.status else v, m if status == "ok" else ".", float(s))
+        Scored(replace(v, status=status) if status != v.status else v, m if status == "ok" else None, float(s))
         for v, m, status, s in zip(variants, methods, statuses, scores)
     ]
 
@@ -297,7 +297,8 @@ SCORE_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "method", "score", "status"
 
 
 def scores_table(scored: list[Scored]):
-    """Table rows of scored variants: chrom, pos (1-based, as in the VCF), id, ref, alt, method, score, status."""
+    """Table rows of scored variants: chrom, pos (1-based, as in the VCF), id, ref, alt, method, score, status;
+    a skipped ALT has no method (NA in TSV, null in Parquet)."""
     import pandas as pd
 
     return pd.DataFrame(
@@ -315,4 +316,4 @@ def scores_table(scored: list[Scored]):
             for s in scored
         ],
         columns=SCORE_COLUMNS,
-    ).astype({"pos": "int64", "score": "float64"})
+    ).astype({"pos": "int64", "score": "float64", "method": "string"})

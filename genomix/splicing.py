@@ -220,8 +220,9 @@ def splice_table(scored: list[SpliceScored]):
             ds = gene.ds if item.status == "ok" else (math.nan,) * 4
             score = max(ds) if item.status == "ok" else math.nan
             rows.append(
-                (v.chrom, v.vcf_pos, v.id, v.ref, v.alt, item.method if item.status == "ok" else ".", score)
+                (v.chrom, v.vcf_pos, v.id, v.ref, v.alt, item.method if item.status == "ok" else None, score)
                 + (gene.symbol, gene.strand, *ds, *dp, item.status)
             )
     dp_columns = {f"dp_{k.lower()}": "Int64" for k in KINDS}
-    return pd.DataFrame(rows, columns=SPLICE_COLUMNS).astype({"pos": "int64", "score": "float64", **dp_columns})
+    types = {"pos": "int64", "score": "float64", "method": "string", **dp_columns}
+    return pd.DataFrame(rows, columns=SPLICE_COLUMNS).astype(types)

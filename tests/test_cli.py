@@ -64,7 +64,7 @@ def test_vcf_output_keeps_records_and_adds_gmx_score_that_bcftools_reads(tmp_pat
         for g, w in zip(got, want):
             assert g == w or (g != "." and w != "." and float(g) == pytest.approx(float(w), rel=1e-5))
     # everything else is untouched (pysam's BCF writer adds INFO/END to symbolic alleles)
-    added = "INFO/GMX_SCORE,INFO/END" if name.endswith(".bcf") else "INFO/GMX_SCORE"
+    added = "INFO/GMX_SCORE,INFO/GMX_METHOD" + (",INFO/END" if name.endswith(".bcf") else "")
     stripped = bcftools.annotate("-x", added, str(out)).split("\n")
     original = bcftools.view(str(VCF)).split("\n")
     body = [line for line in stripped if not line.startswith("#")]

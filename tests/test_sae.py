@@ -164,7 +164,7 @@ def test_dictionary_learning_without_config_is_read_as_topk_and_other_classes_ar
     (tmp_path / "gated").mkdir()
     torch.save(state, tmp_path / "gated" / "ae.pt")
     (tmp_path / "gated" / "config.json").write_text(json.dumps({"trainer": {"dict_class": "GatedAutoEncoder"}}))
-    with pytest.raises(GenomixError, match="not a TopK SAE"):
+    with pytest.raises(GenomixError, match="GatedAutoEncoder is not one genomix imports"):
         load_sae(tmp_path / "gated")
 
 

@@ -261,9 +261,12 @@ def test_score_command_writes_spliceai_info_in_the_official_format(tmp_path):
     rows = pd.read_csv(out_table, sep="\t", keep_default_na=False)
     assert list(rows.status) == ["skipped:outside_genes", "ok", "ok", "skipped:mnv_or_complex"]
     assert list(rows.symbol) == [".", "GENE001", "GENE001", "GENE001"]
+    assert list(rows.method) == ["NA", "spliceai", "spliceai", "NA"]  # a skipped ALT has no method
     with pysam.VariantFile(str(out_vcf)) as annotated:
         assert "Format: ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL" in str(annotated.header)
-        info = [record.info.get("SpliceAI") for record in annotated]
+        records = list(annotated)
+    info = [record.info.get("SpliceAI") for record in records]
+    assert [record.info.get("GMX_METHOD") for record in records] == [None, ("spliceai", "spliceai"), None]
     ok = rows[rows.status == "ok"]
     expected = tuple(
         f"{r.alt}|{r.symbol}|{float(r.ds_ag):.2f}|{float(r.ds_al):.2f}|{float(r.ds_dg):.2f}|{float(r.ds_dl):.2f}|"

@@ -310,7 +310,14 @@ def explain_table(explained: list[Explained]) -> pd.DataFrame:
     """One row per ALT and hypothesis (rank 0 where there is none), columns EXPLAIN_COLUMNS."""
     rows = [h.row() for item in explained for h in item.hypotheses]
     return pd.DataFrame(rows, columns=EXPLAIN_COLUMNS).astype(
-        {"pos": "int64", "rank": "int64", "feature": "int64", "offset": "int64", "splice_distance": "Int64"}
+        {
+            "pos": "int64",
+            "rank": "int64",
+            "feature": "int64",
+            "offset": "int64",
+            "splice_distance": "Int64",
+            "method": "string",  # no method for a skipped ALT: the column must stay text in a chunk of those only
+        }
     )
 
 

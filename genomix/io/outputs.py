@@ -44,11 +44,13 @@ def output_format(path: str | os.PathLike) -> str:
 
 
 class TableWriter:
-    """Appends DataFrame chunks to a TSV (missing values as NA) or Parquet file."""
+    """Appends DataFrame chunks to a TSV (missing values as NA) or Parquet file; `metadata` ({key: text},
+    the run's provenance) goes into the Parquet file's key-value metadata."""
 
-    def __init__(self, path: str | os.PathLike, format: str | None = None):
+    def __init__(self, path: str | os.PathLike, format: str | None = None, metadata: dict | None = None):
         self.path = Path(path)
         self.format = format or output_format(path)
+        self.metadata = {str(key): str(value) for key, value in (metadata or {}).items()}
         self._parquet = None
         self._wrote_header = False
 
@@ -69,7 +71,8 @@ class TableWriter:
 
         table = pa.Table.from_pandas(frame, preserve_index=False)
         if self._parquet is None:
-            self._parquet = pq.ParquetWriter(self.path, table.schema)
+            schema = table.schema.with_metadata((table.schema.metadata or {}) | self.metadata)
+            self._parquet = pq.ParquetWriter(self.path, schema)
         self._parquet.write_table(table.cast(self._parquet.schema))
 
     def close(self, empty: pd.DataFrame | None = None) -> None:
@@ -120,6 +123,8 @@ class AnnotatedVcfWriter:
         record.translate(self.header if self._bcf is None else self._bcf.header)
         for tag, value in values.items():
             if value is not None and any(v is not None for v in value):
+                if self.header.info[tag].type == "String":  # pysam writes a None string as nothing, not `.`
+                    value = tuple("." if v is None else v for v in value)
                 record.info[tag] = value
         if self._bcf is not None:
             self._bcf.write(record)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -66,8 +67,25 @@ class GenomicModel(Protocol):
         """Id of the single token spelling `bases`, or None."""
 
 
+_RESIDUAL_HOOK = re.compile(r"blocks\.(\d+)\.hook_resid_(pre|post)")
+
+
+def residual_layer(hook_name: str) -> str:
+    """The genomix layer a TransformerLens hook name means, or the name itself: `blocks.i.hook_resid_post`
+    is `blocks.i` (the residual stream after block i) and so is `blocks.{i+1}.hook_resid_pre`; other hooks
+    (`blocks.0.hook_resid_pre`, attention or MLP outputs) have no genomix layer and keep their name."""
+    found = _RESIDUAL_HOOK.fullmatch(hook_name)
+    if found is None:
+        return hook_name
+    block = int(found[1]) - (found[2] == "pre")
+    return f"blocks.{block}" if block >= 0 else hook_name
+
+
 def layer_name(layer: str | int, model: GenomicModel) -> str:
-    """Canonical hook point name: `6` and `blocks.6` both mean block 6; negatives count from the end."""
+    """Canonical hook point name: `6` and `blocks.6` both mean block 6, and so do TransformerLens'
+    `blocks.6.hook_resid_post` and `blocks.7.hook_resid_pre`; negatives count from the end."""
+    if isinstance(layer, str):
+        layer = residual_layer(layer)
     if isinstance(layer, str) and layer in model.layers:
         return layer
     text = str(layer).removeprefix("blocks.")

@@ -8,6 +8,7 @@ name, moved into place only when the run completes.
 from __future__ import annotations
 
 import heapq
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -29,16 +30,36 @@ def run_metadata(command: str | None = None, **fields) -> dict:
     return meta | ({"genomix_command": command} if command else {})
 
 
+def table_provenance(meta: dict, identity: dict, model) -> dict:
+    """What a Parquet table records of its run: the VCF's provenance lines (`meta`), the model's
+    fingerprint, and the run's identity (input and genome checksums, model, options, version) as JSON."""
+    from genomix.sae.base import model_fingerprint
+
+    provenance = {"genomix_model_fingerprint": model_fingerprint(model)}
+    return meta | provenance | {"genomix_run": json.dumps(identity, sort_keys=True)}
+
+
+def method_values(items: list) -> tuple:
+    """INFO/GMX_METHOD of one record: each ALT's method, None (written `.`) where it was skipped."""
+    return tuple(item.method if item.status == "ok" else None for item in items)
+
+
 class TableSink:
-    """A TSV or Parquet table: `frame(results)` per chunk, `empty` gives the columns of an empty run."""
+    """A TSV or Parquet table: `frame(results)` per chunk, `empty` gives the columns of an empty run;
+    `meta` is written into a Parquet file's key-value metadata."""
 
     def __init__(
-        self, path: Path | None, frame: Callable[[list], pd.DataFrame], empty: pd.DataFrame, format: str | None = None
+        self,
+        path: Path | None,
+        frame: Callable[[list], pd.DataFrame],
+        empty: pd.DataFrame,
+        format: str | None = None,
+        meta: dict | None = None,
     ):
-        self.path, self.frame, self.empty, self.format = path, frame, empty, format
+        self.path, self.frame, self.empty, self.format, self.meta = path, frame, empty, format, meta
 
     def open(self, partial, vcf) -> None:
-        self.writer = TableWriter(partial, self.format or output_format(self.path))
+        self.writer = TableWriter(partial, self.format or output_format(self.path), self.meta)
 
     def write(self, records, results) -> None:
         self.writer.write(self.frame(results))

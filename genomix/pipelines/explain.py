@@ -15,7 +15,8 @@ from genomix.io.genome import Genome
 from genomix.io.outputs import output_format, vcf_float
 from genomix.io.variants import iter_variant_chunks
 from genomix.models.base import move_model
-from genomix.pipelines.drive import ReportSink, TableSink, VcfSink, run_metadata, write_outputs
+from genomix.pipelines.drive import ReportSink, TableSink, VcfSink, run_metadata, table_provenance, write_outputs
+from genomix.pipelines.score import METHOD_INFO
 from genomix.pipelines.shards import ShardStore, input_file, run_identity, sharded, shards_folder
 
 
@@ -27,8 +28,10 @@ def _explain_info() -> dict:
             "A",
             "Float",
             "genomix zero-shot score per ALT: llr and delta_ll are log P(alt) - log P(ref) "
-            "(negative: the model finds the ALT less likely); embedding is a distance (>= 0)",
+            "(negative: the model finds the ALT less likely); embedding is a distance (>= 0); GMX_METHOD says "
+            "which each ALT got",
         ),
+        **METHOD_INFO,
         "GMX": (
             ".",
             "String",
@@ -182,7 +185,6 @@ def explain_to_file(
     beside the first of them (`shards`), so the same call started again does only the rest. `engine`:
     None (this process) or a `RayEngine`; `progress(alts, shards)` after each chunk. Returns counts of
     ALTs by status."""
-    from genomix.report.followup import FOLLOWUP_COLUMNS, followup_designs
 
     finals = {
         name: Path(path)
@@ -201,9 +203,29 @@ def explain_to_file(
         ):
             raise GenomixError(f"{final}: expected {' or '.join('.' + k for k in expected.get(name, ('html',)))}")
     meta = meta if meta is not None else explain_metadata(explainer)
+    with input_file(vcf) as vcf:
+        reading = (vcf, explainer.genome, region, ref_check, chunk_size)
+        identity = run_identity(vcf, explainer.genome, explainer.model, explain_identity(explainer, reading))
+        provenance = table_provenance(meta, identity, explainer.model)
+        sinks = _explain_sinks(finals, explainer, meta, provenance, report_limit, report_mutagenesis)
+        cards = next((sink for sink in sinks if isinstance(sink, ReportSink)), None)
+        annotation = gene_annotation(genes, explainer.genome)
+        with ShardStore(shards_folder(list(finals.values())), identity) as store:
+            chunks = _ranked_chunks(reading, ExplainWork(explainer), store, engine, annotation, cards, progress)
+            counts = write_outputs(vcf, chunks, sinks)
+            store.finish()
+    return counts
+
+
+def _explain_sinks(
+    finals: dict, explainer: Explainer, meta: dict, provenance: dict, report_limit: int, report_mutagenesis: int
+) -> list:
+    """A sink per output named in `finals`; the table, in Parquet, carries `provenance`."""
+    from genomix.report.followup import FOLLOWUP_COLUMNS, followup_designs
+
     sinks = []
     if "out" in finals:
-        sinks.append(TableSink(finals["out"], explain_table, explain_table([])))
+        sinks.append(TableSink(finals["out"], explain_table, explain_table([]), meta=provenance))
     if "vcf" in finals:
         sinks.append(
             VcfSink(
@@ -212,6 +234,7 @@ def explain_to_file(
                 meta,
                 lambda items: {
                     "GMX_SCORE": tuple(vcf_float(item.scored.score) for item in items),
+                    "GMX_METHOD": tuple(item.scored.method for item in items),
                     "GMX": tuple(h.gmx_entry() for item in items for h in item.hypotheses),
                 },
             )
@@ -221,16 +244,7 @@ def explain_to_file(
     if "followup" in finals:
         designs = lambda explained: followup_designs(explained, explainer.evidence.pwms, seed=explainer.options.seed)  # noqa: E731
         sinks.append(TableSink(finals["followup"], designs, pd.DataFrame(columns=FOLLOWUP_COLUMNS), "tsv"))
-    cards = next((sink for sink in sinks if isinstance(sink, ReportSink)), None)
-    with input_file(vcf) as vcf:
-        reading = (vcf, explainer.genome, region, ref_check, chunk_size)
-        identity = run_identity(vcf, explainer.genome, explainer.model, explain_identity(explainer, reading))
-        annotation = gene_annotation(genes, explainer.genome)
-        with ShardStore(shards_folder(list(finals.values())), identity) as store:
-            chunks = _ranked_chunks(reading, ExplainWork(explainer), store, engine, annotation, cards, progress)
-            counts = write_outputs(vcf, chunks, sinks)
-            store.finish()
-    return counts
+    return sinks
 
 
 def explain_identity(explainer: Explainer, reading: tuple) -> dict:

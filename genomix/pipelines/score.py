@@ -15,20 +15,28 @@ from genomix.io.outputs import output_format, vcf_float
 from genomix.io.splice_genes import SpliceAnnotation, read_splice_genes
 from genomix.io.variants import iter_variant_chunks
 from genomix.models.base import move_model
-from genomix.pipelines.drive import TableSink, VcfSink, run_metadata, write_outputs
+from genomix.pipelines.drive import TableSink, VcfSink, method_values, run_metadata, table_provenance, write_outputs
 from genomix.pipelines.shards import ShardStore, input_file, run_identity, sharded, shards_folder
 from genomix.scoring import ScoreOptions, default_window, score_variants, scores_table
 from genomix.splicing import INFO_FORMAT, splice_scores, splice_table
 
+METHOD_INFO = {
+    "GMX_METHOD": (
+        "A",
+        "String",
+        "genomix scoring method per ALT, the quantity its GMX_SCORE is (llr, delta_ll, embedding or spliceai); "
+        ". for an ALT that was skipped",
+    )
+}
 SCORE_INFO = {
     "GMX_SCORE": (
         "A",
         "Float",
         "genomix zero-shot score per ALT: llr and delta_ll are log P(alt) - log P(ref) (negative: the model "
         "finds the ALT less likely); embedding is a distance (>= 0); spliceai is the largest of SpliceAI's four "
-        "delta scores; see ##genomix_method",
+        "delta scores; GMX_METHOD says which each ALT got",
     )
-}
+} | METHOD_INFO
 SPLICEAI_INFO = {
     "SpliceAI": (
         ".",
@@ -162,19 +170,6 @@ def score_to_file(
     options.check(model)
     outs = [out] if isinstance(out, (str, os.PathLike)) else list(out)
     meta = meta if meta is not None else score_metadata(model, options)
-    spliceai = options.spliceai(model)
-    table = splice_table if spliceai else scores_table
-    sinks = []
-    for target in outs:
-        path = None if str(target) == "-" else Path(target)
-        if output_format(target) in ("tsv", "parquet"):
-            sinks.append(TableSink(path, table, table([])))
-        elif spliceai:
-            sinks.append(VcfSink(path, SCORE_INFO | SPLICEAI_INFO, meta, _spliceai_values))
-        else:
-            sinks.append(
-                VcfSink(path, SCORE_INFO, meta, lambda items: {"GMX_SCORE": tuple(vcf_float(s.score) for s in items)})
-            )
     genes = reading.get("genes")
     work = ScoreWork(model, genome, options, _genes(options, model, genes))
     with input_file(vcf) as vcf:
@@ -182,10 +177,32 @@ def score_to_file(
         depends = asdict(options) | {"batch_size": None, "region": reading[2], "ref_check": reading[3]}
         source = genes.source if isinstance(genes, SpliceAnnotation) else genes
         identity = run_identity(vcf, genome, model, depends | {"chunk_size": reading[4], "genes": source})
+        sinks = _score_sinks(outs, options.spliceai(model), meta, table_provenance(meta, identity, model))
         with ShardStore(shards_folder(outs), identity) as store:
             counts = write_outputs(vcf, sharded(reading, work, store, engine, progress), sinks)
             store.finish()
     return counts
+
+
+def _score_sinks(outs: list, spliceai: bool, meta: dict, provenance: dict) -> list:
+    """A sink per output: tables (Parquet ones carrying `provenance`), or the VCF with GMX_SCORE and
+    GMX_METHOD (and SpliceAI's field for SpliceAI)."""
+    table = splice_table if spliceai else scores_table
+    sinks = []
+    for target in outs:
+        path = None if str(target) == "-" else Path(target)
+        if output_format(target) in ("tsv", "parquet"):
+            sinks.append(TableSink(path, table, table([]), meta=provenance))
+        elif spliceai:
+            sinks.append(VcfSink(path, SCORE_INFO | SPLICEAI_INFO, meta, _spliceai_values))
+        else:
+            sinks.append(VcfSink(path, SCORE_INFO, meta, _score_values))
+    return sinks
+
+
+def _score_values(items: list) -> dict:
+    """INFO of one record: GMX_SCORE and GMX_METHOD per ALT."""
+    return {"GMX_SCORE": tuple(vcf_float(item.score) for item in items), "GMX_METHOD": method_values(items)}
 
 
 def _reading(vcf, genome: Genome, reading: dict) -> tuple:
@@ -194,6 +211,7 @@ def _reading(vcf, genome: Genome, reading: dict) -> tuple:
 
 
 def _spliceai_values(items: list) -> dict:
-    """INFO of one record: GMX_SCORE per ALT, and SpliceAI's entries (ALT by ALT, transcript by transcript)."""
+    """INFO of one record: GMX_SCORE and GMX_METHOD per ALT, and SpliceAI's entries (ALT by ALT, transcript by
+    transcript)."""
     entries = tuple(gene.entry(item.variant.alt) for item in items for gene in item.genes)
-    return {"GMX_SCORE": tuple(vcf_float(item.score) for item in items), "SpliceAI": entries or None}
+    return _score_values(items) | {"SpliceAI": entries or None}

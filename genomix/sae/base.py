@@ -1,4 +1,4 @@
-"""Sparse autoencoders over a DNA model's activations at one layer: TopK and BatchTopK.
+"""Sparse autoencoders over a DNA model's activations at one layer: TopK, BatchTopK and ReLU.
 
 Both encode each position on its own: TopK keeps the k largest pre-activations of that
 position; BatchTopK trains with a top-k over the whole batch and encodes with a learned
@@ -7,7 +7,8 @@ window (the public Evo 2 SAE's window-level top-k is the pitfall this avoids).
 
 Saved as SAELens saves: `cfg.json` + `sae_weights.safetensors` (`W_enc [d_in, d_sae]`,
 `W_dec [d_sae, d_in]`, `b_enc`, `b_dec`, and `threshold` for BatchTopK, which SAELens reads
-as the JumpReLU SAE it is at inference).
+as the JumpReLU SAE it is at inference). SAELens' own `topk`, `jumprelu` and `standard` (ReLU)
+files load too, TopK ones saved with `rescale_acts_by_decoder_norm` included.
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ from torch import nn
 
 from genomix.errors import GenomixError
 from genomix.io.outputs import written_whole
+from genomix.models.base import residual_layer
+
+# SAELens reads a cfg.json in its 6.x layout, metadata included, only when `metadata.sae_lens_version`
+# says 6.0 or later; without it the file goes through its pre-6 conversion, which drops the metadata.
+SAELENS_FORMAT_VERSION = "6.0.0"
 
 ARCHITECTURES: dict[str, type[SAE]] = {}
 
@@ -77,6 +83,9 @@ class SAE(nn.Module):
         self.d_in, self.d_sae, self.k = d_in, d_sae, k
         self.apply_b_dec_to_input = apply_b_dec_to_input
         self.metadata = dict(metadata or {})
+        hook = self.metadata.get("hook_name")
+        if hook and residual_layer(hook) != hook:  # a TransformerLens name: bind to the genomix layer, keep the name
+            self.metadata |= {"hook_name": residual_layer(hook), "transformer_lens_hook_name": hook}
 
     def pre_activations(self, x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
         """Encoder pre-activations `[..., d_sae]`, or of `features` only."""
@@ -139,6 +148,7 @@ class SAE(nn.Module):
                 "hook_head_index": None,
                 "prepend_bos": False,
                 **self.metadata,
+                "sae_lens_version": SAELENS_FORMAT_VERSION,
                 "genomix_architecture": self.architecture,
             },
         }
@@ -169,10 +179,10 @@ class SAE(nn.Module):
         for key in ("model_name", "hook_name"):  # older SAELens files keep these at the top level
             if key in cfg and key not in metadata:
                 metadata[key] = cfg[key]
-        if cfg.get("normalize_activations", "none") not in ("none", None) or cfg.get("rescale_acts_by_decoder_norm"):
+        if cfg.get("normalize_activations", "none") not in ("none", None):
             raise GenomixError(
-                f"{folder}: SAEs that normalise their inputs or rescale by decoder norm "
-                "(normalize_activations, rescale_acts_by_decoder_norm) are not supported"
+                f"{folder}: this SAE normalises its inputs (normalize_activations="
+                f"{cfg['normalize_activations']!r}); fold the normalisation into its weights and save it with 'none'"
             )
         name = metadata.pop("genomix_architecture", None) or cfg["architecture"]
         if name not in ARCHITECTURES:
@@ -188,9 +198,22 @@ class SAE(nn.Module):
             apply_b_dec_to_input=cfg.get("apply_b_dec_to_input", True),
         )
         sae.set_weights(weights)
+        # SAELens applies this flag in its TopK SAE only (its other inference classes have no such field):
+        # pre-activations times each decoder row's norm before the top k, activations over it when decoding
+        if cfg.get("rescale_acts_by_decoder_norm") and cfg["architecture"] == "topk":
+            sae.fold_decoder_norm()
         if model is not None:
             sae.check_matches(model, layer)
         return sae.eval()
+
+    @torch.no_grad()
+    def fold_decoder_norm(self) -> None:
+        """Give every decoder row unit norm, scaling its encoder column and bias by the row's norm: the
+        same features, and reconstruction, as SAELens' `rescale_acts_by_decoder_norm` computes."""
+        norms = self.W_dec.norm(dim=1).clamp_min(1e-8)
+        self.W_dec /= norms[:, None]
+        self.W_enc *= norms
+        self.b_enc *= norms
 
     def set_weights(self, weights: dict[str, torch.Tensor]) -> None:
         for name, parameter in (
@@ -216,7 +239,7 @@ class SAE(nn.Module):
             )
         if hook is not None and hook not in model.layers:
             raise GenomixError(f"this SAE was trained at {hook} of {trained_on}; {model.name} has no such layer")
-        if layer is not None and hook is not None and layer != hook:
+        if layer is not None and hook is not None and residual_layer(str(layer)) != hook:
             raise GenomixError(f"this SAE was trained at {hook}, not {layer}; use its layer or train one for {layer}")
         fingerprint = self.metadata.get("model_fingerprint")
         weighed = hasattr(_weights_of(model), "named_parameters")
@@ -237,6 +260,20 @@ class TopKSAE(SAE):
         pre = self.pre_activations(x)
         top = pre.topk(self.k, dim=-1)
         return torch.zeros_like(pre).scatter(-1, top.indices, torch.relu(top.values))
+
+
+@register_architecture
+class ReLUSAE(SAE):
+    """relu of the pre-activations, each position on its own (SAELens' `standard` SAE, dictionary_learning's
+    `AutoEncoder`); `k` is unused (0)."""
+
+    architecture = "standard"
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.pre_activations(x))
+
+    def encode_features(self, x: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.pre_activations(x, features))
 
 
 @register_architecture
