@@ -98,3 +98,44 @@ def save_convnet(folder: Path, seed: int = 0) -> Path:
     ConvNetForMaskedLM(config).save_pretrained(folder)
     dna_tokenizer().save_pretrained(folder)
     return folder
+
+
+GPN_KINDS = ("convnet", "bytenet", "roformer", "legacy-convnet", "legacy-roformer")
+
+
+def gpn_tokenizer(folder: Path):
+    """GPN's character tokenizer, made by gpn's own script (`gpn/ss/train_tokenizer_ss.py`) in `folder`."""
+    import contextlib
+    import runpy
+
+    from transformers import AutoTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with contextlib.chdir(folder):
+        runpy.run_module("gpn.ss.train_tokenizer_ss", run_name="__main__")
+    return AutoTokenizer.from_pretrained(folder / "tokenizer_ss")
+
+
+def save_gpn(folder: Path, kind: str, seed: int = 0) -> Path:
+    """A tiny GPN built with gpn's own classes (`kind`: one of GPN_KINDS) and tokenizer, saved as gpn saves
+    it. Weights are drawn wide (std 0.3) so that scores are far from zero."""
+    from gpn.legacy import ConvNetConfig, ConvNetForMaskedLM, GPNRoFormerConfig, GPNRoFormerForMaskedLM
+    from gpn.model import GPNConfig, GPNForMaskedLM
+
+    tokenizer = gpn_tokenizer(folder / "tokenizer-script")
+    torch.manual_seed(seed)
+    small = {"hidden_size": 16, "intermediate_size": 32}
+    roformer = {"num_hidden_layers": 2, "num_attention_heads": 2, **small}
+    model = {
+        "convnet": lambda: GPNForMaskedLM(GPNConfig(encoder="convnet", num_hidden_layers=3, **small)),
+        "bytenet": lambda: GPNForMaskedLM(GPNConfig(encoder="bytenet", num_hidden_layers=3, **small)),
+        "roformer": lambda: GPNForMaskedLM(GPNConfig(encoder="roformer", **roformer)),
+        "legacy-convnet": lambda: ConvNetForMaskedLM(ConvNetConfig(n_layers=3, hidden_size=16)),
+        "legacy-roformer": lambda: GPNRoFormerForMaskedLM(GPNRoFormerConfig(vocab_size=7, **roformer)),
+    }[kind]()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.normal_(0, 0.3)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
