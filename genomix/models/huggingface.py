@@ -17,7 +17,7 @@ from torch import nn
 import genomix.models.convnet  # noqa: F401  (registers the genomix ConvNet with the Auto classes)
 from genomix.errors import GenomixError
 from genomix.models.base import TokenBatch, register_backend
-from genomix.models.tokens import DnaTokenizer
+from genomix.models.tokens import dna_tokenizer
 
 
 class _Captured(BaseException):
@@ -107,7 +107,7 @@ class HuggingFaceModel:
             tokenizer = transformers.AutoTokenizer.from_pretrained(self.name, trust_remote_code=trust_remote_code)
         except (OSError, ValueError) as error:
             raise GenomixError(f"cannot load the tokenizer of {self.name}: {error}") from error
-        self.tokenizer = DnaTokenizer.from_pretrained_tokenizer(tokenizer, self.name)
+        self.tokenizer = dna_tokenizer(tokenizer, self.name)
         self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.mask_token_id = tokenizer.mask_token_id
         auto = getattr(transformers, self._auto_class)
