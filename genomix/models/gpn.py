@@ -1,10 +1,11 @@
 """The `gpn` backend: models saved by the GPN package (songlab-cal/gpn), loaded by folder with no flag.
 
 A config whose `model_type` is one of gpn's (`GPN`, the legacy `ConvNet` and `GPNRoFormer`) makes
-genomix import gpn and register its Auto classes before transformers reads the folder. GPN's models
-take no attention mask (they score one window at a time, as gpn's `run_vep` does), so rows of a
-padded batch run in groups of one length; and its convolutional encoders read any length, whatever
-`max_position_embeddings` the RoFormer config they inherit declares.
+genomix import gpn and register its Auto classes before transformers reads the folder
+(`genomix.models.packages`). GPN's models take no attention mask (they score one window at a time,
+as gpn's `run_vep` does), so rows of a padded batch run in groups of one length; and its
+convolutional encoders read any length, whatever `max_position_embeddings` the RoFormer config they
+inherit declares.
 """
 
 from __future__ import annotations
@@ -14,25 +15,7 @@ import torch
 from genomix.errors import GenomixError
 from genomix.models.base import TokenBatch, register_backend
 from genomix.models.huggingface import HFMaskedLM
-
-GPN_MODEL_TYPES = ("GPN", "ConvNet", "GPNRoFormer")
-GPN_STAR_MODEL_TYPES = ("GPNStar",)
-
-
-def register_gpn_classes(model_type: str, source: str) -> None:
-    """Import gpn and register its Auto classes, so that transformers can read a `model_type` folder."""
-    if model_type in GPN_STAR_MODEL_TYPES:
-        raise GenomixError(
-            f"{source} is a GPN-Star model, which reads aligned genomes (an MSA) rather than one sequence; "
-            "genomix scores single-sequence models only."
-        )
-    try:
-        import gpn
-    except ImportError as error:
-        raise GenomixError(
-            f"{source} is a GPN model (model_type {model_type}); install its package to load it: pip install gpn"
-        ) from error
-    gpn.register_auto_classes("gpn")
+from genomix.models.packages import GPN_MODEL_TYPES
 
 
 def _convolutional(config) -> bool:

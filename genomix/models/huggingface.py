@@ -17,6 +17,7 @@ from torch import nn
 import genomix.models.convnet  # noqa: F401  (registers the genomix ConvNet with the Auto classes)
 from genomix.errors import GenomixError
 from genomix.models.base import TokenBatch, register_backend
+from genomix.models.packages import register_package_classes
 from genomix.models.tokens import dna_tokenizer
 
 
@@ -36,7 +37,7 @@ def _quiet_transformers() -> None:
 
 def read_config(source: str, trust_remote_code: bool = False):
     """The model's transformers config, with errors that say what to check."""
-    from transformers import AutoConfig
+    from transformers import AutoConfig, PretrainedConfig
 
     _quiet_transformers()
     looks_local = Path(source).exists() or source.startswith((".", "/", "~")) or source.count("/") > 1
@@ -45,7 +46,7 @@ def read_config(source: str, trust_remote_code: bool = False):
     if Path(source).is_dir() and not (Path(source) / "config.json").exists():
         raise GenomixError(f"cannot load model {source}: its folder has no config.json (save it with save_pretrained).")
     try:
-        _register_package_classes(source)
+        register_package_classes(PretrainedConfig.get_config_dict(source)[0].get("model_type"), source)
         return AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code)
     except ValueError as error:
         if "trust_remote_code" in str(error):
@@ -59,17 +60,6 @@ def read_config(source: str, trust_remote_code: bool = False):
             f"cannot load model {source}: it is neither a local folder nor reachable on the model hub "
             "(offline? set HF_HOME to a cache that holds it, or pass the local folder)."
         ) from error
-
-
-def _register_package_classes(source: str) -> None:
-    """Let transformers read a folder whose model type a package defines (gpn's), importing that package."""
-    from transformers import PretrainedConfig
-
-    from genomix.models.gpn import GPN_MODEL_TYPES, GPN_STAR_MODEL_TYPES, register_gpn_classes
-
-    model_type = PretrainedConfig.get_config_dict(source)[0].get("model_type")
-    if model_type in GPN_MODEL_TYPES + GPN_STAR_MODEL_TYPES:
-        register_gpn_classes(model_type, source)
 
 
 def _find_blocks(model: nn.Module, n_layers: int | None) -> nn.Module:
