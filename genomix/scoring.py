@@ -6,10 +6,13 @@ likely; `embedding` is a distance (>= 0) between ref and alt hidden states.
 
 - `llr` (masked LMs, substitutions): mask the tokens holding the variant in the ref
   window; sum over them of log p(alt token) - log p(ref token). One masked pass serves
-  every ALT at the position.
+  every ALT at the position. It needs the alt window to split into tokens at the same
+  places as the ref window: with a subword (BPE) vocabulary a substitution can move the
+  boundaries, and such a variant is skipped (`skipped:llr_token_boundaries_differ`).
 - `delta_ll` (causal LMs): sum of per-token log-likelihood of the alt window minus the ref window.
 - `embedding` (any model, any length): Euclidean distance between the mean hidden
-  state over the window's tokens at a layer, ref vs alt.
+  state over the window's tokens at a layer, ref vs alt. The default (`auto`) for masked
+  LMs with a subword vocabulary, whose ref and alt windows need not share tokens.
 
 Scores are averaged over the forward and the reverse-complement window unless
 `rc=False`. Identical passes (the same ref window, masked or not) run once.
@@ -33,16 +36,22 @@ METHODS = ("auto", "llr", "delta_ll", "embedding", "spliceai")
 DEFAULT_WINDOW = 1024
 
 
+def subword_tokens(model: GenomicModel) -> bool:
+    """Whether the model's tokens are subwords (BPE) whose boundaries depend on the sequence."""
+    return bool(getattr(getattr(model, "tokenizer", None), "subword", False))
+
+
 def choose_method(method: str, model: GenomicModel, variant: Variant) -> str:
     """The method `auto` means for this model and variant: llr for MLM substitutions,
-    embedding for MLM indels, delta_ll for causal LMs, spliceai for SpliceAI."""
+    embedding for MLM indels and for every variant of an MLM with a subword vocabulary,
+    delta_ll for causal LMs, spliceai for SpliceAI."""
     if method != "auto":
         return method
     if model.kind == "splice":
         return "spliceai"
     if model.kind == "clm":
         return "delta_ll"
-    return "llr" if variant.is_substitution else "embedding"
+    return "llr" if variant.is_substitution and not subword_tokens(model) else "embedding"
 
 
 def check_method(method: str, model: GenomicModel) -> None:
@@ -119,7 +128,9 @@ def tokens_covering(spans: np.ndarray, start: int, end: int) -> list[int]:
 def _plan_strand(plan: _Plan, model: GenomicModel, window: Window, method: str):
     """Register the passes one strand of one window needs; returns a function of the pass results."""
     if method == "llr":
-        spans = model.tokenize([window.ref]).spans[0]
+        spans, alt_spans = model.tokenize([window.ref, window.alt]).spans
+        if not np.array_equal(spans, alt_spans):
+            return None  # the alt window splits into other tokens: there is no token pair to compare
         start, end = window.ref_span
         tokens = tokens_covering(spans, start, end)
         pairs = []
@@ -284,9 +295,10 @@ def score_variants(
     scores = np.full(len(variants), np.nan)
     if todo:
         scores[todo] = score_windows(model, windows, [methods[row] for row in todo], rc, batch_size, layer)
+    unscored = "skipped:llr_token_boundaries_differ" if subword_tokens(model) else "skipped:allele_not_in_vocabulary"
     for row in todo:
         if np.isnan(scores[row]):
-            statuses[row] = "skipped:allele_not_in_vocabulary"
+            statuses[row] = unscored
     return [
         Scored(replace(v, status=status) if status != v.status else v, m if status == "ok" else None, float(s))
         for v, m, status, s in zip(variants, methods, statuses, scores)

@@ -98,3 +98,100 @@ def save_convnet(folder: Path, seed: int = 0) -> Path:
     ConvNetForMaskedLM(config).save_pretrained(folder)
     dna_tokenizer().save_pretrained(folder)
     return folder
+
+
+GPN_KINDS = ("convnet", "bytenet", "roformer", "legacy-convnet", "legacy-roformer")
+
+
+def gpn_tokenizer(folder: Path):
+    """GPN's character tokenizer, made by gpn's own script (`gpn/ss/train_tokenizer_ss.py`) in `folder`."""
+    import contextlib
+    import runpy
+
+    from transformers import AutoTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with contextlib.chdir(folder):
+        runpy.run_module("gpn.ss.train_tokenizer_ss", run_name="__main__")
+    return AutoTokenizer.from_pretrained(folder / "tokenizer_ss")
+
+
+def save_gpn(folder: Path, kind: str, seed: int = 0) -> Path:
+    """A tiny GPN built with gpn's own classes (`kind`: one of GPN_KINDS) and tokenizer, saved as gpn saves
+    it. Weights are drawn wide (std 0.3) so that scores are far from zero."""
+    from gpn.legacy import ConvNetConfig, ConvNetForMaskedLM, GPNRoFormerConfig, GPNRoFormerForMaskedLM
+    from gpn.model import GPNConfig, GPNForMaskedLM
+
+    tokenizer = gpn_tokenizer(folder / "tokenizer-script")
+    torch.manual_seed(seed)
+    small = {"hidden_size": 16, "intermediate_size": 32}
+    roformer = {"num_hidden_layers": 2, "num_attention_heads": 2, **small}
+    model = {
+        "convnet": lambda: GPNForMaskedLM(GPNConfig(encoder="convnet", num_hidden_layers=3, **small)),
+        "bytenet": lambda: GPNForMaskedLM(GPNConfig(encoder="bytenet", num_hidden_layers=3, **small)),
+        "roformer": lambda: GPNForMaskedLM(GPNConfig(encoder="roformer", **roformer)),
+        "legacy-convnet": lambda: ConvNetForMaskedLM(ConvNetConfig(n_layers=3, hidden_size=16)),
+        "legacy-roformer": lambda: GPNRoFormerForMaskedLM(GPNRoFormerConfig(vocab_size=7, **roformer)),
+    }[kind]()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.normal_(0, 0.3)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+BPE_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def bpe_tokenizer(vocab_size: int = 96, bases: int = 200_000):
+    """A BPE tokenizer trained with `tokenizers` on the first `bases` of the demo genome (1 kb pieces), wrapped
+    as BERT wraps one: [CLS] ... [SEP]."""
+    import pysam
+    from tokenizers import Tokenizer, models, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from genomix.paths import demo_dir
+
+    with pysam.FastaFile(str(demo_dir() / "genome.fa.gz")) as fasta:
+        text = fasta.fetch(fasta.references[0], 0, bases).upper()
+    core = Tokenizer(models.BPE(unk_token="[UNK]"))
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=BPE_SPECIALS, initial_alphabet=list("ACGTN"))
+    core.train_from_iterator((text[i : i + 1000] for i in range(0, len(text), 1000)), trainer=trainer)
+    core.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[(t, core.token_to_id(t)) for t in ("[CLS]", "[SEP]")]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        pad_token="[PAD]",
+        unk_token="[UNK]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+    )
+
+
+def save_bpe_mlm(folder: Path, seed: int = 0) -> Path:
+    """A tiny BERT masked LM over a BPE vocabulary learnt from the demo genome (as DNABERT-2 and GROVER are
+    built), weights drawn wide (std 0.2) so that scores are far from zero."""
+    from transformers import BertConfig, BertForMaskedLM
+
+    tokenizer = bpe_tokenizer()
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=256,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model = BertForMaskedLM(config)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "LayerNorm" not in name:
+                parameter.normal_(0, 0.2)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

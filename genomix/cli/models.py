@@ -19,8 +19,12 @@ def info(
     from genomix.models.registry import load_model
 
     loaded = load_model(model, backend=backend, device="cpu", trust_remote_code=trust_remote_code)
+    from genomix.scoring import subword_tokens
+
     k = loaded.tokenizer.k if hasattr(loaded, "tokenizer") else 1
     tokens = "characters" if k == 1 else f"{k}-mers"
+    if subword_tokens(loaded):
+        tokens = "subwords (BPE), bases placed through the tokenizer's offsets"
     context = f"{loaded.context_bp} bp" if loaded.context_bp is not None else "not declared (windows of any length)"
     typer.echo(
         f"model    {loaded.name}\nbackend  {loaded.backend}\nkind     {loaded.kind}\ntokens   {tokens}\n"

@@ -17,7 +17,8 @@ from torch import nn
 import genomix.models.convnet  # noqa: F401  (registers the genomix ConvNet with the Auto classes)
 from genomix.errors import GenomixError
 from genomix.models.base import TokenBatch, register_backend
-from genomix.models.tokens import DnaTokenizer
+from genomix.models.packages import register_package_classes
+from genomix.models.tokens import dna_tokenizer
 
 
 class _Captured(BaseException):
@@ -36,7 +37,7 @@ def _quiet_transformers() -> None:
 
 def read_config(source: str, trust_remote_code: bool = False):
     """The model's transformers config, with errors that say what to check."""
-    from transformers import AutoConfig
+    from transformers import AutoConfig, PretrainedConfig
 
     _quiet_transformers()
     looks_local = Path(source).exists() or source.startswith((".", "/", "~")) or source.count("/") > 1
@@ -45,6 +46,7 @@ def read_config(source: str, trust_remote_code: bool = False):
     if Path(source).is_dir() and not (Path(source) / "config.json").exists():
         raise GenomixError(f"cannot load model {source}: its folder has no config.json (save it with save_pretrained).")
     try:
+        register_package_classes(PretrainedConfig.get_config_dict(source)[0].get("model_type"), source)
         return AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code)
     except ValueError as error:
         if "trust_remote_code" in str(error):
@@ -60,14 +62,23 @@ def read_config(source: str, trust_remote_code: bool = False):
         ) from error
 
 
-def _find_blocks(model: nn.Module, n_layers: int | None) -> nn.ModuleList:
-    """The ModuleList of transformer blocks: the longest one, preferring `num_hidden_layers` long."""
-    lists = [m for m in model.modules() if isinstance(m, nn.ModuleList) and len(m) > 0]
-    exact = [m for m in lists if len(m) == n_layers]
-    candidates = exact or lists
-    if not candidates:
+def _find_blocks(model: nn.Module, n_layers: int | None) -> nn.Module:
+    """The stack of blocks: a ModuleList, or an nn.Sequential of blocks of one class (GPN's encoders),
+    `n_layers` long; failing that, the longest ModuleList."""
+    stacks = [
+        m
+        for m in model.modules()
+        if isinstance(m, (nn.ModuleList, nn.Sequential))
+        and len(m) > 0
+        and (isinstance(m, nn.ModuleList) or len({type(block) for block in m}) == 1)
+    ]
+    exact = [m for m in stacks if len(m) == n_layers]
+    if exact:  # the outermost one (modules() lists a parent before its children)
+        return next((m for m in exact if isinstance(m, nn.ModuleList)), exact[0])
+    lists = [m for m in stacks if isinstance(m, nn.ModuleList)]
+    if not lists:
         raise GenomixError(f"cannot find the blocks of {type(model).__name__} to read activations from")
-    return max(candidates, key=len)
+    return max(lists, key=len)
 
 
 class HuggingFaceModel:
@@ -86,7 +97,7 @@ class HuggingFaceModel:
             tokenizer = transformers.AutoTokenizer.from_pretrained(self.name, trust_remote_code=trust_remote_code)
         except (OSError, ValueError) as error:
             raise GenomixError(f"cannot load the tokenizer of {self.name}: {error}") from error
-        self.tokenizer = DnaTokenizer.from_pretrained_tokenizer(tokenizer, self.name)
+        self.tokenizer = dna_tokenizer(tokenizer, self.name)
         self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.mask_token_id = tokenizer.mask_token_id
         auto = getattr(transformers, self._auto_class)
@@ -96,7 +107,10 @@ class HuggingFaceModel:
             raise GenomixError(f"cannot load the weights of {self.name} as a {self.kind.upper()}: {error}") from error
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model.to(self.device).eval()
-        n_layers = getattr(self.config, "num_hidden_layers", None) or getattr(self.config, "n_layer", None)
+        n_layers = next(
+            (n for n in (getattr(self.config, key, None) for key in ("num_hidden_layers", "n_layer", "n_layers")) if n),
+            None,
+        )
         self._blocks = _find_blocks(self.model, n_layers)
         self.layers = [f"blocks.{i}" for i in range(len(self._blocks))]
         self.d_model = int(
@@ -174,15 +188,16 @@ class HuggingFaceModel:
 
             handles.append(block.register_forward_hook(replace))
         try:
-            output = self.model(
-                input_ids=tokens.input_ids.to(self.device), attention_mask=tokens.attention_mask.to(self.device)
-            )
+            output = self.model(**self._model_inputs(tokens))
         except _Captured:
             return None, captured
         finally:
             for handle in handles:
                 handle.remove()
         return output.logits, captured
+
+    def _model_inputs(self, tokens: TokenBatch) -> dict[str, torch.Tensor]:
+        return {"input_ids": tokens.input_ids.to(self.device), "attention_mask": tokens.attention_mask.to(self.device)}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, layers={len(self.layers)}, d_model={self.d_model})"
@@ -197,6 +212,7 @@ class HFMaskedLM(HuggingFaceModel):
     """Any transformers masked LM with a DNA tokenizer (Nucleotide Transformer, char-level ESM, ...)."""
 
     kind = "mlm"
+    generic = True
     _auto_class = "AutoModelForMaskedLM"
 
     @classmethod
@@ -212,6 +228,7 @@ class HFCausalLM(HuggingFaceModel):
     """Any transformers causal LM with a character-level DNA tokenizer."""
 
     kind = "clm"
+    generic = True
     _auto_class = "AutoModelForCausalLM"
 
     @classmethod

@@ -3,7 +3,9 @@ one named, or the first whose `claims` the model's config."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 
 from genomix.errors import GenomixError
 from genomix.models.base import BACKENDS, GenomicModel
@@ -16,8 +18,14 @@ def load_model(
     trust_remote_code: bool = False,
 ) -> GenomicModel:
     """Load a DNA model by hub id, local folder, `demo`, or a name a backend loads by (`spliceai`); the
-    backend is inferred from the model's config."""
-    import genomix.models.huggingface  # noqa: F401  (registers the hf-* backends)
+    backend is inferred from the model's config. What model packages print while loading goes to
+    stderr, so that stdout carries only genomix's output (`genomix score -o - | bcftools view`)."""
+    with contextlib.redirect_stdout(sys.stderr):
+        return _load_model(name_or_path, backend, device, trust_remote_code)
+
+
+def _load_model(name_or_path, backend, device, trust_remote_code) -> GenomicModel:
+    import genomix.models.gpn  # noqa: F401  (registers the gpn backend and, before it, the hf-* ones)
     import genomix.models.spliceai  # noqa: F401  (registers the spliceai backend; its weights load when asked)
     from genomix.paths import shipped
 
@@ -33,7 +41,9 @@ def load_model(
         from genomix.models.huggingface import read_config
 
         config = read_config(source, trust_remote_code)
-        chosen = next((cls for cls in BACKENDS.values() if cls.claims(source, config)), None)
+        # A backend for one family (gpn) comes before the generic hf-* ones that would also claim it.
+        ordered = sorted(BACKENDS.values(), key=lambda cls: getattr(cls, "generic", False))
+        chosen = next((cls for cls in ordered if cls.claims(source, config)), None)
     if chosen is not None:
         model = chosen(source, device=device, trust_remote_code=trust_remote_code)
         model.name = str(name_or_path)  # `demo`, not the folder it happens to be installed in

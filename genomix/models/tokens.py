@@ -5,6 +5,10 @@ built from Nucleotide Transformer's 6-mer vocabulary splits on whitespace only u
 some releases). genomix recognises the vocabulary instead: k-mer vocabularies (all
 4^k k-mers, single bases for the rest, as Nucleotide Transformer does) and character
 vocabularies. It builds the ids itself and checks them against the tokenizer once.
+
+Subword vocabularies (BPE, as DNABERT-2, GROVER and GENA-LM use) have no fixed k: a token's
+bases depend on its neighbours. genomix takes their tokens from the tokenizer itself and places
+bases through its character offsets, never through a guessed k (`OffsetTokenizer`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ class DnaTokenizer:
     the vocabulary (it holds an N, or is the remainder at the end) is split into
     single-base tokens. `prefix`/`suffix`: special ids the model's tokenizer adds.
     """
+
+    subword = False
 
     def __init__(
         self, vocab: dict[str, int], k: int, lower: bool, prefix: list[int], suffix: list[int], unk_id: int | None
@@ -106,6 +112,86 @@ class DnaTokenizer:
     def n_tokens(self, length: int) -> int:
         """Tokens (specials included) of an ACGT sequence of `length` bases."""
         return len(self.prefix) + length // self.k + length % self.k + len(self.suffix)
+
+
+class OffsetTokenizer:
+    """A subword (BPE) DNA vocabulary: ids from the model's own fast tokenizer, base spans from its
+    character offsets. `k` is 1, the fewest bases a token may hold (the context counts tokens as
+    bases). A substitution may move the token boundaries around it: the ref and alt windows then
+    hold different tokens (see `genomix.scoring` for what that means for llr)."""
+
+    subword = True
+    k = 1
+
+    def __init__(self, tokenizer, lower: bool, prefix: list[int], suffix: list[int]):
+        self.tokenizer = tokenizer
+        self.vocab = tokenizer.get_vocab()
+        self.lower = lower
+        self.prefix = list(prefix)
+        self.suffix = list(suffix)
+
+    @classmethod
+    def from_pretrained_tokenizer(cls, tokenizer, name: str = "model") -> OffsetTokenizer:
+        """Accept `tokenizer` when its offsets cover a probe sequence base by base, each token spelling
+        its bases."""
+        if not getattr(tokenizer, "is_fast", False):
+            raise GenomixError(
+                f"the tokenizer of {name} is a subword (BPE) vocabulary without a fast (Rust) tokenizer; genomix "
+                "places variants in subword tokens through character offsets, which only fast tokenizers give."
+            )
+        for lower in (False, True):
+            dna = cls(tokenizer, lower, [], [])
+            try:
+                ids, spans = dna.encode(_PROBE)
+            except GenomixError:
+                continue
+            inner = [i for i, (start, _) in enumerate(spans) if start >= 0]
+            strings = [dna._token_string(int(ids[i])) for i in inner]
+            probe = _PROBE.lower() if lower else _PROBE
+            if strings == [probe[start:end] for start, end in spans[inner]]:
+                dna.prefix, dna.suffix = ids[: inner[0]].tolist(), ids[inner[-1] + 1 :].tolist()
+                return dna
+        raise GenomixError(
+            f"the tokenizer of {name} is neither a character, k-mer nor subword DNA vocabulary whose tokens spell "
+            f"the bases they cover (probe {_PROBE[:12]}...); genomix cannot place variants in its tokens."
+        )
+
+    def _token_string(self, token_id: int) -> str:
+        return self.tokenizer.convert_ids_to_tokens(token_id)
+
+    def token_id(self, bases: str) -> int | None:
+        """Id of the token spelling `bases` (upper-case input), None when not in the vocabulary."""
+        return self.vocab.get(bases.lower() if self.lower else bases)
+
+    def encode(self, seq: str) -> tuple[np.ndarray, np.ndarray]:
+        """Ids `[T]` and base spans `[T, 2]` (half-open; -1 for special tokens) of an upper-case DNA string."""
+        text = seq.lower() if self.lower else seq
+        encoded = self.tokenizer(
+            text, return_offsets_mapping=True, return_special_tokens_mask=True, truncation=False, verbose=False
+        )
+        spans = np.array(encoded["offset_mapping"], dtype=np.int64).reshape(-1, 2)
+        spans[np.array(encoded["special_tokens_mask"], dtype=bool)] = -1
+        bases = spans[spans[:, 0] >= 0]
+        covered = len(bases) > 0 and bases[0, 0] == 0 and bases[-1, 1] == len(text)
+        if not covered or (bases[1:, 0] != bases[:-1, 1]).any() or (bases[:, 1] <= bases[:, 0]).any():
+            raise GenomixError(
+                "the subword tokenizer's offsets do not cover the sequence base by base; genomix cannot place "
+                "variants in its tokens."
+            )
+        return np.array(encoded["input_ids"], dtype=np.int64), spans
+
+    def n_tokens(self, length: int) -> int:
+        """The most tokens (specials included) an ACGT sequence of `length` bases can take."""
+        return len(self.prefix) + length + len(self.suffix)
+
+
+def dna_tokenizer(tokenizer, name: str = "model") -> DnaTokenizer | OffsetTokenizer:
+    """genomix's view of a model's tokenizer: a character or k-mer vocabulary when it is one, else a
+    subword vocabulary placed through its offsets."""
+    try:
+        return DnaTokenizer.from_pretrained_tokenizer(tokenizer, name)
+    except GenomixError:
+        return OffsetTokenizer.from_pretrained_tokenizer(tokenizer, name)
 
 
 def _kmer_size(vocab: dict[str, int], bases: str) -> int:
