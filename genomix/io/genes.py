@@ -113,7 +113,8 @@ INTERGENIC = GeneContext(region="intergenic", consequence=_REGION_TERMS["interge
 @dataclass
 class Transcript:
     """One transcript: `exons` as sorted 0-based half-open (start, end); `cds` the (start, end) of its
-    coding sequence or None."""
+    coding sequence or None; `span` the (start, end) of its own mRNA/transcript line, None without one
+    (`start` and `end` are its exons')."""
 
     id: str
     gene: str
@@ -121,6 +122,7 @@ class Transcript:
     strand: str
     exons: list[tuple[int, int]]
     cds: tuple[int, int] | None = None
+    span: tuple[int, int] | None = None
 
     @property
     def start(self) -> int:
@@ -254,6 +256,7 @@ def read_transcripts(path: str | Path) -> list[Transcript]:
     exons: dict[str, list] = defaultdict(list)
     cds: dict[str, list] = defaultdict(list)
     where: dict[str, tuple[str, str]] = {}
+    spans: dict[str, tuple[int, int]] = {}  # a transcript's own line
     try:
         with opener(path, "rt") as handle:
             for number, line in enumerate(handle, start=1):
@@ -276,11 +279,14 @@ def read_transcripts(path: str | Path) -> list[Transcript]:
                     transcript = attributes["transcript_id"]
                     names.setdefault(transcript, attributes.get("gene_name") or attributes.get("gene_id", "."))
                     parents = [transcript]
+                    if kind == "transcript":
+                        spans[transcript] = (start, end)
                 else:
                     if "ID" in attributes:
                         names[attributes["ID"]] = attributes.get("Name") or attributes.get("gene_name") or "."
                         if "Parent" in attributes:
                             parent_of[attributes["ID"]] = attributes["Parent"].split(",")[0]
+                        spans[attributes["ID"]] = (start, end)
                     parents = attributes.get("Parent", "").split(",") if kind in ("exon", "CDS") else []
                 for transcript in filter(None, parents):
                     where.setdefault(transcript, (chrom, strand))
@@ -299,6 +305,7 @@ def read_transcripts(path: str | Path) -> list[Transcript]:
                 *where[transcript],
                 sorted(pieces),
                 (min(s for s, _ in coding), max(e for _, e in coding)) if coding else None,
+                spans.get(transcript),
             )
         )
     if not transcripts:

@@ -107,10 +107,15 @@ def _read_table(path: Path) -> list[SpliceTranscript]:
 
 
 def _read_gff(path: Path) -> list[SpliceTranscript]:
-    """The transcripts of a GFF3 or GTF as `genomix.io.genes` reads them, each named by its gene."""
+    """The transcripts of a GFF3 or GTF as `genomix.io.genes` reads them, each named by its gene and
+    spanning its own mRNA/transcript line where it has one (SpliceAI pads with N beyond a transcript's
+    ends, so its span is read as written, not as its exons')."""
     from genomix.io.genes import read_transcripts
 
-    return [SpliceTranscript(t.gene, t.chrom, t.strand, t.start, t.end, tuple(t.exons)) for t in read_transcripts(path)]
+    return [
+        SpliceTranscript(t.gene, t.chrom, t.strand, *(t.span or (t.start, t.end)), tuple(t.exons))
+        for t in read_transcripts(path)
+    ]
 
 
 def read_splice_genes(path: str | os.PathLike) -> SpliceAnnotation:
