@@ -42,6 +42,9 @@ def _accuracy_line(figures: dict) -> str:
     )
 
 
+DEMO_MUTAGENESIS = 3  # cards with in-silico mutagenesis (about 9 s of CPU each): the demo stays a few minutes
+
+
 def run_demo(
     out: Path, window: int = 512, echo: Callable[[str], None] = print, progress=None, command: str | None = None
 ) -> dict:
@@ -112,6 +115,7 @@ def run_demo(
             meta=explain_metadata(explainer, SHIPPED, command),
             progress=bar and bar.advance,
             report_limit=50,
+            report_mutagenesis=DEMO_MUTAGENESIS,
         )
     hypotheses = pd.read_csv(outputs["out"], sep="\t", keep_default_na=False, na_values=["NA"])
     explained = explain_truth(hypotheses, truth_table, atlas, HELD_OUT)
