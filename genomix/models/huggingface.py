@@ -16,7 +16,7 @@ from torch import nn
 
 import genomix.models.convnet  # noqa: F401  (registers the genomix ConvNet with the Auto classes)
 from genomix.errors import GenomixError
-from genomix.models.base import TokenBatch, register_backend
+from genomix.models.base import TokenBatch, model_fingerprint, register_backend, resolve_dtype
 from genomix.models.tokens import DnaTokenizer
 
 
@@ -77,7 +77,10 @@ class HuggingFaceModel:
     backend = ""
     _auto_class = "AutoModelForMaskedLM"
 
-    def __init__(self, name_or_path: str, device: str | None = None, trust_remote_code: bool = False):
+    def __init__(
+        self, name_or_path: str, device: str | None = None, trust_remote_code: bool = False, dtype: str | None = None
+    ):
+        """`dtype`: auto (bfloat16 on a GPU that supports it, else float32), float32, bfloat16 or float16."""
         import transformers
 
         self.name = str(name_or_path)
@@ -95,6 +98,10 @@ class HuggingFaceModel:
         except (OSError, ValueError) as error:
             raise GenomixError(f"cannot load the weights of {self.name} as a {self.kind.upper()}: {error}") from error
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.dtype = resolve_dtype(dtype, self.device)
+        if any(p.dtype != self.dtype for p in self.model.parameters() if p.is_floating_point()):
+            self.weights_fingerprint = model_fingerprint(self)  # of the weights as stored, before rounding
+            self.model.to(dtype=self.dtype)
         self.model.to(self.device).eval()
         n_layers = getattr(self.config, "num_hidden_layers", None) or getattr(self.config, "n_layer", None)
         self._blocks = _find_blocks(self.model, n_layers)
@@ -159,7 +166,7 @@ class HuggingFaceModel:
             block = self._blocks[self.layers.index(layer)]
 
             def keep(module, inputs, output, layer=layer):
-                captured[layer] = output[0] if isinstance(output, tuple) else output
+                captured[layer] = (output[0] if isinstance(output, tuple) else output).float()
                 if layer == last:
                     raise _Captured
 
@@ -169,8 +176,8 @@ class HuggingFaceModel:
 
             def replace(module, inputs, output, edit=edit):
                 if isinstance(output, tuple):
-                    return (edit(output[0]), *output[1:])
-                return edit(output)
+                    return (edit(output[0].float()).to(output[0].dtype), *output[1:])
+                return edit(output.float()).to(output.dtype)
 
             handles.append(block.register_forward_hook(replace))
         try:
@@ -182,7 +189,7 @@ class HuggingFaceModel:
         finally:
             for handle in handles:
                 handle.remove()
-        return output.logits, captured
+        return output.logits.float(), captured
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, layers={len(self.layers)}, d_model={self.d_model})"

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 
+import torch
+
 from genomix.errors import GenomixError
-from genomix.models.base import BACKENDS, GenomicModel
+from genomix.models.base import BACKENDS, GenomicModel, resolve_dtype
 
 
 def load_model(
@@ -14,13 +16,17 @@ def load_model(
     backend: str | None = None,
     device: str | None = None,
     trust_remote_code: bool = False,
+    dtype: str | None = "auto",
 ) -> GenomicModel:
     """Load a DNA model by hub id, local folder, `demo`, or a name a backend loads by (`spliceai`); the
-    backend is inferred from the model's config."""
+    backend is inferred from the model's config. `dtype`: auto (bfloat16 on a GPU that supports it,
+    float32 on CPU), float32, bfloat16 or float16."""
     import genomix.models.huggingface  # noqa: F401  (registers the hf-* backends)
     import genomix.models.spliceai  # noqa: F401  (registers the spliceai backend; its weights load when asked)
     from genomix.paths import shipped
 
+    if dtype not in (None, "auto"):
+        resolve_dtype(dtype, torch.device("cpu"))  # refuse an unknown name before anything loads
     source = str(shipped(name_or_path, "model"))
     named = [name for name, cls in BACKENDS.items() if source in getattr(cls, "names", ())]
     if backend is None and named:
@@ -35,7 +41,7 @@ def load_model(
         config = read_config(source, trust_remote_code)
         chosen = next((cls for cls in BACKENDS.values() if cls.claims(source, config)), None)
     if chosen is not None:
-        model = chosen(source, device=device, trust_remote_code=trust_remote_code)
+        model = chosen(source, device=device, trust_remote_code=trust_remote_code, dtype=dtype)
         model.name = str(name_or_path)  # `demo`, not the folder it happens to be installed in
         return model
     raise GenomixError(
