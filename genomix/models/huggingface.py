@@ -227,3 +227,60 @@ class HFCausalLM(HuggingFaceModel):
         if names:
             return any(name.endswith(("ForCausalLM", "LMHeadModel")) for name in names)
         return bool(getattr(config, "is_decoder", False))
+
+    reuses_prefix = True  # delta_ll continues a ref pass's cache (`forward_cached`, `forward_after`)
+
+    @torch.inference_mode()
+    def forward_cached(self, tokens: TokenBatch) -> tuple[torch.Tensor, list | None]:
+        """Logits `[batch, tokens, vocab]` (float32) and the pass's keys and values, one `(keys, values)`
+        `[batch, heads, tokens, head_dim]` per layer; None for the cache when the model keeps none, or keeps
+        one that cannot be cut at a token (a sliding window, a recurrent state)."""
+        output = self.model(
+            input_ids=tokens.input_ids.to(self.device),
+            attention_mask=tokens.attention_mask.to(self.device),
+            use_cache=True,
+        )
+        cache = output["cache"] if "cache" in output else output.get("past_key_values")
+        return output.logits.float(), _cut_able(cache)
+
+    @torch.inference_mode()
+    def forward_after(
+        self, cache: list, rows: list[int], prefix: int, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Logits `[len(rows), s, vocab]` (float32) of `input_ids` `[len(rows), s]` continuing the first `prefix`
+        tokens of the cached pass's rows `rows` (those tokens must be real ones, not padding, in each row)."""
+        from transformers import DynamicCache
+
+        index = torch.tensor(rows, device=self.device)
+        past = DynamicCache(ddp_cache_data=[(k[index, :, :prefix], v[index, :, :prefix]) for k, v in cache])
+        seen = torch.ones(len(rows), prefix, dtype=attention_mask.dtype)
+        kwargs = {"cache" if "cache" in self._forward_parameters() else "past_key_values": past}
+        output = self.model(
+            input_ids=input_ids.to(self.device),
+            attention_mask=torch.cat([seen, attention_mask], dim=1).to(self.device),
+            use_cache=False,
+            **kwargs,
+        )
+        return output.logits.float()
+
+    def _forward_parameters(self) -> set[str]:
+        import inspect
+
+        return set(inspect.signature(self.model.forward).parameters)
+
+
+def _cut_able(cache) -> list | None:
+    """A transformers cache as `[(keys, values)]` per layer when every layer holds all tokens' keys and values
+    (a plain DynamicCache, or the legacy tuple form), else None."""
+    if cache is None:
+        return None
+    layers = getattr(cache, "layers", None)
+    if layers is not None:
+        if not all(
+            type(layer).__name__ == "DynamicLayer" and getattr(layer, "keys", None) is not None for layer in layers
+        ):
+            return None
+        return [(layer.keys, layer.values) for layer in layers]
+    if isinstance(cache, (tuple, list)) and all(isinstance(kv, (tuple, list)) and len(kv) == 2 for kv in cache):
+        return [tuple(kv) for kv in cache]
+    return None

@@ -75,7 +75,9 @@ class ScoreWork:
                 self.model, self.genome, variants, self.genes, options.distance, options.mask, options.batch_size
             )
         method, window, rc, batch, layer = options.method, options.window, options.rc, options.batch_size, options.layer
-        return score_variants(self.model, self.genome, variants, method, window, rc, batch, layer)
+        return score_variants(
+            self.model, self.genome, variants, method, window, rc, batch, layer, reuse_prefix=options.reuse_prefix
+        )
 
     def to(self, device: str) -> None:
         move_model(self.model, device)
