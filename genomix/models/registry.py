@@ -21,6 +21,7 @@ def load_model(
     """Load a DNA model by hub id, local folder, `demo`, or a name a backend loads by (`spliceai`); the
     backend is inferred from the model's config. `dtype`: auto (bfloat16 on a GPU that supports it,
     float32 on CPU), float32, bfloat16 or float16."""
+    import genomix.models.evo2  # noqa: F401  (registers the evo2 backend; vortex is imported when a model loads)
     import genomix.models.huggingface  # noqa: F401  (registers the hf-* backends)
     import genomix.models.spliceai  # noqa: F401  (registers the spliceai backend; its weights load when asked)
     from genomix.paths import shipped
