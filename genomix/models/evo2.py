@@ -169,7 +169,9 @@ class Evo2Model:
         logits: bool = True,
         grad: bool = False,
     ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
-        with torch.inference_mode(not grad):
+        # no_grad, not inference_mode: vortex caches tensors (its filters' time grid) on the first pass, and an
+        # inference tensor there would refuse a later pass with grad=True (attribution patching).
+        with torch.enable_grad() if grad else torch.no_grad():
             return self._forward(tokens, layers, edits, logits)
 
     def _forward(self, tokens, layers, edits, logits):
