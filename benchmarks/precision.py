@@ -11,7 +11,7 @@ For each lower precision: the largest |score - float32 score|, the largest exces
 tolerance (ABS + REL * |float32 score|; <= 0 means within it) and the Spearman correlation with float32.
 
 Usage:
-    .venv/bin/python benchmarks/precision.py          # about 3 minutes on 2 CPU cores
+    .venv/bin/python benchmarks/precision.py          # about 5 minutes on an idle 2-core machine
 """
 
 from __future__ import annotations
