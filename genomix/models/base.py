@@ -33,7 +33,8 @@ class GenomicModel(Protocol):
 
     `kind`: "mlm" (masked) or "clm" (causal). `layers`: hook point names (`blocks.{i}`,
     the residual stream after block i). `context_bp`: longest window it takes, in bp; None when the
-    model declares no limit. `dtype`: what its weights compute in; `forward` returns float32 whatever it is.
+    model declares no limit. `dtype`: what its weights compute in; `forward` returns float32 when it is a half
+    precision.
     """
 
     name: str
@@ -55,11 +56,11 @@ class GenomicModel(Protocol):
         logits: bool = True,
         grad: bool = False,
     ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
-        """Logits `[batch, tokens, vocab]` and activations `{layer: [batch, tokens, d_model]}`, float32.
+        """Logits `[batch, tokens, vocab]` and activations `{layer: [batch, tokens, d_model]}`, float32 (or wider).
 
         `edits[layer](activations)` replaces the output of that block before the model goes on
-        (splicing an SAE reconstruction in, ablating, patching; it is given and returns float32, cast back to the
-        model's dtype); captured activations of a layer
+        (splicing an SAE reconstruction in, ablating, patching; in a half-precision model it is given float32 and
+        its result is cast back); captured activations of a layer
         that is also edited are the ones before the edit. `logits=False`: the pass stops once the
         deepest of `layers` is captured and the logits are None (the blocks after it, and edits
         there, do not run); it needs at least one layer. `grad=True`: autograd records the pass (under
@@ -140,6 +141,12 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
 def dtype_name(dtype: torch.dtype) -> str:
     """`bfloat16` for torch.bfloat16: how options, metadata and messages write a dtype."""
     return str(dtype).removeprefix("torch.")
+
+
+def widened(tensor: torch.Tensor) -> torch.Tensor:
+    """`tensor` in float32 when it is in a half precision (bfloat16, float16), else as it is (float32, or
+    float64 for a model made double): what `forward` gives out and what edits are handed."""
+    return tensor.float() if tensor.dtype in (torch.bfloat16, torch.float16) else tensor
 
 
 def reduced_precision(model) -> str | None:

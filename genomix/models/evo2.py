@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from genomix.errors import GenomixError
-from genomix.models.base import TokenBatch, dtype_name, model_fingerprint, register_backend, resolve_dtype
+from genomix.models.base import TokenBatch, dtype_name, model_fingerprint, register_backend, resolve_dtype, widened
 
 MODEL_NAMES = (
     "evo2_40b",
@@ -186,7 +186,7 @@ class Evo2Model:
         for layer in layers:
 
             def keep(module, inputs, output, layer=layer):
-                captured[layer] = (output[0] if isinstance(output, tuple) else output).float()
+                captured[layer] = widened(output[0] if isinstance(output, tuple) else output)
                 if layer == last:
                     raise _Captured
 
@@ -195,8 +195,8 @@ class Evo2Model:
 
             def replace(module, inputs, output, edit=edit):
                 if isinstance(output, tuple):
-                    return (edit(output[0].float()).to(output[0].dtype), *output[1:])
-                return edit(output.float()).to(output.dtype)
+                    return (edit(widened(output[0])).to(output[0].dtype), *output[1:])
+                return edit(widened(output)).to(output.dtype)
 
             handles.append(self._blocks[self.layers.index(layer)].register_forward_hook(replace))
         try:
@@ -206,7 +206,7 @@ class Evo2Model:
         finally:
             for handle in handles:
                 handle.remove()
-        return output[0].float(), captured
+        return widened(output[0]), captured
 
     def __repr__(self) -> str:
         return f"Evo2Model({self.name!r}, layers={len(self.layers)}, d_model={self.d_model}, {dtype_name(self.dtype)})"

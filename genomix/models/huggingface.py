@@ -16,7 +16,7 @@ from torch import nn
 
 import genomix.models.convnet  # noqa: F401  (registers the genomix ConvNet with the Auto classes)
 from genomix.errors import GenomixError
-from genomix.models.base import TokenBatch, model_fingerprint, register_backend, resolve_dtype
+from genomix.models.base import TokenBatch, model_fingerprint, register_backend, resolve_dtype, widened
 from genomix.models.tokens import DnaTokenizer
 
 
@@ -166,7 +166,7 @@ class HuggingFaceModel:
             block = self._blocks[self.layers.index(layer)]
 
             def keep(module, inputs, output, layer=layer):
-                captured[layer] = (output[0] if isinstance(output, tuple) else output).float()
+                captured[layer] = widened(output[0] if isinstance(output, tuple) else output)
                 if layer == last:
                     raise _Captured
 
@@ -176,8 +176,8 @@ class HuggingFaceModel:
 
             def replace(module, inputs, output, edit=edit):
                 if isinstance(output, tuple):
-                    return (edit(output[0].float()).to(output[0].dtype), *output[1:])
-                return edit(output.float()).to(output.dtype)
+                    return (edit(widened(output[0])).to(output[0].dtype), *output[1:])
+                return edit(widened(output)).to(output.dtype)
 
             handles.append(block.register_forward_hook(replace))
         try:
@@ -189,7 +189,7 @@ class HuggingFaceModel:
         finally:
             for handle in handles:
                 handle.remove()
-        return output.logits.float(), captured
+        return widened(output.logits), captured
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, layers={len(self.layers)}, d_model={self.d_model})"
@@ -241,7 +241,7 @@ class HFCausalLM(HuggingFaceModel):
             use_cache=True,
         )
         cache = output["cache"] if "cache" in output else output.get("past_key_values")
-        return output.logits.float(), _cut_able(cache)
+        return widened(output.logits), _cut_able(cache)
 
     @torch.inference_mode()
     def forward_after(
@@ -261,7 +261,7 @@ class HFCausalLM(HuggingFaceModel):
             use_cache=False,
             **kwargs,
         )
-        return output.logits.float()
+        return widened(output.logits)
 
     def _forward_parameters(self) -> set[str]:
         import inspect
