@@ -13,6 +13,8 @@ $(BIN)/genomix: pyproject.toml
 	$(BIN)/pip install --quiet -e ".[test]"
 	# SpliceAI's weights for the spliceai tests; --no-deps, since its TensorFlow is not used.
 	$(BIN)/pip install --quiet --no-deps spliceai h5py
+	# Evo 2's package and vortex, --no-deps so that torch stays; on a CPU the evo2 tests skip with vortex's own error.
+	$(BIN)/pip install --quiet --no-deps vtx evo2 einops
 	touch $(BIN)/genomix
 
 setup: $(BIN)/genomix

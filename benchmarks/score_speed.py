@@ -30,9 +30,22 @@ compute the same thing. Targets (from the issue): genomix within 25 % of the bou
 VCFs (>= 0.75 of the bound's variants/s) and >= 3x the naive loop on the saturation VCF.
 No test asserts on time.
 
+`--causal` measures delta_ll instead, on a random-init character-level GPT-2 (a BOS token, then one token
+per base) saved and loaded the same way, over the same two kinds of VCF. Four timings per VCF:
+- reuse: `score_to_file(..., method="delta_ll")`, genomix's default: each alt pass continues the ref
+  pass's key/value cache from the token before the variant's;
+- whole: the same call with `reuse_prefix=False`, every ref and alt window whole (genomix before);
+- bound (reuse): only the batched transformers passes the reuse scheme needs: the unique ref windows
+  whole with their cache kept, then each alt window from the token before the variant's, on the ref's
+  cache cut there (the cut inside the clock, tokenization outside it);
+- bound (whole): batched passes over every unique ref and alt window, whole.
+The reuse and whole scores are compared (max abs difference printed; they must agree within 1e-5).
+Target (from the issue): reuse >= 1.6x whole on the saturation VCF.
+
 Usage:
     .venv/bin/python benchmarks/score_speed.py --quick     # small model, about a minute
     .venv/bin/python benchmarks/score_speed.py             # NT-v2-50M shape, 10-15 min on 2 CPU cores
+    .venv/bin/python benchmarks/score_speed.py --causal --threads 1   # delta_ll: prefix reuse against whole windows
 """
 
 from __future__ import annotations
@@ -71,6 +84,14 @@ FULL = dict(
 QUICK = dict(
     layers=4, hidden=128, heads=4, intermediate=512, genome_bp=100_000, n_sparse=40, regions=1, region_len=12, repeats=3
 )
+
+# A GPT-2 character-level causal LM: 2 layers, hidden 512 (6.9 M parameters), about half a second of one core per
+# 1,201-token window. Prefix reuse halves the work of the linear layers of an alt pass, not its attention (the
+# alt's tokens still attend to every token before them), so the gain grows with the width against the window.
+CAUSAL = dict(layers=2, hidden=512, heads=8, genome_bp=100_000, n_sparse=20, regions=1, region_len=10, repeats=3)
+CAUSAL_QUICK = dict(layers=2, hidden=64, heads=4, genome_bp=50_000, n_sparse=20, regions=1, region_len=10, repeats=3)
+PREFIX_TARGET = 1.6  # reuse / whole on the saturation VCF
+SCORE_MATCH = 1e-5
 
 SAT_TARGET = 3.0  # genomix / naive on the saturation VCF
 BOUND_TARGET = 0.75  # genomix variants/s as a fraction of the bound's ("within 25 %")
@@ -153,6 +174,34 @@ def build_model(folder: Path, shape: dict, max_positions: int, seed: int) -> Pat
     )
     EsmForMaskedLM(config).save_pretrained(folder)
     EsmTokenizer(str(folder / "vocab.txt")).save_pretrained(folder)
+    return folder
+
+
+def build_causal_model(folder: Path, shape: dict, max_positions: int, seed: int) -> Path:
+    """Random-init character-level GPT-2 whose tokenizer prepends a BOS token, saved as a Hugging Face folder."""
+    from tokenizers import Tokenizer, models, processors
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = {token: i for i, token in enumerate(["<pad>", "<bos>", "<eos>", "<unk>", "A", "C", "G", "T", "N"])}
+    core = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
+    core.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", 1)])
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>", unk_token="<unk>"
+    )
+    torch.manual_seed(seed)
+    config = GPT2Config(
+        vocab_size=len(vocab),
+        n_positions=max_positions,
+        n_embd=shape["hidden"],
+        n_layer=shape["layers"],
+        n_head=shape["heads"],
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=0,
+    )
+    GPT2LMHeadModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
     return folder
 
 
@@ -329,15 +378,27 @@ def main(argv=None) -> int:
     parser.add_argument("--n-sparse", type=int, help="SNVs in the sparse VCF")
     parser.add_argument("--regions", type=int, help="saturation regions")
     parser.add_argument("--region-len", type=int, help="positions per saturation region (3 ALTs each)")
+    parser.add_argument("--layers", type=int, help="--causal: the GPT-2's layers")
+    parser.add_argument("--hidden", type=int, help="--causal: the GPT-2's width")
+    parser.add_argument("--heads", type=int, help="--causal: the GPT-2's attention heads")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--keep", type=Path, help="build inputs in this folder and keep them (default: a temporary folder, removed)"
     )
     parser.add_argument("--json", type=Path, help="write every timing to this JSON file")
+    parser.add_argument("--causal", action="store_true", help="delta_ll on a GPT-2: prefix reuse against whole windows")
+    parser.add_argument(
+        "--threads", type=int, help="torch threads (default torch's; 1 keeps timings steady on a shared machine)"
+    )
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
-    shape = dict(QUICK if args.quick else FULL)
-    for key in ("repeats", "n_sparse", "regions", "region_len"):
+    if args.causal:
+        shape = dict(CAUSAL_QUICK if args.quick else CAUSAL)
+    else:
+        shape = dict(QUICK if args.quick else FULL)
+    for key in ("repeats", "n_sparse", "regions", "region_len", "layers", "hidden", "heads"):
         if getattr(args, key) is not None:
             shape[key] = getattr(args, key)
     window, batch = args.window, args.batch_size
@@ -347,7 +408,7 @@ def main(argv=None) -> int:
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="genomix-score-speed-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        return measure(args, shape, window, batch, workdir)
+        return (measure_causal if args.causal else measure)(args, shape, window, batch, workdir)
     finally:
         if args.keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -514,6 +575,201 @@ def measure(args, shape: dict, window: int, batch: int, workdir: Path) -> int:
                     parameters=n_params,
                     load_start=load_start,
                     load_end=os.getloadavg(),
+                    rows=rows,
+                ),
+                indent=2,
+                default=str,
+            )
+        )
+    genome.close()
+    return 0
+
+
+# --------------------------------------------------------------------------- --causal: delta_ll
+
+
+def causal_passes(vcf: Path, fasta: Path, tokenizer, window: int) -> list[tuple[list[int], list[list[int]], int]]:
+    """Per (position, strand): the ref window's ids, its ALTs' ids, and the first token where they differ."""
+    import pysam
+
+    fa = pysam.FastaFile(str(fasta))
+    offset = window // 2
+    alts: dict[tuple[str, int], list[str]] = {}
+    for chrom, pos, _, alt in read_snvs(vcf):
+        alts.setdefault((chrom, pos), []).append(alt)
+    groups = []
+    for (chrom, pos), bases in alts.items():
+        ref_seq = fa.fetch(chrom, pos - offset, pos - offset + window).upper()
+        alt_seqs = [ref_seq[:offset] + base + ref_seq[offset + 1 :] for base in bases]
+        for strand, at in ((lambda s: s, offset), (revcomp, window - 1 - offset)):
+            ids = tokenizer(strand(ref_seq))["input_ids"]
+            groups.append((ids, [tokenizer(strand(a))["input_ids"] for a in alt_seqs], 1 + at))  # after <bos>
+    fa.close()
+    return groups
+
+
+def run_bound_whole(groups, model, batch_size: int) -> float:
+    windows = torch.tensor([ids for ref, alts, _ in groups for ids in (ref, *alts)])
+    return run_bound(windows, model, batch_size)
+
+
+def run_bound_reuse(groups, model, batch_size: int) -> float:
+    """The reuse scheme with plain transformers calls: ref windows whole (cache kept), then the alts from the
+    token before the variant's on the cut cache, those whose variant is at the same token together."""
+    from transformers import DynamicCache
+
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for first in range(0, len(groups), batch_size):
+            chunk = groups[first : first + batch_size]
+            refs = torch.tensor([ref for ref, _, _ in chunk])
+            cache = model(input_ids=refs, use_cache=True)["cache"]
+            kv = [(layer.keys, layer.values) for layer in cache.layers]
+            pairs = sorted(
+                ((row, ids, at) for row, (_, alts, at) in enumerate(chunk) for ids in alts), key=lambda p: p[2]
+            )
+            heads = [h for h in range(len(pairs)) if h == 0 or pairs[h][2] != pairs[h - 1][2]] + [len(pairs)]
+            parts = [
+                pairs[h : min(h + batch_size, end)]
+                for begin, end in zip(heads, heads[1:])
+                for h in range(begin, end, batch_size)
+            ]
+            for part in parts:
+                at = part[0][2]  # every window of a part has its variant at the same token
+                rows = torch.tensor([p[0] for p in part])
+                past = DynamicCache(ddp_cache_data=[(k[rows, :, : at - 1], v[rows, :, : at - 1]) for k, v in kv])
+                ids = torch.tensor([p[1][at - 1 :] for p in part])
+                model(input_ids=ids, attention_mask=torch.ones(len(part), refs.shape[1]), cache=past, use_cache=False)
+    return time.perf_counter() - start
+
+
+def run_genomix_ll(vcf: Path, genome, gmodel, out: Path, window: int, batch_size: int, reuse: bool):
+    import pandas as pd
+
+    from genomix.pipelines import score_to_file
+    from genomix.scoring import ScoreOptions
+
+    options = ScoreOptions(method="delta_ll", window=window, batch_size=batch_size, reuse_prefix=reuse)
+    start = time.perf_counter()
+    counts = score_to_file(vcf, genome, gmodel, out, options)
+    seconds = time.perf_counter() - start
+    if set(counts) != {"ok"}:
+        raise SystemExit(f"genomix skipped variants of {vcf.name}: {counts}")
+    return seconds, pd.read_csv(out, sep="\t")["score"].to_numpy()
+
+
+def measure_causal(args, shape: dict, window: int, batch: int, workdir: Path) -> int:
+    import pysam
+    from transformers import AutoTokenizer, GPT2LMHeadModel
+
+    import genomix
+    from genomix.io.genome import Genome
+
+    fasta = build_genome(workdir, shape["genome_bp"], args.seed)
+    genome_seq = pysam.FastaFile(str(fasta)).fetch("chr1")
+    vcfs = dict(
+        zip(
+            ("sparse", "saturation"),
+            build_vcfs(
+                workdir, genome_seq, shape["n_sparse"], shape["regions"], shape["region_len"], window, args.seed
+            ),
+        )
+    )
+    model_dir = build_causal_model(workdir / "model", shape, window + 8, args.seed)
+    gmodel = genomix.load_model(str(model_dir), device="cpu")
+    genome = Genome(fasta)
+    hf_model = GPT2LMHeadModel.from_pretrained(model_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    n_params = sum(p.numel() for p in hf_model.parameters())
+    print(f"machine: {machine()}")
+    print(
+        f"model: GPT-2 character-level causal LM, {shape['layers']} layers, hidden {shape['hidden']}, "
+        f"{shape['heads']} heads, {n_params / 1e6:.1f}M parameters (random init, seed {args.seed}); window {window} bp "
+        f"= {window + 1} tokens; batch size {batch}; {shape['repeats']} repeats; inputs in {workdir}"
+    )
+    load_start = os.getloadavg()
+    groups = {name: causal_passes(vcf, fasta, tokenizer, window) for name, vcf in vcfs.items()}
+    n_variants = {name: len(read_snvs(vcf)) for name, vcf in vcfs.items()}
+    for name in vcfs:
+        alts = sum(len(a) for _, a, _ in groups[name])
+        print(f"{name}: {n_variants[name]} variants, {len(groups[name])} ref windows, {alts} alt windows")
+    warm = workdir / "warmup.vcf"
+    warm.write_text("".join(open(vcfs["saturation"]).readlines()[: 3 + batch]))
+    run_genomix_ll(warm, genome, gmodel, workdir / "warmup.tsv", window, batch, True)
+    runners = {
+        "reuse": lambda name: run_genomix_ll(vcfs[name], genome, gmodel, workdir / "r.tsv", window, batch, True),
+        "whole": lambda name: run_genomix_ll(vcfs[name], genome, gmodel, workdir / "w.tsv", window, batch, False),
+        "bound_reuse": lambda name: (run_bound_reuse(groups[name], hf_model, batch), None),
+        "bound_whole": lambda name: (run_bound_whole(groups[name], hf_model, batch), None),
+    }
+    methods = list(runners)
+    times = {name: {m: [] for m in methods} for name in vcfs}
+    cpu = {name: {m: [] for m in methods} for name in vcfs}
+    diffs = {name: 0.0 for name in vcfs}
+    for rep in range(shape["repeats"]):
+        order = methods[rep % len(methods) :] + methods[: rep % len(methods)]
+        for name in vcfs:
+            scores = {}
+            for method in order:
+                cpu_start = time.process_time()
+                wall, scores[method] = runners[method](name)
+                cpu[name][method].append(time.process_time() - cpu_start)
+                times[name][method].append(wall)
+            diffs[name] = max(diffs[name], float(np.max(np.abs(scores["reuse"] - scores["whole"]))))
+            print(
+                f"  repeat {rep + 1}/{shape['repeats']} {name:10s} "
+                + "  ".join(f"{m} {times[name][m][-1]:7.2f} s ({cpu[name][m][-1]:.1f} cpu-s)" for m in order)
+                + f"  | max|reuse-whole| {diffs[name]:.2e}",
+                flush=True,
+            )
+    rows = []
+    for name in vcfs:
+        med = {m: statistics.median(v) for m, v in times[name].items()}
+        n = n_variants[name]
+        med_cpu = {m: statistics.median(v) for m, v in cpu[name].items()}
+        row = dict(vcf=name, variants=n, median_s=med, runs_s=times[name], max_abs_diff=diffs[name])
+        row.update(median_cpu_s=med_cpu, runs_cpu_s=cpu[name], cpu_reuse_over_whole=med_cpu["whole"] / med_cpu["reuse"])
+        row.update({f"{m}_vps": n / med[m] for m in methods})
+        row["reuse_over_whole"] = med["whole"] / med["reuse"]
+        row["bound_reuse_over_bound_whole"] = med["bound_whole"] / med["bound_reuse"]
+        row["reuse_over_bound_reuse"] = med["bound_reuse"] / med["reuse"]
+        verdicts = [f"scores {'PASS' if diffs[name] <= SCORE_MATCH else 'MISS'}"]
+        if name == "saturation":
+            verdicts.append(f"{PREFIX_TARGET}x {'PASS' if row['reuse_over_whole'] >= PREFIX_TARGET else 'MISS'}")
+        row["verdict"] = ", ".join(verdicts)
+        rows.append(row)
+    print()
+    print(f"medians of {shape['repeats']} repeats (wall clock), variants/s:")
+    head = ["VCF", "variants", "reuse", "whole", "bound (reuse)", "bound (whole)", "reuse/whole"]
+    head += ["bound reuse/whole", "reuse/bound (reuse)", "max abs diff", "targets"]
+    print("| " + " | ".join(head) + " |\n|" + "|".join("---" for _ in head) + "|")
+    for r in rows:
+        cells = [r["vcf"], str(r["variants"])] + [f"{r[f'{m}_vps']:.2f}" for m in methods]
+        cells += [f"{r['reuse_over_whole']:.2f}x", f"{r['bound_reuse_over_bound_whole']:.2f}x"]
+        cells += [f"{r['reuse_over_bound_reuse']:.2f}", f"{r['max_abs_diff']:.1e}", r["verdict"]]
+        print("| " + " | ".join(cells) + " |")
+    for r in rows:
+        print(
+            f"{r['vcf']}: by process CPU seconds (median): reuse/whole {r['cpu_reuse_over_whole']:.2f}x; "
+            + "; ".join(f"{m} {v:.1f}" for m, v in r["median_cpu_s"].items())
+        )
+    print(
+        "load average (1, 5, 15 min) at start: {:.2f} {:.2f} {:.2f}; at end: {:.2f} {:.2f} {:.2f}".format(
+            *load_start, *os.getloadavg()
+        )
+    )
+    print(f"targets: reuse >= {PREFIX_TARGET}x whole on saturation; max |reuse - whole| <= {SCORE_MATCH:g}")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                dict(
+                    date=datetime.datetime.now().isoformat(timespec="seconds"),
+                    machine=machine(),
+                    argv=sys.argv,
+                    shape=shape,
+                    window=window,
+                    batch_size=batch,
+                    parameters=n_params,
                     rows=rows,
                 ),
                 indent=2,

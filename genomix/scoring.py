@@ -10,6 +10,10 @@ likely; `embedding` is a distance (>= 0) between ref and alt hidden states.
   places as the ref window: with a subword (BPE) vocabulary a substitution can move the
   boundaries, and such a variant is skipped (`skipped:llr_token_boundaries_differ`).
 - `delta_ll` (causal LMs): sum of per-token log-likelihood of the alt window minus the ref window.
+  The tokens left of the first one that differs are the same in both windows and their terms cancel,
+  so where the model keeps a key/value cache the alt pass runs only from that token on, continuing
+  the ref pass's cache of the shared prefix (equal to the full-window difference within float
+  rounding; `reuse_prefix=False` runs both windows whole).
 - `embedding` (any model, any length): Euclidean distance between the mean hidden
   state over the window's tokens at a layer, ref vs alt. The default (`auto`) for masked
   LMs with a subword vocabulary, whose ref and alt windows need not share tokens.
@@ -103,7 +107,11 @@ class _Forward:
 
     seq: str
     masked_tokens: tuple[int, ...] = ()
-    kind: str = "ll"  # "masked": log-probs at masked tokens; "ll": sequence log-likelihood; "embed": mean state
+    # "masked": log-probs at masked tokens; "ll": per-token log-likelihoods; "embed": mean state;
+    # "suffix": log-likelihood of tokens `start`.. of `seq`, continuing the cache of pass `after`'s first tokens
+    kind: str = "ll"
+    after: int = -1
+    start: int = 0
 
 
 @dataclass
@@ -125,7 +133,7 @@ def tokens_covering(spans: np.ndarray, start: int, end: int) -> list[int]:
     return [i for i, (s, e) in enumerate(spans) if s >= 0 and s < end and e > start]
 
 
-def _plan_strand(plan: _Plan, model: GenomicModel, window: Window, method: str):
+def _plan_strand(plan: _Plan, model: GenomicModel, window: Window, method: str, reuse_prefix: bool = True):
     """Register the passes one strand of one window needs; returns a function of the pass results."""
     if method == "llr":
         spans, alt_spans = model.tokenize([window.ref, window.alt]).spans
@@ -145,16 +153,83 @@ def _plan_strand(plan: _Plan, model: GenomicModel, window: Window, method: str):
         return lambda results: sum(float(results[at][i, a] - results[at][i, r]) for i, (r, a) in enumerate(pairs))
     kind = "ll" if method == "delta_ll" else "embed"
     ref_at = plan.add((kind, window.ref), lambda: _Forward(window.ref, (), kind))
+    if method == "delta_ll" and reuse_prefix and getattr(model, "reuses_prefix", False):
+        start = _first_difference(model, window.ref, window.alt)
+        if start > 1:
+            alt_at = plan.add(
+                ("suffix", window.alt, ref_at, start), lambda: _Forward(window.alt, (), "suffix", ref_at, start)
+            )
+            # results[ref_at][t - 1] is the log-likelihood of token t
+            return lambda results: float(results[alt_at] - results[ref_at][start - 1 :].sum())
     alt_at = plan.add((kind, window.alt), lambda: _Forward(window.alt, (), kind))
     if method == "delta_ll":
-        return lambda results: float(results[alt_at] - results[ref_at])
+        return lambda results: float(results[alt_at].sum() - results[ref_at].sum())
     return lambda results: float(np.linalg.norm(results[alt_at] - results[ref_at]))
+
+
+def _first_difference(model: GenomicModel, ref: str, alt: str) -> int:
+    """Index of the first token where the alt window's tokens differ from the ref window's (their length
+    when one is a prefix of the other)."""
+    tokens = model.tokenize([ref, alt])
+    length = min(len(spans) for spans in tokens.spans)
+    ref_ids, alt_ids = tokens.input_ids[:, :length].numpy()
+    differ = np.flatnonzero(ref_ids != alt_ids)
+    return int(differ[0]) if len(differ) else length
+
+
+def _token_log_likelihoods(logits: torch.Tensor, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """`[batch, tokens - 1]`: log p(token t | tokens before it) for t >= 1 from a causal pass's logits, 0 at
+    padding."""
+    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+    targets = input_ids[:, 1:].to(logits.device)
+    return logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1) * mask[:, 1:].to(logits.device)
+
+
+def _run_prefix_reuse(model: GenomicModel, passes: list[_Forward], batch_size: int, results: list) -> None:
+    """The "ll" passes that "suffix" passes continue, batch by batch with their caches, each batch followed by
+    the suffix passes that continue it (grouped by where they start); a model that gives no cache for a
+    batch has those suffix passes run whole."""
+    dependants: dict[int, list[int]] = {}
+    for i, step in enumerate(passes):
+        if step.kind == "suffix":
+            dependants.setdefault(step.after, []).append(i)
+    refs = sorted(dependants, key=lambda i: len(passes[i].seq))
+    for first in range(0, len(refs), batch_size):
+        members = refs[first : first + batch_size]
+        tokens = model.tokenize([passes[i].seq for i in members])
+        logits, cache = model.forward_cached(tokens)
+        per_token = _token_log_likelihoods(logits, tokens.input_ids, tokens.attention_mask)
+        for row, i in enumerate(members):
+            results[i] = per_token[row].double().cpu().numpy()
+        row_of = {i: row for row, i in enumerate(members)}
+        continuing = sorted(
+            (j for i in members for j in dependants[i]), key=lambda j: (passes[j].start, len(passes[j].seq))
+        )
+        for start in sorted({passes[j].start for j in continuing}):
+            group = [j for j in continuing if passes[j].start == start]
+            for head in range(0, len(group), batch_size):
+                chunk = group[head : head + batch_size]
+                alt = model.tokenize([passes[j].seq for j in chunk])
+                if cache is None:
+                    full = model.forward(alt)[0]
+                    suffix = _token_log_likelihoods(full, alt.input_ids, alt.attention_mask)[:, start - 1 :]
+                else:
+                    # The continuation starts one token early: its logits there predict token `start`.
+                    ids, mask = alt.input_ids[:, start - 1 :], alt.attention_mask[:, start - 1 :]
+                    rows = [row_of[passes[j].after] for j in chunk]
+                    suffix = _token_log_likelihoods(model.forward_after(cache, rows, start - 1, ids, mask), ids, mask)
+                for row, j in enumerate(chunk):
+                    results[j] = float(suffix[row].double().sum())
 
 
 def _run_forwards(model: GenomicModel, passes: list[_Forward], batch_size: int, layer: str | None) -> list:
     """Run the passes in batches of `batch_size`, grouped by kind; one result per pass."""
     results: list = [None] * len(passes)
-    order = sorted(range(len(passes)), key=lambda i: (passes[i].kind, len(passes[i].seq)))
+    if any(step.kind == "suffix" for step in passes):
+        _run_prefix_reuse(model, passes, batch_size, results)
+    order = sorted(
+        (i for i in range(len(passes)) if results[i] is None), key=lambda i: (passes[i].kind, len(passes[i].seq))
+    )
     for first in range(0, len(order), batch_size):
         chunk = order[first : first + batch_size]
         kinds = {passes[i].kind for i in chunk}
@@ -172,11 +247,9 @@ def _run_forwards(model: GenomicModel, passes: list[_Forward], batch_size: int, 
                     picked = logits[row, list(passes[i].masked_tokens)].float()
                     results[i] = torch.log_softmax(picked, dim=-1).cpu().numpy()
             elif kind == "ll":
-                logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
-                targets = tokens.input_ids[:, 1:].to(logits.device)
-                per_token = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1) * mask[:, 1:]
+                per_token = _token_log_likelihoods(logits, tokens.input_ids, mask)
                 for row, i in enumerate(members):
-                    results[i] = float(per_token[row].double().sum())
+                    results[i] = per_token[row].double().cpu().numpy()
             else:
                 states = activations[layer].float()
                 for row, i in enumerate(members):
@@ -193,10 +266,12 @@ def score_windows(
     rc: bool = True,
     batch_size: int = 32,
     layer: str | int | None = None,
+    reuse_prefix: bool = True,
 ) -> np.ndarray:
     """Score of each window by its method (see the module docstring); NaN where it cannot be computed.
 
-    `windows`: forward-strand windows; `methods[i]` is llr, delta_ll or embedding.
+    `windows`: forward-strand windows; `methods[i]` is llr, delta_ll or embedding. `reuse_prefix`: delta_ll's
+    alt pass continues the ref pass's cache of the tokens both share (False: both windows run whole).
     Results do not depend on `batch_size`.
     """
     hook = layer_name(layer if layer is not None else -1, model) if "embedding" in methods else None
@@ -204,7 +279,7 @@ def score_windows(
     readers = []
     for window, method in zip(windows, methods):
         strands = [window, window.reverse_complement()] if rc else [window]
-        readers.append([_plan_strand(plan, model, strand, method) for strand in strands])
+        readers.append([_plan_strand(plan, model, strand, method, reuse_prefix) for strand in strands])
     results = _run_forwards(model, plan.passes, batch_size, hook)
     scores = np.full(len(windows), np.nan)
     for row, strand_readers in enumerate(readers):
@@ -219,7 +294,8 @@ class ScoreOptions:
     1024 or the model's context), `rc` (average with the reverse-complement strand), `batch_size`
     (forward passes per batch; results do not depend on it), `layer` (of the embedding score; None: the
     last); for spliceai (see `genomix.splicing`), `distance` (bp either side of the variant where splice
-    sites are gained or lost, SpliceAI's -D) and `mask` (SpliceAI's -M)."""
+    sites are gained or lost, SpliceAI's -D) and `mask` (SpliceAI's -M); `reuse_prefix` (delta_ll: the alt
+    pass continues the ref pass's key/value cache of the bases left of the variant; False runs both whole)."""
 
     method: str = "auto"
     window: int | None = None
@@ -228,6 +304,7 @@ class ScoreOptions:
     layer: str | int | None = None
     distance: int = 50
     mask: bool = False
+    reuse_prefix: bool = True
 
     def __post_init__(self) -> None:
         if self.window is not None:
@@ -279,8 +356,10 @@ def score_variants(
     rc: bool = True,
     batch_size: int = 32,
     layer: str | int | None = None,
+    reuse_prefix: bool = True,
 ) -> list[Scored]:
-    """Score placed variants (from `read_variants`); skipped ones come back with their status and NaN."""
+    """Score placed variants (from `read_variants`); skipped ones come back with their status and NaN.
+    `reuse_prefix`: see `score_windows`."""
     check_method(method, model)
     width = default_window(model) if window is None else window
     check_window(width, model)
@@ -294,7 +373,8 @@ def score_variants(
     windows = [make_window(genome, variants[row], width) for row in todo]
     scores = np.full(len(variants), np.nan)
     if todo:
-        scores[todo] = score_windows(model, windows, [methods[row] for row in todo], rc, batch_size, layer)
+        chosen = [methods[row] for row in todo]
+        scores[todo] = score_windows(model, windows, chosen, rc, batch_size, layer, reuse_prefix)
     unscored = "skipped:llr_token_boundaries_differ" if subword_tokens(model) else "skipped:allele_not_in_vocabulary"
     for row in todo:
         if np.isnan(scores[row]):

@@ -12,6 +12,11 @@ ENGINE = typer.Option("local", help="Who does the work: local (this process) or 
 RAY_ADDRESS = typer.Option(None, "--ray-address", help="Ray cluster to join (default: start a local one).")
 WORKERS = typer.Option(1, help="Model workers with --engine ray (one loaded model each).")
 GPUS_PER_WORKER = typer.Option(0.0, "--gpus-per-worker", help="GPUs per model worker with --engine ray.")
+DTYPE = typer.Option(
+    "auto",
+    help="Precision of the model's weights: auto (bfloat16 on a GPU that supports it, else float32), float32, "
+    "bfloat16 or float16.",
+)
 SHARD_SIZE = typer.Option(
     None, "--shard-size", help="ALTs per shard: the unit of work kept beside the output until the run is whole."
 )

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from genomix.cli.engine import ENGINE, GPUS_PER_WORKER, RAY_ADDRESS, SHARD_SIZE, WORKERS, make_engine
+from genomix.cli.engine import DTYPE, ENGINE, GPUS_PER_WORKER, RAY_ADDRESS, SHARD_SIZE, WORKERS, make_engine
 from genomix.cli.progress import Progress, command_line, summary
 from genomix.errors import GenomixError
 
@@ -52,6 +52,7 @@ def explain(
     method: str = typer.Option("auto", help="Score: auto, llr, delta_ll or embedding."),
     batch_size: int = typer.Option(16, help="Windows per forward pass."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda, ... (default: cuda when available)."),
+    dtype: str = DTYPE,
     ref_check: str = typer.Option("error", help="When REF differs from the FASTA: error, warn (skip and log) or skip."),
     region: Optional[str] = typer.Option(None, help="Only this region, e.g. chr1:100-200 (needs an indexed VCF)."),
     seed: int = typer.Option(0, help="Seed of the null variants and of the scrambled controls."),
@@ -86,7 +87,7 @@ def explain(
     written = [p for p in (out, vcf_out, report, followup) if p is not None]
     check_outputs(written)
     runner = make_engine(engine, ray_address, workers, gpus_per_worker)
-    explainer = load_explainer(fasta, sae, atlas, model, options, device=device)
+    explainer = load_explainer(fasta, sae, atlas, model, options, device=device, dtype=dtype)
     with Progress("explaining", quiet) as bar:
         counts = explain_to_file(
             vcf,

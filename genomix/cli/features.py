@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from genomix.cli.engine import DTYPE
 from genomix.errors import GenomixError
 
 app = typer.Typer(no_args_is_help=True, help="The feature atlas: SAE features named by motifs and annotations.")
@@ -54,6 +55,7 @@ def annotate(
         "indels on this genome (explain's defaults), into the atlas' .nulls folder.",
     ),
     device: Optional[str] = typer.Option(None, help="cpu, cuda, ..."),
+    dtype: str = DTYPE,
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow the model's own code to run."),
 ) -> None:
     """Name every feature of an SAE by the JASPAR motif or the annotation it matches."""
@@ -80,6 +82,7 @@ def annotate(
         nulls,
         device,
         trust_remote_code,
+        dtype=dtype,
         progress=lambda stage: log.info("atlas: %s done", stage),
     )
     counts = atlas.table.label_kind.value_counts()

@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 
+from genomix.cli.engine import DTYPE
 from genomix.cli.progress import Progress
 
 app = typer.Typer(no_args_is_help=True, help="Sparse autoencoders on a model's activations: train, evaluate.")
@@ -31,6 +32,7 @@ def train(
     lr: Optional[float] = typer.Option(None, help="Learning rate (default 2e-4 / sqrt(d_sae / 2^14))."),
     seed: int = typer.Option(0, help="Seed of the windows drawn and of the initial weights."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1, ... (default: cuda when visible)."),
+    dtype: str = DTYPE,
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow the model's own code to run."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress."),
 ) -> None:
@@ -38,7 +40,7 @@ def train(
     from genomix.models.registry import load_model
     from genomix.sae.train import TrainingPlan, train_sae
 
-    loaded = load_model(model, device=device, trust_remote_code=trust_remote_code)
+    loaded = load_model(model, device=device, trust_remote_code=trust_remote_code, dtype=dtype)
     plan = TrainingPlan(
         layer=layer,
         d_sae=d_sae,
@@ -68,12 +70,13 @@ def evaluate(
     regions: Optional[Path] = typer.Option(None, help="BED file: evaluate on windows from these regions only."),
     windows: int = typer.Option(128, help="Random windows to evaluate on."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda, ..."),
+    dtype: str = DTYPE,
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow the model's own code to run."),
 ) -> None:
     """Variance explained, L0, dead fraction and loss recovered of an SAE."""
     from genomix.pipelines import load_sae_and_model
     from genomix.sae.metrics import evaluate_sae
 
-    trained, loaded = load_sae_and_model(sae, model, device, trust_remote_code)
+    trained, loaded = load_sae_and_model(sae, model, device, trust_remote_code, dtype)
     metrics = evaluate_sae(trained, loaded, fasta, regions, windows=windows)
     typer.echo(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()}, indent=1))

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from genomix.cli.engine import ENGINE, GPUS_PER_WORKER, RAY_ADDRESS, SHARD_SIZE, WORKERS, make_engine
+from genomix.cli.engine import DTYPE, ENGINE, GPUS_PER_WORKER, RAY_ADDRESS, SHARD_SIZE, WORKERS, make_engine
 from genomix.cli.progress import Progress, command_line, summary
 
 log = logging.getLogger("genomix")
@@ -38,6 +38,7 @@ def score(
     layer: Optional[str] = typer.Option(None, help="Layer for the embedding score (default: the last)."),
     batch_size: int = typer.Option(32, help="Forward passes per batch; results do not depend on it."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1, ... (default: cuda when available)."),
+    dtype: str = DTYPE,
     ref_check: str = typer.Option("error", help="When REF differs from the FASTA: error, warn (skip and log) or skip."),
     region: Optional[str] = typer.Option(None, help="Only this region, e.g. chr1:100-200 (needs an indexed VCF)."),
     rc: bool = typer.Option(True, "--rc/--no-rc", help="Average with the reverse-complement strand."),
@@ -61,7 +62,7 @@ def score(
     runner = make_engine(engine, ray_address, workers, gpus_per_worker)
     options = ScoreOptions(method, window, rc, batch_size, layer, distance, mask)
     genome = Genome(fasta)
-    loaded = load_model(model, backend=backend, device=device, trust_remote_code=trust_remote_code)
+    loaded = load_model(model, backend=backend, device=device, trust_remote_code=trust_remote_code, dtype=dtype)
     with Progress("scoring", quiet) as bar:
         counts = score_to_file(
             vcf,

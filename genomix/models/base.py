@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +34,8 @@ class GenomicModel(Protocol):
 
     `kind`: "mlm" (masked) or "clm" (causal). `layers`: hook point names (`blocks.{i}`,
     the residual stream after block i). `context_bp`: longest window it takes, in bp; None when the
-    model declares no limit.
+    model declares no limit. `dtype`: what its weights compute in; `forward` returns float32 when it is a half
+    precision.
     """
 
     name: str
@@ -42,6 +44,7 @@ class GenomicModel(Protocol):
     layers: list[str]
     d_model: int
     device: torch.device
+    dtype: torch.dtype
 
     def tokenize(self, seqs: list[str]) -> TokenBatch:
         """Tokens of upper-case DNA strings, padded to the longest."""
@@ -54,10 +57,11 @@ class GenomicModel(Protocol):
         logits: bool = True,
         grad: bool = False,
     ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
-        """Logits `[batch, tokens, vocab]` and activations `{layer: [batch, tokens, d_model]}`.
+        """Logits `[batch, tokens, vocab]` and activations `{layer: [batch, tokens, d_model]}`, float32 (or wider).
 
         `edits[layer](activations)` replaces the output of that block before the model goes on
-        (splicing an SAE reconstruction in, ablating, patching); captured activations of a layer
+        (splicing an SAE reconstruction in, ablating, patching; in a half-precision model it is given float32 and
+        its result is cast back); captured activations of a layer
         that is also edited are the ones before the edit. `logits=False`: the pass stops once the
         deepest of `layers` is captured and the logits are None (the blocks after it, and edits
         there, do not run); it needs at least one layer. `grad=True`: autograd records the pass (under
@@ -129,3 +133,64 @@ def move_model(model: GenomicModel, device: str) -> None:
         raise GenomixError(f"{model.name} cannot be moved to a Ray worker's GPU; run it with --engine local")
     model.model.to(device)
     model.device = torch.device(device)
+
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+"""The precisions a model computes in (`--dtype`), besides `auto`."""
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    """The torch dtype `dtype` names; `auto` (or None): bfloat16 on a CUDA device that supports it, float32
+    elsewhere (CPUs and older GPUs, where bfloat16 is slow or emulated)."""
+    from genomix.errors import GenomixError
+
+    if isinstance(dtype, torch.dtype):
+        if dtype in DTYPES.values():
+            return dtype
+        dtype = str(dtype).removeprefix("torch.")
+    if dtype in (None, "auto"):
+        cuda = device.type == "cuda" and torch.cuda.is_available()
+        return torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
+    if dtype not in DTYPES:
+        raise GenomixError(f"unknown dtype {dtype!r}; choose auto, {', '.join(DTYPES)}", option="dtype")
+    return DTYPES[dtype]
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """`bfloat16` for torch.bfloat16: how options, metadata and messages write a dtype."""
+    return str(dtype).removeprefix("torch.")
+
+
+def widened(tensor: torch.Tensor) -> torch.Tensor:
+    """`tensor` in float32 when it is in a half precision (bfloat16, float16), else as it is (float32, or
+    float64 for a model made double): what `forward` gives out and what edits are handed."""
+    return tensor.float() if tensor.dtype in (torch.bfloat16, torch.float16) else tensor
+
+
+def reduced_precision(model) -> str | None:
+    """The model's dtype when it is not float32 (written into outputs and shard identities), else None, so that
+    a float32 run's outputs read as before."""
+    dtype = getattr(model, "dtype", torch.float32)
+    return None if dtype == torch.float32 else dtype_name(dtype)
+
+
+def weights_of(model):
+    """What holds a GenomicModel's weights: the torch module of an hf-* backend, or the backend itself
+    (SpliceAI) when it names its tensors with `named_parameters`."""
+    return getattr(model, "model", model)
+
+
+def model_fingerprint(model) -> str:
+    """Short hash of a GenomicModel's weights: name, shape, norm and first values of every tensor, so
+    a model that differs in any block prints differently. A model loaded in a lower precision keeps the
+    fingerprint of its weights as stored (`weights_fingerprint`, taken before the cast), so that an SAE
+    trained in float32 binds to the same model run in bfloat16."""
+    kept = getattr(model, "weights_fingerprint", None)
+    if kept is not None:
+        return kept
+    digest = hashlib.sha256()
+    for name, tensor in weights_of(model).named_parameters():
+        values = tensor.detach().float().flatten()
+        digest.update(f"{name}{tuple(tensor.shape)}{float(values.norm()):.4g}".encode())
+        digest.update(values[:64].cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]

@@ -16,7 +16,7 @@ from torch import nn
 
 import genomix.models.convnet  # noqa: F401  (registers the genomix ConvNet with the Auto classes)
 from genomix.errors import GenomixError
-from genomix.models.base import TokenBatch, register_backend
+from genomix.models.base import TokenBatch, model_fingerprint, register_backend, resolve_dtype, widened
 from genomix.models.packages import register_package_classes
 from genomix.models.tokens import dna_tokenizer
 
@@ -88,7 +88,10 @@ class HuggingFaceModel:
     backend = ""
     _auto_class = "AutoModelForMaskedLM"
 
-    def __init__(self, name_or_path: str, device: str | None = None, trust_remote_code: bool = False):
+    def __init__(
+        self, name_or_path: str, device: str | None = None, trust_remote_code: bool = False, dtype: str | None = None
+    ):
+        """`dtype`: auto (bfloat16 on a GPU that supports it, else float32), float32, bfloat16 or float16."""
         import transformers
 
         self.name = str(name_or_path)
@@ -106,6 +109,10 @@ class HuggingFaceModel:
         except (OSError, ValueError) as error:
             raise GenomixError(f"cannot load the weights of {self.name} as a {self.kind.upper()}: {error}") from error
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.dtype = resolve_dtype(dtype, self.device)
+        if any(p.dtype != self.dtype for p in self.model.parameters() if p.is_floating_point()):
+            self.weights_fingerprint = model_fingerprint(self)  # of the weights as stored, before rounding
+            self.model.to(dtype=self.dtype)
         self.model.to(self.device).eval()
         n_layers = next(
             (n for n in (getattr(self.config, key, None) for key in ("num_hidden_layers", "n_layer", "n_layers")) if n),
@@ -173,7 +180,7 @@ class HuggingFaceModel:
             block = self._blocks[self.layers.index(layer)]
 
             def keep(module, inputs, output, layer=layer):
-                captured[layer] = output[0] if isinstance(output, tuple) else output
+                captured[layer] = widened(output[0] if isinstance(output, tuple) else output)
                 if layer == last:
                     raise _Captured
 
@@ -183,8 +190,8 @@ class HuggingFaceModel:
 
             def replace(module, inputs, output, edit=edit):
                 if isinstance(output, tuple):
-                    return (edit(output[0]), *output[1:])
-                return edit(output)
+                    return (edit(widened(output[0])).to(output[0].dtype), *output[1:])
+                return edit(widened(output)).to(output.dtype)
 
             handles.append(block.register_forward_hook(replace))
         try:
@@ -194,7 +201,7 @@ class HuggingFaceModel:
         finally:
             for handle in handles:
                 handle.remove()
-        return output.logits, captured
+        return widened(output.logits), captured
 
     def _model_inputs(self, tokens: TokenBatch) -> dict[str, torch.Tensor]:
         return {"input_ids": tokens.input_ids.to(self.device), "attention_mask": tokens.attention_mask.to(self.device)}
@@ -237,3 +244,60 @@ class HFCausalLM(HuggingFaceModel):
         if names:
             return any(name.endswith(("ForCausalLM", "LMHeadModel")) for name in names)
         return bool(getattr(config, "is_decoder", False))
+
+    reuses_prefix = True  # delta_ll continues a ref pass's cache (`forward_cached`, `forward_after`)
+
+    @torch.inference_mode()
+    def forward_cached(self, tokens: TokenBatch) -> tuple[torch.Tensor, list | None]:
+        """Logits `[batch, tokens, vocab]` (float32) and the pass's keys and values, one `(keys, values)`
+        `[batch, heads, tokens, head_dim]` per layer; None for the cache when the model keeps none, or keeps
+        one that cannot be cut at a token (a sliding window, a recurrent state)."""
+        output = self.model(
+            input_ids=tokens.input_ids.to(self.device),
+            attention_mask=tokens.attention_mask.to(self.device),
+            use_cache=True,
+        )
+        cache = output["cache"] if "cache" in output else output.get("past_key_values")
+        return widened(output.logits), _cut_able(cache)
+
+    @torch.inference_mode()
+    def forward_after(
+        self, cache: list, rows: list[int], prefix: int, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Logits `[len(rows), s, vocab]` (float32) of `input_ids` `[len(rows), s]` continuing the first `prefix`
+        tokens of the cached pass's rows `rows` (those tokens must be real ones, not padding, in each row)."""
+        from transformers import DynamicCache
+
+        index = torch.tensor(rows, device=self.device)
+        past = DynamicCache(ddp_cache_data=[(k[index, :, :prefix], v[index, :, :prefix]) for k, v in cache])
+        seen = torch.ones(len(rows), prefix, dtype=attention_mask.dtype)
+        kwargs = {"cache" if "cache" in self._forward_parameters() else "past_key_values": past}
+        output = self.model(
+            input_ids=input_ids.to(self.device),
+            attention_mask=torch.cat([seen, attention_mask], dim=1).to(self.device),
+            use_cache=False,
+            **kwargs,
+        )
+        return widened(output.logits)
+
+    def _forward_parameters(self) -> set[str]:
+        import inspect
+
+        return set(inspect.signature(self.model.forward).parameters)
+
+
+def _cut_able(cache) -> list | None:
+    """A transformers cache as `[(keys, values)]` per layer when every layer holds all tokens' keys and values
+    (a plain DynamicCache, or the legacy tuple form), else None."""
+    if cache is None:
+        return None
+    layers = getattr(cache, "layers", None)
+    if layers is not None:
+        if not all(
+            type(layer).__name__ == "DynamicLayer" and getattr(layer, "keys", None) is not None for layer in layers
+        ):
+            return None
+        return [(layer.keys, layer.values) for layer in layers]
+    if isinstance(cache, (tuple, list)) and all(isinstance(kv, (tuple, list)) and len(kv) == 2 for kv in cache):
+        return [tuple(kv) for kv in cache]
+    return None

@@ -7,8 +7,10 @@ import contextlib
 import os
 import sys
 
+import torch
+
 from genomix.errors import GenomixError
-from genomix.models.base import BACKENDS, GenomicModel
+from genomix.models.base import BACKENDS, GenomicModel, resolve_dtype
 
 
 def load_model(
@@ -16,19 +18,24 @@ def load_model(
     backend: str | None = None,
     device: str | None = None,
     trust_remote_code: bool = False,
+    dtype: str | None = "auto",
 ) -> GenomicModel:
     """Load a DNA model by hub id, local folder, `demo`, or a name a backend loads by (`spliceai`); the
-    backend is inferred from the model's config. What model packages print while loading goes to
+    backend is inferred from the model's config. `dtype`: auto (bfloat16 on a GPU that supports it,
+    float32 on CPU), float32, bfloat16 or float16. What model packages print while loading goes to
     stderr, so that stdout carries only genomix's output (`genomix score -o - | bcftools view`)."""
     with contextlib.redirect_stdout(sys.stderr):
-        return _load_model(name_or_path, backend, device, trust_remote_code)
+        return _load_model(name_or_path, backend, device, trust_remote_code, dtype)
 
 
-def _load_model(name_or_path, backend, device, trust_remote_code) -> GenomicModel:
+def _load_model(name_or_path, backend, device, trust_remote_code, dtype) -> GenomicModel:
+    import genomix.models.evo2  # noqa: F401  (registers the evo2 backend; vortex is imported when a model loads)
     import genomix.models.gpn  # noqa: F401  (registers the gpn backend and, before it, the hf-* ones)
     import genomix.models.spliceai  # noqa: F401  (registers the spliceai backend; its weights load when asked)
     from genomix.paths import shipped
 
+    if dtype not in (None, "auto"):
+        resolve_dtype(dtype, torch.device("cpu"))  # refuse an unknown name before anything loads
     source = str(shipped(name_or_path, "model"))
     named = [name for name, cls in BACKENDS.items() if source in getattr(cls, "names", ())]
     if backend is None and named:
@@ -45,7 +52,7 @@ def _load_model(name_or_path, backend, device, trust_remote_code) -> GenomicMode
         ordered = sorted(BACKENDS.values(), key=lambda cls: getattr(cls, "generic", False))
         chosen = next((cls for cls in ordered if cls.claims(source, config)), None)
     if chosen is not None:
-        model = chosen(source, device=device, trust_remote_code=trust_remote_code)
+        model = chosen(source, device=device, trust_remote_code=trust_remote_code, dtype=dtype)
         model.name = str(name_or_path)  # `demo`, not the folder it happens to be installed in
         return model
     raise GenomixError(

@@ -159,10 +159,16 @@ class SpliceAIModel:
         device: str | None = None,
         trust_remote_code: bool = False,
         models: tuple[int, ...] = tuple(range(1, N_MODELS + 1)),
+        dtype: str | None = None,
     ):
-        """`models`: which of the five (1-5) make the ensemble; SpliceAI's scores average all five."""
+        """`models`: which of the five (1-5) make the ensemble; SpliceAI's scores average all five. `dtype`:
+        auto or float32 (SpliceAI's delta scores are differences of probabilities; it is small enough to run in
+        float32 anywhere)."""
         self.name = str(name_or_path)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        if dtype not in (None, "auto", "float32", torch.float32):
+            raise GenomixError(f"spliceai runs in float32 only, not {dtype}; use dtype=float32", option="dtype")
+        self.dtype = torch.float32
         files = model_files()
         read = [_read_keras(files[m - 1]) for m in models]
         self.n_models = len(read)

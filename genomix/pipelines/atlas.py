@@ -9,7 +9,9 @@ from genomix.hypotheses import Explainer
 from genomix.io.genome import Genome
 
 
-def load_sae_and_model(sae, model: str | None = None, device: str | None = None, trust_remote_code: bool = False):
+def load_sae_and_model(
+    sae, model: str | None = None, device: str | None = None, trust_remote_code: bool = False, dtype: str = "auto"
+):
     """An SAE and the model it reads (named, or the one its cfg.json records), checked to match."""
     from genomix.models.registry import load_model
     from genomix.sae.formats import load_sae
@@ -18,7 +20,7 @@ def load_sae_and_model(sae, model: str | None = None, device: str | None = None,
     name = model or trained.metadata.get("model_name")
     if not name:
         raise GenomixError(f"{sae} does not record its model; name the model it reads")
-    loaded = load_model(name, device=device, trust_remote_code=trust_remote_code)
+    loaded = load_model(name, device=device, trust_remote_code=trust_remote_code, dtype=dtype)
     trained.check_matches(loaded)
     return trained, loaded
 
@@ -36,6 +38,7 @@ def annotate(
     nulls: bool = True,
     device: str | None = None,
     trust_remote_code: bool = False,
+    dtype: str = "auto",
     progress=None,
 ):
     """Build the feature atlas of `sae` on `fasta` (its `regions`, a BED path) with `annotations` (BED
@@ -63,7 +66,7 @@ def annotate(
                 "`genomix demo sae --atlas-only`"
             )
         out = (Path(sae) if Path(sae).is_dir() else Path(sae).parent) / ATLAS_NAME
-    trained, loaded = load_sae_and_model(sae, model, device, trust_remote_code)
+    trained, loaded = load_sae_and_model(sae, model, device, trust_remote_code, dtype)
     genome = Genome(fasta)
     library = read_meme_motifs(motifs) if motifs else load_jaspar(jaspar_release)
     atlas = build_atlas(

@@ -14,7 +14,7 @@ from genomix.io.genes import GeneAnnotation, Genes
 from genomix.io.genome import Genome
 from genomix.io.outputs import output_format, vcf_float
 from genomix.io.variants import iter_variant_chunks
-from genomix.models.base import move_model
+from genomix.models.base import move_model, reduced_precision
 from genomix.pipelines.drive import ReportSink, TableSink, VcfSink, run_metadata, table_provenance, write_outputs
 from genomix.pipelines.score import METHOD_INFO
 from genomix.pipelines.shards import ShardStore, input_file, run_identity, sharded, shards_folder
@@ -59,6 +59,7 @@ def load_explainer(
     model=None,
     options: ExplainOptions | None = None,
     device: str | None = None,
+    dtype: str = "auto",
     **overrides,
 ) -> Explainer:
     """An Explainer for `sae` (a folder, `demo`, or an SAE object); the model comes from the SAE's
@@ -75,9 +76,9 @@ def load_explainer(
             raise GenomixError("with an SAE object, pass its model and atlas too")
     else:
         if model is None:
-            model = load_model(SHIPPED if str(sae) == SHIPPED else sae_model_name(sae), device=device)
+            model = load_model(SHIPPED if str(sae) == SHIPPED else sae_model_name(sae), device=device, dtype=dtype)
         elif isinstance(model, str):
-            model = load_model(model, device=device)
+            model = load_model(model, device=device, dtype=dtype)
         atlas = atlas if atlas is not None else sae
         sae = load_sae(sae, model)
     if not isinstance(atlas, FeatureAtlas):
@@ -158,6 +159,7 @@ def explain_metadata(explainer: Explainer, sae_source=None, command: str | None 
         motifs=explainer.atlas.metadata.get("motif_source", "."),
         window=explainer.window,
         grouping=explainer.options.group,
+        dtype=reduced_precision(explainer.model),
     )
 
 

@@ -14,7 +14,7 @@ from genomix.io.genome import Genome
 from genomix.io.outputs import output_format, vcf_float
 from genomix.io.splice_genes import SpliceAnnotation, read_splice_genes
 from genomix.io.variants import iter_variant_chunks
-from genomix.models.base import move_model
+from genomix.models.base import move_model, reduced_precision
 from genomix.pipelines.drive import TableSink, VcfSink, method_values, run_metadata, table_provenance, write_outputs
 from genomix.pipelines.shards import ShardStore, input_file, run_identity, sharded, shards_folder
 from genomix.scoring import ScoreOptions, default_window, score_variants, scores_table
@@ -83,7 +83,9 @@ class ScoreWork:
                 self.model, self.genome, variants, self.genes, options.distance, options.mask, options.batch_size
             )
         method, window, rc, batch, layer = options.method, options.window, options.rc, options.batch_size, options.layer
-        return score_variants(self.model, self.genome, variants, method, window, rc, batch, layer)
+        return score_variants(
+            self.model, self.genome, variants, method, window, rc, batch, layer, reuse_prefix=options.reuse_prefix
+        )
 
     def to(self, device: str) -> None:
         move_model(self.model, device)
@@ -146,6 +148,7 @@ def score_metadata(model, options: ScoreOptions, command: str | None = None) -> 
         method=options.method,
         window=default_window(model) if options.window is None else options.window,
         reverse_complement="yes" if options.rc else "no",
+        dtype=reduced_precision(model),
     )
 
 

@@ -53,14 +53,14 @@ def run_identity(vcf, genome, model, options: dict) -> dict:
     """What a run's shards depend on: the input VCF's checksum, the genome's index (contig names and
     lengths), the model's weights, `options` and the genomix version."""
     import genomix
-    from genomix.sae.base import model_fingerprint
+    from genomix.models.base import model_fingerprint, reduced_precision
 
     contigs = hashlib.sha256(repr(sorted(genome.lengths.items())).encode()).hexdigest()
     fingerprint = model_fingerprint(model)
     return {
         "input": file_digest(vcf),
         "genome": contigs,
-        "model": f"{model.name} {fingerprint}",
+        "model": " ".join(filter(None, (model.name, fingerprint, reduced_precision(model)))),
         "options": {key: repr(value) for key, value in sorted(options.items())},
         "genomix_version": genomix.__version__,
     }

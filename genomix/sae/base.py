@@ -13,7 +13,6 @@ files load too, TopK ones saved with `rescale_acts_by_decoder_norm` included.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -22,7 +21,8 @@ from torch import nn
 
 from genomix.errors import GenomixError
 from genomix.io.outputs import written_whole
-from genomix.models.base import residual_layer
+from genomix.models.base import model_fingerprint, residual_layer
+from genomix.models.base import weights_of as _weights_of
 
 # SAELens reads a cfg.json in its 6.x layout, metadata included, only when `metadata.sae_lens_version`
 # says 6.0 or later; without it the file goes through its pre-6 conversion, which drops the metadata.
@@ -34,23 +34,6 @@ ARCHITECTURES: dict[str, type[SAE]] = {}
 def register_architecture(cls: type[SAE]) -> type[SAE]:
     ARCHITECTURES[cls.architecture] = cls
     return cls
-
-
-def _weights_of(model):
-    """What holds a GenomicModel's weights: the torch module of an hf-* backend, or the backend itself
-    (SpliceAI) when it names its tensors with `named_parameters`."""
-    return getattr(model, "model", model)
-
-
-def model_fingerprint(model) -> str:
-    """Short hash of a GenomicModel's weights: name, shape, norm and first values of every tensor, so
-    a model that differs in any block prints differently."""
-    digest = hashlib.sha256()
-    for name, tensor in _weights_of(model).named_parameters():
-        values = tensor.detach().float().flatten()
-        digest.update(f"{name}{tuple(tensor.shape)}{float(values.norm()):.4g}".encode())
-        digest.update(values[:64].cpu().numpy().tobytes())
-    return digest.hexdigest()[:16]
 
 
 class SAE(nn.Module):
