@@ -339,6 +339,12 @@ def measure(model, p: Pass, method: str, radius: int = 20) -> Measure:
     return Measure(method, *alt, ref_m, alt_m)
 
 
+# The backward pass runs on the response times 2**40 and divides the gradient back: exact (a power of
+# two), and it keeps the small gradients of the layers in between out of the denormal floats, which a
+# CPU computes 10-20x slower (the demo model's dilated convolutions: 0.27 s instead of 0.017 s).
+GRADIENT_SCALE = 2.0**40
+
+
 def measured_passes(
     model, layer: str, tokens, measures: list[Measure], change: torch.Tensor | None = None, grad: bool = False
 ) -> tuple[np.ndarray, torch.Tensor | None]:
@@ -368,7 +374,9 @@ def measured_passes(
                 for row, m in enumerate(measures)
             ]
         )
-        gradient = torch.autograd.grad(values.sum(), edited[layer])[0] if grad else None
+        gradient = (
+            torch.autograd.grad(values.sum() * GRADIENT_SCALE, edited[layer])[0] / GRADIENT_SCALE if grad else None
+        )
     return values.detach().cpu().numpy(), gradient
 
 
