@@ -35,7 +35,7 @@ tools:
 		|| echo "chromium could not be installed; the report's browser test will be skipped"
 
 test: setup tools
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 # ruff keeps the code's shape: lint and format, 120 columns (pyproject.toml).
 lint: setup
