@@ -342,6 +342,7 @@ def measure(model, p: Pass, method: str, radius: int = 20) -> Measure:
 # The backward pass runs on the response times 2**40 and divides the gradient back: exact (a power of
 # two), and it keeps the small gradients of the layers in between out of the denormal floats, which a
 # CPU computes 10-20x slower (the demo model's dilated convolutions: 0.27 s instead of 0.017 s).
+# Not for a float16 model, whose range the scale would overflow.
 GRADIENT_SCALE = 2.0**40
 
 
@@ -374,9 +375,10 @@ def measured_passes(
                 for row, m in enumerate(measures)
             ]
         )
-        gradient = (
-            torch.autograd.grad(values.sum() * GRADIENT_SCALE, edited[layer])[0] / GRADIENT_SCALE if grad else None
-        )
+        gradient = None
+        if grad:  # float16's range stops at 65,504: no scale there (and a GPU has no slow denormals)
+            scale = 1.0 if edited[layer].dtype == torch.float16 else GRADIENT_SCALE
+            gradient = torch.autograd.grad(values.sum() * scale, edited[layer])[0] / scale
     return values.detach().cpu().numpy(), gradient
 
 
