@@ -136,9 +136,12 @@ def tokens_covering(spans: np.ndarray, start: int, end: int) -> list[int]:
 def _plan_strand(plan: _Plan, model: GenomicModel, window: Window, method: str, reuse_prefix: bool = True):
     """Register the passes one strand of one window needs; returns a function of the pass results."""
     if method == "llr":
-        spans, alt_spans = model.tokenize([window.ref, window.alt]).spans
-        if not np.array_equal(spans, alt_spans):
-            return None  # the alt window splits into other tokens: there is no token pair to compare
+        if subword_tokens(model):  # a substitution can move subword boundaries; k-mer and character ones stay
+            spans, alt_spans = model.tokenize([window.ref, window.alt]).spans
+            if not np.array_equal(spans, alt_spans):
+                return None  # the alt window splits into other tokens: there is no token pair to compare
+        else:
+            spans = model.tokenize([window.ref]).spans[0]
         start, end = window.ref_span
         tokens = tokens_covering(spans, start, end)
         pairs = []

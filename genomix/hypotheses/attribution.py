@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from genomix.hypotheses.decompose import Measure, Pass, from_ref, measured_passes
+from genomix.hypotheses.decompose import Measure, Pass, codes_and_errors, from_ref, measured_passes
 from genomix.sae.base import SAE
 
 
@@ -53,7 +53,7 @@ def attribute(model, sae: SAE, passes: list[Pass], measures: list[Measure], batc
             p, effect = passes[i], measures[i].effect
             g = gradient[row, : len(p.alt_to_ref_token)].float().cpu()
             with torch.no_grad():
-                ref_codes, alt_codes, ref_error, alt_error = _codes_and_errors(sae, p)
+                ref_codes, alt_codes, ref_error, alt_error = codes_and_errors(sae, p)
                 feature_change = from_ref(p, ref_codes, torch.zeros_like(alt_codes)) - alt_codes
                 token, feature = feature_change.nonzero(as_tuple=True)  # the few codes that moved
                 moved = torch.zeros(sae.d_sae, dtype=torch.float64)
@@ -63,15 +63,3 @@ def attribute(model, sae: SAE, passes: list[Pass], measures: list[Measure], batc
             scale = -1.0 / effect if effect != 0 else float("nan")
             results.append(Attribution(effect, moved * scale, error_moved * scale))
     return results
-
-
-def _codes_and_errors(sae: SAE, p: Pass) -> tuple[torch.Tensor, ...]:
-    """Every feature's activation at every ref and alt token, and the SAE's error term there
-    (`x - decode(encode(x))`, as `decompose.error_terms`), each window encoded once."""
-    device = sae.W_enc.device
-    out = []
-    for hidden in (p.ref_hidden, p.alt_hidden):
-        codes = sae.encode(hidden.to(device))
-        out.append((codes.cpu(), (hidden.to(device) - sae.decode(codes)).cpu()))
-    (ref_codes, ref_error), (alt_codes, alt_error) = out
-    return ref_codes, alt_codes, ref_error, alt_error

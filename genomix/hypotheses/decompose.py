@@ -391,13 +391,20 @@ def from_ref(p: Pass, ref_values: torch.Tensor, fill: torch.Tensor) -> torch.Ten
     return target
 
 
-def error_terms(sae: SAE, p: Pass) -> tuple[torch.Tensor, torch.Tensor]:
-    """The SAE's error term `x - sae(x)` at every ref and every alt token `[tokens, d_in]`."""
+@torch.no_grad()
+def codes_and_errors(sae: SAE, p: Pass) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Every feature's activation at every ref and every alt token `[tokens, d_sae]`, and the SAE's error
+    term `x - sae(x)` there `[tokens, d_in]`: (ref codes, alt codes, ref error, alt error), each window
+    encoded once."""
     if p.ref_hidden is None:
         raise GenomixError("this pass was made for the null (logits=False): it keeps no layer output")
     device = sae.W_enc.device
-    with torch.no_grad():
-        return tuple((h - sae(h.to(device)).cpu()) for h in (p.ref_hidden, p.alt_hidden))
+    out = []
+    for hidden in (p.ref_hidden, p.alt_hidden):
+        codes = sae.encode(hidden.to(device))
+        out.append((codes.cpu(), (hidden.to(device) - sae.decode(codes)).cpu()))
+    (ref_codes, ref_error), (alt_codes, alt_error) = out
+    return ref_codes, alt_codes, ref_error, alt_error
 
 
 @torch.no_grad()
@@ -414,7 +421,8 @@ def mediated_fractions(
     needed = [sorted({f for features in sets for f in features if f != ERROR}) for sets in patches]
     used = {i for i, _ in jobs}
     codes = {i: passes[i].window_codes(sae, needed[i]) for i in used}  # along the window
-    errors = {i: error_terms(sae, passes[i]) for i in used if any(ERROR in features for features in patches[i])}
+    with_error = [i for i in used if any(ERROR in features for features in patches[i])]
+    errors = {i: codes_and_errors(sae, passes[i])[2:] for i in with_error}
     for first in range(0, len(jobs), batch_size):
         chunk = jobs[first : first + batch_size]
         tokens = model.tokenize([passes[i].window.alt for i, _ in chunk])
