@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pysam
 import pytest
 
 spec = importlib.util.find_spec("spliceai")
@@ -331,3 +332,131 @@ def test_spliceai_scores_need_a_gene_annotation_and_no_window():
         score(demo_variants(), demo_dir() / "genome.fa.gz", model)
     with pytest.raises(GenomixError, match="leave the window out"):
         score(demo_variants(), demo_dir() / "genome.fa.gz", model, window=1024, genes=demo_dir() / "genes.gff3")
+
+
+def test_reading_reverse_runs_spliceai_on_the_reverse_complement_in_forward_positions():
+    """Outputs and captured layers of a reversed read equal those of the reverse complement, flipped back,
+    for a padded row too; an edit sees the layer in forward positions."""
+    import torch
+
+    from genomix.sequence import reverse_complement
+
+    model = _one_model()
+    rng = np.random.default_rng(SEED + 2)
+    long, short = random_dna(rng, 10_040), random_dna(rng, 10_020)
+    with model.reading_reverse():
+        logp, captured = model.forward(model.tokenize([long, short]), layers=("blocks.3",))
+    assert not model.reverse
+    expected = model.splice_probabilities([reverse_complement(long), reverse_complement(short)])
+    np.testing.assert_allclose(logp[0, 5000:-5000].exp().numpy(), expected[0][::-1], atol=1e-6)
+    np.testing.assert_allclose(logp[1, 5000:5020].exp().numpy(), expected[1][::-1], atol=1e-6)
+    _, plain = model.forward(model.tokenize([reverse_complement(long)]), layers=("blocks.3",))
+    np.testing.assert_allclose(captured["blocks.3"][0].numpy(), plain["blocks.3"][0].flip(0).numpy(), atol=1e-5)
+    seen = []
+    with model.reading_reverse():
+        model.forward(
+            model.tokenize([long]),
+            edits={"blocks.3": lambda h: seen.append(h.clone()) or h},
+            logits=False,
+            layers=("blocks.3",),
+        )
+    torch.testing.assert_close(seen[0], captured["blocks.3"][:1], atol=1e-5, rtol=0)
+
+
+def _perfect_sae(model, layer: str):
+    """relu(x) and relu(-x) of every channel as features: the SAE decodes x exactly (no error term)."""
+    import torch
+
+    from genomix.sae.base import TopKSAE, model_fingerprint
+
+    eye = torch.eye(model.d_model)
+    metadata = {"hook_name": layer, "model_fingerprint": model_fingerprint(model), "context_size": 1024}
+    sae = TopKSAE(model.d_model, 2 * model.d_model, model.d_model, metadata, False)
+    sae.set_weights(
+        {
+            "W_enc": torch.cat([eye, -eye], 1),
+            "W_dec": torch.cat([eye, -eye], 0),
+            "b_enc": torch.zeros(2 * model.d_model),
+            "b_dec": torch.zeros(model.d_model),
+        }
+    )
+    return sae
+
+
+def test_explain_reads_spliceai_own_output_and_its_score_is_the_largest_delta_score(tmp_path):
+    """A donor broken at the demo's GENE001 (its exon 4's GT) and a base deep in its intron: explain's
+    response is the largest change of acceptor or donor probability within 50 bp on either strand,
+    computed here from `splice_probabilities` on the genome's own 10,101 bp and their reverse complements
+    (its score the size of that change), and each
+    gets hypotheses with p-values and effect shares, and no score_p (SpliceAI's null keeps no scores)."""
+    from genomix.features.annotations import read_annotations
+    from genomix.features.atlas import build_atlas
+    from genomix.hypotheses import Explainer
+    from genomix.io.genome import Genome
+    from genomix.paths import demo_dir
+    from genomix.sae.activations import Regions
+    from genomix.sequence import reverse_complement
+
+    genome = Genome(demo_dir() / "genome.fa.gz")
+    model = _one_model()
+    sae = _perfect_sae(model, "blocks.7")
+    annotations = read_annotations(demo_dir() / "annotations.bed", genome)
+    regions = Regions(["chr1"], np.array([6000]), np.array([60000]))
+    atlas = build_atlas(sae, model, genome, regions, annotations, motifs=[], windows=32, window=1024)
+    assert (atlas.table.label_kind == "annotation").any()
+    explainer = Explainer(model, sae, atlas, genome, null_size=20, batch_size=4)
+    deep = genome.fetch("chr1", 8200, 8201)
+    variants = [_placed("chr1", 7753, "G", "A"), _placed("chr1", 8200, deep, "C" if deep != "C" else "A")]
+    explained = explainer.explain(variants)
+    for v, item in zip(variants, explained):
+        ref = genome.fetch("chr1", v.pos - HALF, v.pos + HALF + 1)
+        alt = ref[:HALF] + v.alt + ref[HALF + 1 :]
+        y_ref, y_alt, rc_ref, rc_alt = model.splice_probabilities(
+            [ref, alt, reverse_complement(ref), reverse_complement(alt)]
+        )
+        changes = [(y_alt - y_ref)[:, 1:], (rc_alt - rc_ref)[:, 1:]]  # each strand's: explain keeps the larger
+        expected = max((change.flat[np.argmax(np.abs(change))] for change in changes), key=abs)
+        assert item.scored.method == "spliceai" and item.scored.score == pytest.approx(abs(expected), abs=1e-5)
+        assert item.attribution.effect == pytest.approx(expected, abs=1e-5)
+        top = item.hypotheses[0]
+        assert top.status == "ok" and top.rank == 1 and 0 < top.p_value <= 1 and np.isnan(top.score_p)
+        assert np.isfinite(top.effect_share) and np.isfinite(top.mediated_fraction)
+    assert explained[0].attribution.effect < -0.5 < explained[1].attribution.effect  # the donor is lost
+    # The same gene reverse-complemented on a contig of its own: read on both strands (rc, the default),
+    # the broken donor is found on the minus strand with the same response; on the forward strand alone
+    # SpliceAI sees no site there.
+    length = 16_000
+    (tmp_path / "mirror.fa").write_text(">mirror\n" + reverse_complement(genome.fetch("chr1", 0, length)) + "\n")
+    pysam.faidx(str(tmp_path / "mirror.fa"))
+    mirror = Genome(tmp_path / "mirror.fa")
+    mirrored = [_placed("mirror", length - 1 - 7753, "C", "T")]
+    (both,) = Explainer(model, sae, atlas, mirror, null_size=20, batch_size=4).explain(mirrored)
+    assert both.attribution.effect == pytest.approx(explained[0].attribution.effect, abs=1e-5)
+    assert both.hypotheses[0].label == explained[0].hypotheses[0].label
+    at = mirrored[0].pos
+    ref = mirror.fetch("mirror", at - HALF, at + HALF + 1)
+    forward = model.splice_probabilities([ref, ref[:HALF] + "T" + ref[HALF + 1 :]])
+    assert np.abs(forward[1] - forward[0])[:, 1:].max() < 0.1
+
+
+def test_patching_every_feature_and_the_error_restores_what_passes_through_the_layer():
+    """The demo's broken donor: at blocks.2 nothing bypasses the layer before the donor's output (the first
+    layer's skip reads only the variant's own base), so patching every feature and the error term back
+    restores the whole response; at blocks.15 the skip sums of units 4, 8 and 12 carry almost all of it
+    around the layer."""
+    from genomix.hypotheses.decompose import ERROR, measure, mediated_fractions, run_passes
+    from genomix.io.genome import Genome
+    from genomix.io.windows import make_window
+    from genomix.paths import demo_dir
+
+    genome, model = Genome(demo_dir() / "genome.fa.gz"), _one_model()
+    window = make_window(genome, _placed("chr1", 7753, "G", "A"), 2 * HALF + 1)
+    restored = {}
+    for layer in ("blocks.2", "blocks.15"):
+        sae = _perfect_sae(model, layer)
+        (p,) = run_passes(model, sae, [window], 1)
+        response = measure(model, p, "spliceai", distance=50)
+        assert response.effect < -0.5
+        everything = list(range(sae.d_sae)) + [ERROR]
+        ((restored[layer],),) = mediated_fractions(model, sae, [p], [response], [[everything]])
+    assert restored["blocks.2"] == pytest.approx(1.0, abs=1e-4) and restored["blocks.15"] < 0.1

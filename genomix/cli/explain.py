@@ -49,7 +49,10 @@ def explain(
     null_cache: Optional[Path] = typer.Option(
         None, help="Folder keeping the nulls between runs (a second run skips drawing them)."
     ),
-    method: str = typer.Option("auto", help="Score: auto, llr, delta_ll or embedding."),
+    method: str = typer.Option("auto", help="Score: auto, llr, delta_ll or embedding (spliceai with SpliceAI)."),
+    distance: int = typer.Option(
+        50, help="With SpliceAI: bp either side of the variant where its output is read (SpliceAI's -D)."
+    ),
     batch_size: int = typer.Option(16, help="Windows per forward pass."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda, ... (default: cuda when available)."),
     dtype: str = DTYPE,
@@ -83,6 +86,7 @@ def explain(
         group=group,
         unlabelled=unlabelled,
         null_cache=null_cache,
+        distance=distance,
     )
     written = [p for p in (out, vcf_out, report, followup) if p is not None]
     check_outputs(written)

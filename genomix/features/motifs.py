@@ -163,7 +163,7 @@ def match_motifs(
         "site_share",
         "site_background",
     ]
-    if not ppms:
+    if not ppms or not motifs:  # no feature to name, or no motif to name it by
         return pd.DataFrame(columns=columns)
     features = list(ppms)
     queries = [ppms[f].T.astype(np.float64) for f in features]

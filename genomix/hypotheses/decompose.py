@@ -18,6 +18,11 @@ read from one pass, and the response is `effect = m(alt pass) - m(ref pass)`:
   less its allele's own terms, which no activation upstream of the allele can change.
 - embedding: m = `|| mean_t h_t - mean_t h_ref,t ||` at the score's layer: the score itself (0 for
   the ref pass).
+- spliceai: m = `P_c(t)`, SpliceAI's probability of class c (acceptor or donor) at one base t: of
+  the bases within `distance` bp of the allele that ref and alt share (the allele's own bases for a
+  substitution), the base and class where |P_c(alt) - P_c(ref)| is largest. That largest change is
+  the delta score SpliceAI reports (DS_AG, DS_AL, DS_DG or DS_DL, read on the window's strand,
+  without a transcript's bounds), and `effect` is its signed value: negative for a site lost.
 
 The causal test patches nodes back: in the alt forward pass, a patched feature's activation at every
 alt token is set to that of the ref token it corresponds to (0 where there is none) by adding
@@ -288,6 +293,8 @@ class Measure:
         if self.method == "embedding":
             mean = states[torch.from_numpy(self.bases).to(states.device)].double().mean(0)
             return (mean - self.ref_mean.to(mean.device)).norm()
+        if self.method == "spliceai":  # the model's output is already log-probabilities
+            return _read_logp(logits, self.rows, self.ids, self.signs).exp()
         return _read_logp(_logp(logits), self.rows, self.ids, self.signs)
 
 
@@ -300,9 +307,12 @@ def _read_logp(logp: torch.Tensor, rows: np.ndarray, ids: np.ndarray, signs: np.
     return (picked * torch.from_numpy(signs).to(picked.device)).sum()
 
 
-def measure(model, p: Pass, method: str, radius: int = 20) -> Measure:
-    """How the response of `p`'s variant is read by `method` (the score's: llr, delta_ll or embedding)."""
+def measure(model, p: Pass, method: str, radius: int = 20, distance: int = 50) -> Measure:
+    """How the response of `p`'s variant is read by `method` (the score's: llr, delta_ll, embedding or
+    spliceai, which reads SpliceAI's output within `distance` bp of the allele)."""
     window = p.window
+    if method == "spliceai":
+        return _splice_measure(p, distance)
     if method == "embedding":
         bases = np.zeros(len(p.alt_ids), dtype=bool)
         bases[np.unique(p.alt_token[p.alt_token >= 0])] = True
@@ -337,6 +347,26 @@ def measure(model, p: Pass, method: str, radius: int = 20) -> Measure:
     ref_m = float(_read_logp(p.ref_logp, *ref))
     alt_m = float(_read_logp(p.alt_logp, *alt))
     return Measure(method, *alt, ref_m, alt_m)
+
+
+SPLICE_CLASSES = (1, 2)  # SpliceAI's acceptor and donor outputs
+
+
+def _splice_measure(p: Pass, distance: int) -> Measure:
+    """The base and class of SpliceAI's largest change within `distance` bp of the allele (see the
+    module docstring); the window must hold SpliceAI's context on both sides of that range."""
+    window = p.window
+    start, end = max(0, window.ref_span[0] - distance), min(len(window), window.ref_span[1] + distance)
+    ref_base = np.arange(start, end)
+    alt_base = window.ref_to_alt[ref_base]
+    ref_base, alt_base = ref_base[alt_base >= 0], alt_base[alt_base >= 0]
+    ref_token, alt_token = p.ref_token[ref_base], p.alt_token[alt_base]
+    classes = list(SPLICE_CLASSES)
+    ref = p.ref_logp[ref_token][:, classes].double().exp()
+    alt = p.alt_logp[alt_token][:, classes].double().exp()
+    row, column = divmod(int((alt - ref).abs().argmax()), len(classes))
+    ids = np.array([classes[column]])
+    return Measure("spliceai", alt_token[[row]], ids, np.ones(1), float(ref[row, column]), float(alt[row, column]))
 
 
 # The backward pass runs on the response times 2**40 and divides the gradient back: exact (a power of

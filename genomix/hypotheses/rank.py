@@ -19,6 +19,16 @@ or the context's doing). Unlabelled features compete, each on its own, only with
 `group="feature"` ranks labelled features one by one instead of concepts. The `statistic` column is
 z.
 
+With SpliceAI, features are read as with any model (the SAE's window, its null), while the response
+is read on SpliceAI's own output (`decompose.Measure`: the acceptor or donor probability that changes
+most within `distance` bp), so each real variant runs in a window that holds SpliceAI's 5,000 bp of
+context beyond that range. With `rc` (the default) each window is read on both strands and explained
+on the one where SpliceAI's response is larger, the strand of the gene whose splice sites the variant
+moves (positions stay the forward strand's); without, on the forward strand. Its score is that largest
+change (the largest of SpliceAI's four delta scores on that strand, without a transcript's bounds:
+`genomix score --model spliceai` gives the official ones per transcript), and there is no `score_p`
+(the null keeps no 10 kb windows).
+
 Each hypothesis carries its name (the concept's), its lead feature (the member that changed most)
 and its activations (ref, alt, delta, offset), the atlas label of its named member whose matrix
 supports it (else of the first whose matrix fits the window, else of its named member that changed
@@ -43,6 +53,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -68,6 +79,7 @@ from genomix.hypotheses.records import Explained, Hypothesis
 from genomix.io.genome import Genome
 from genomix.io.variants import Variant
 from genomix.io.windows import Window, make_window
+from genomix.models.spliceai import FLANK
 from genomix.scoring import Scored, check_window, choose_method, score_variants, score_windows
 
 GROUPS = ("concept", "feature")
@@ -82,7 +94,8 @@ class ExplainOptions:
     raw |statistic| that makes a candidate; `null_size`: null variants per kind; `method`, `rc`: the
     score (see `genomix.scoring`); `batch_size`: windows per forward pass; `seed`: of the nulls and
     the scrambled controls; `group`, `unlabelled`: see the module; `null_cache`: a folder where nulls
-    are kept between runs (nulls drawn in advance beside the atlas, its `atlas.nulls`, are read too)."""
+    are kept between runs (nulls drawn in advance beside the atlas, its `atlas.nulls`, are read too);
+    `distance`: with SpliceAI, bp either side of the allele where its output is read (SpliceAI's -D)."""
 
     window: int | None = None
     radius: int = 20
@@ -96,6 +109,7 @@ class ExplainOptions:
     group: str = "concept"
     unlabelled: bool = False
     null_cache: str | Path | None = None
+    distance: int = 50
 
     def check(self) -> None:
         if self.window is not None:
@@ -104,6 +118,11 @@ class ExplainOptions:
             raise GenomixError(
                 f"a null size of {self.null_size} is too small for a p-value: use at least 10 (default 500)",
                 option="null_size",
+            )
+        if isinstance(self.distance, bool) or not isinstance(self.distance, int) or not 0 <= self.distance < FLANK:
+            raise GenomixError(
+                f"distance must be a whole number of bp from 0 to {FLANK - 1}, not {self.distance!r}",
+                option="distance",
             )
         if self.group not in GROUPS:
             raise GenomixError(f"unknown grouping {self.group!r}; choose one of {', '.join(GROUPS)}", option="group")
@@ -140,12 +159,6 @@ class Explainer:
 
         options = replace(options or ExplainOptions(), **overrides)
         options.check()
-        if model.kind == "splice":
-            raise GenomixError(
-                "explain does not take SpliceAI yet: its scores are per transcript (`genomix score --model spliceai "
-                "--annotation ...`); its SAE features can be trained and named (`genomix sae train`, "
-                "`genomix features annotate --no-nulls`)"
-            )
         if len(atlas.table) != sae.d_sae:
             raise GenomixError(
                 f"the atlas has {len(atlas.table)} features but the SAE has {sae.d_sae}; "
@@ -156,6 +169,12 @@ class Explainer:
                 "the atlas was built for another model than this SAE's; rebuild it with `genomix features annotate`"
             )
         self.model, self.sae, self.atlas, self.genome, self.options = model, sae, atlas, genome, options
+        self.splice = model.kind == "splice"
+        if self.splice and options.method not in ("auto", "spliceai"):
+            raise GenomixError(
+                f"with SpliceAI, explain reads SpliceAI's own output (method spliceai), not {options.method}",
+                option="method",
+            )
         self.window = int(sae.metadata.get("context_size") or 512) if options.window is None else options.window
         check_window(self.window)
         self.table = atlas.table.set_index("feature").sort_index()
@@ -248,14 +267,17 @@ class Explainer:
                 )
             ]
         )
-        methods = {kind: choose_method(options.method, self.model, kind_variant(kind)) for kind in missing}
-        scores = score_windows(
-            self.model,
-            [window for kind in missing for window in by_kind[kind]],
-            [methods[kind] for kind in missing for _ in by_kind[kind]],
-            options.rc,
-            options.batch_size,
-        ).reshape(len(missing), -1)
+        if self.splice:  # SpliceAI's response needs 10 kb windows: its null keeps no scores
+            scores = np.zeros((len(missing), 0))
+        else:
+            methods = {kind: choose_method(options.method, self.model, kind_variant(kind)) for kind in missing}
+            scores = score_windows(
+                self.model,
+                [window for kind in missing for window in by_kind[kind]],
+                [methods[kind] for kind in missing for _ in by_kind[kind]],
+                options.rc,
+                options.batch_size,
+            ).reshape(len(missing), -1)
         for k, kind in enumerate(missing):
             features = per_feature[k :: len(missing)]
             raw = features @ self.weights.T
@@ -329,8 +351,17 @@ class Explainer:
         return tail_p_value(self.null(kind).tops, z, self._tail_fits)
 
     def score_p(self, score: float, kind: tuple[str, int]) -> float:
-        """Share of null variants of `kind` whose |score| by the model reaches |score| (+1 in both counts)."""
-        return share_reaching(self.null(kind).scores, score) if math.isfinite(score) else math.nan
+        """Share of null variants of `kind` whose |score| by the model reaches |score| (+1 in both counts);
+        NaN for a null without scores (SpliceAI's)."""
+        scores = self.null(kind).scores
+        return share_reaching(scores, score) if math.isfinite(score) and len(scores) else math.nan
+
+    def variant_window(self, variant: Variant) -> int:
+        """The window a real variant runs in: the SAE's, or with SpliceAI one that holds its context beyond
+        every base within `distance` of the allele."""
+        if not self.splice:
+            return self.window
+        return 2 * (FLANK + self.options.distance) + max(len(variant.ref), len(variant.alt))
 
     # ------------------------------------------------------------------ explaining
 
@@ -338,21 +369,41 @@ class Explainer:
         """Hypotheses of each ALT, in input order. Windows go through in groups of `batch_size`, so
         memory holds one group's activations at a time."""
         options = self.options
-        scored = score_variants(
-            self.model, self.genome, variants, options.method, self.window, options.rc, options.batch_size
-        )
+        if self.splice:  # scored below, from the passes
+            scored = [Scored(v, "spliceai" if v.ok else None, math.nan) for v in variants]
+        else:
+            scored = score_variants(
+                self.model, self.genome, variants, options.method, self.window, options.rc, options.batch_size
+            )
         results = [Explained(s, [Hypothesis.none(s)]) for s in scored]
         todo = [i for i, s in enumerate(scored) if s.variant.ok]
         self.draw_nulls(null_kind(scored[i].variant) for i in todo)
-        for first in range(0, len(todo), options.batch_size):
-            group = todo[first : first + options.batch_size]
-            windows = [make_window(self.genome, scored[i].variant, self.window) for i in group]
-            passes = run_passes(self.model, self.sae, windows, options.batch_size, options.radius)
+        # about batch_size windows of the SAE's width a pass (one at a time for SpliceAI's 10 kb)
+        widest = max([self.variant_window(scored[i].variant) for i in todo] + [1])
+        batch = max(1, options.batch_size * self.window // widest)
+        for first in range(0, len(todo), batch):
+            group = todo[first : first + batch]
+            windows = [
+                make_window(self.genome, scored[i].variant, self.variant_window(scored[i].variant)) for i in group
+            ]
+            passes, measures, reverse = self._passes(windows, [scored[i].method for i in group], batch)
             found = [self._candidates(p, null_kind(scored[i].variant)) for i, p in zip(group, passes)]
-            measures = [measure(self.model, p, scored[i].method, options.radius) for i, p in zip(group, passes)]
-            attributions = attribute(self.model, self.sae, passes, measures, options.batch_size)
+            if self.splice:  # its score is SpliceAI's largest change
+                for i, m in zip(group, measures):
+                    scored[i] = replace(scored[i], score=abs(m.effect))
+                    results[i] = Explained(scored[i], [Hypothesis.none(scored[i])])
             patches = [[[int(f) for f in self.units[u].members] for u in units[:1]] for units, *_ in found]
-            mediated = mediated_fractions(self.model, self.sae, passes, measures, patches, options.batch_size)
+            attributions, mediated = [None] * len(group), [None] * len(group)
+            for strand in sorted(set(reverse)):  # SpliceAI: the windows read on each strand together
+                rows = [row for row, r in enumerate(reverse) if r == strand]
+                with self.model.reading_reverse(strand) if strand else nullcontext():
+                    parts = [passes[row] for row in rows], [measures[row] for row in rows]
+                    for row, a in zip(rows, attribute(self.model, self.sae, *parts, batch)):
+                        attributions[row] = a
+                    for row, m in zip(
+                        rows, mediated_fractions(self.model, self.sae, *parts, [patches[row] for row in rows], batch)
+                    ):
+                        mediated[row] = m
             for i, p, (units, change, z, per_feature, kind, evidence), top, attribution in zip(
                 group, passes, found, mediated, attributions
             ):
@@ -388,6 +439,29 @@ class Explainer:
                     scored[i], hypotheses, p.window, {f: (ref[k], alt[k]) for k, f in enumerate(leads)}, attribution
                 )
         return results
+
+    def _passes(self, windows: list[Window], methods: list[str], batch: int) -> tuple[list, list, list[bool]]:
+        """Each window's pass and response (`decompose.Measure`), and whether it was read on the reverse
+        strand: with SpliceAI and `rc`, each window is read on both strands and keeps the one where
+        SpliceAI's response is larger (the strand of the gene whose splice sites the variant moves);
+        otherwise the forward strand."""
+        options = self.options
+
+        def read() -> tuple[list, list]:
+            passes = run_passes(self.model, self.sae, windows, batch, options.radius)
+            return passes, [
+                measure(self.model, p, method, options.radius, options.distance) for p, method in zip(passes, methods)
+            ]
+
+        passes, measures = read()
+        reverse = [False] * len(windows)
+        if self.splice and options.rc:
+            with self.model.reading_reverse():
+                other = read()
+            for row, (p, m) in enumerate(zip(*other)):
+                if abs(m.effect) > abs(measures[row].effect):
+                    passes[row], measures[row], reverse[row] = p, m, True
+        return passes, measures, reverse
 
     def _candidates(self, p: Pass, kind: tuple[str, int]):
         """The units to report for one pass (best first), with the numbers they were picked by: every

@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,6 +153,7 @@ class SpliceAIModel:
     context_bp = None
     mask_token_id = None
     pad_token_id = _TOKENS.index("N")
+    reverse = False  # read sequences on their reverse strand (see `reading_reverse`)
 
     def __init__(
         self,
@@ -249,21 +251,43 @@ class SpliceAIModel:
         layers: tuple[str, ...] = (),
         edits: dict[str, Callable[[torch.Tensor], torch.Tensor]] | None = None,
         logits: bool = True,
+        grad: bool = False,
     ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
-        probabilities, captured = self._run(tokens, layers, edits, logits)
-        return (None if probabilities is None else torch.log(probabilities)), captured
+        """`grad`: keep the graph, so that an output can be differentiated by an edited layer (explain's
+        attribution); otherwise the pass runs in inference mode."""
+        with torch.enable_grad() if grad else torch.inference_mode():
+            probabilities, captured = self._run(tokens, layers, edits, logits)
+        # floored at the smallest normal float: a probability that underflows to 0 keeps a finite log and gradient
+        floor = torch.finfo(torch.float32).tiny
+        return (None if probabilities is None else torch.log(probabilities.clamp_min(floor))), captured
 
-    @torch.inference_mode()
+    @contextmanager
+    def reading_reverse(self, reverse: bool = True):
+        """Within the block, `forward` reads each sequence on its reverse strand, where the splice sites of
+        a minus-strand gene are: SpliceAI runs on the reverse complement, and its outputs and captured
+        layers come back flipped to the forward positions (an edit sees and returns them there), so that a
+        caller's token indices stay those of the sequence it passed."""
+        before, self.reverse = self.reverse, reverse
+        try:
+            yield self
+        finally:
+            self.reverse = before
+
     def _run(self, tokens: TokenBatch, layers: tuple[str, ...], edits: dict | None, logits: bool):
         """The ensemble's mean probabilities `[batch, tokens, 3]` (None without logits), and the captured
-        layers."""
+        layers. Reversed (`reading_reverse`), a padded row is read from its padding end: the padding is
+        zeroed before every convolution, so it reads as the unpadded reverse complement."""
         unknown = [layer for layer in (*layers, *(edits or {})) if layer not in self.layers]
         if unknown:
             raise GenomixError(f"{self.name} has no layer {unknown[0]!r}; it has {self.layers[0]} .. {self.layers[-1]}")
         if not logits and not layers:
             raise GenomixError("a pass without logits needs a layer to capture")
-        one_hot = torch.eye(len(_TOKENS), 4, device=self.device)[tokens.input_ids.to(self.device)]
-        keep = tokens.attention_mask.to(self.device, torch.float32)[:, None, :]
+        ids, keep = tokens.input_ids.to(self.device), tokens.attention_mask.to(self.device, torch.float32)
+        if self.reverse:  # A, C, G, T, N -> T, G, C, A, N, read from the other end
+            ids, keep = torch.tensor([3, 2, 1, 0, 4], device=self.device)[ids].flip(1), keep.flip(1)
+        flip = (lambda x: x.flip(1)) if self.reverse else (lambda x: x)  # [batch, tokens, ...] to forward and back
+        one_hot = torch.eye(len(_TOKENS), 4, device=self.device)[ids]
+        keep = keep[:, None, :]
         last = len(self.layers) if logits else max(self.layers.index(layer) for layer in layers)
         stream = self._conv(one_hot.transpose(1, 2), self.first, groups=1)
         skip = self._conv(stream, self.skip)
@@ -274,15 +298,15 @@ class SpliceAIModel:
             stream = stream + self._conv(self._norm_relu(hidden, unit.norm2) * keep, unit.conv2)
             layer = self.layers[index]
             if layer in layers:
-                captured[layer] = stream.transpose(1, 2)
+                captured[layer] = flip(stream.transpose(1, 2))
             if edits and layer in edits:
-                stream = edits[layer](stream.transpose(1, 2)).transpose(1, 2)
+                stream = flip(edits[layer](flip(stream.transpose(1, 2)))).transpose(1, 2)
             if unit.dense is not None:
                 skip = skip + self._conv(stream, unit.dense)
         if not logits:
             return None, captured
         per_model = self._conv(skip, self.output).unflatten(1, (self.n_models, len(CLASSES)))
-        return torch.softmax(per_model, dim=2).mean(dim=1).transpose(1, 2), captured
+        return flip(torch.softmax(per_model, dim=2).mean(dim=1).transpose(1, 2)), captured
 
     def splice_probabilities(self, seqs: list[str], batch_size: int = 8) -> list[np.ndarray]:
         """SpliceAI's output for each sequence: the ensemble's mean (neither, acceptor, donor)
@@ -299,7 +323,8 @@ class SpliceAIModel:
                 chunks.append([])
             chunks[-1].append(i)
         for chunk in chunks if order else []:
-            probabilities, _ = self._run(self.tokenize([seqs[i] for i in chunk]), (), None, True)
+            with torch.inference_mode():
+                probabilities, _ = self._run(self.tokenize([seqs[i] for i in chunk]), (), None, True)
             for row, i in enumerate(chunk):
                 results[i] = probabilities[row, FLANK : len(seqs[i]) - FLANK].float().cpu().numpy()
         return results
