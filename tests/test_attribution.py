@@ -152,3 +152,5 @@ def test_the_sentence_names_the_share_and_says_when_the_error_term_carries_most(
     )
     untested = _hypothesis().hypothesis
     assert "response" not in untested and "carr" not in untested
+    nothing = _hypothesis(effect_share=-0.002, error_share=0.0, mediated_fraction=-0.00006).hypothesis
+    assert "; its features carry 0% of the model's response to the variant (patching them back restores 0%)" in nothing

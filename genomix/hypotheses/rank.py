@@ -404,14 +404,14 @@ class Explainer:
                         rows, mediated_fractions(self.model, self.sae, *parts, [patches[row] for row in rows], batch)
                     ):
                         mediated[row] = m
-            for i, p, (units, change, z, per_feature, kind, evidence), top, attribution in zip(
-                group, passes, found, mediated, attributions
+            for i, p, (units, change, z, per_feature, kind, evidence), top, attribution, strand in zip(
+                group, passes, found, mediated, attributions, reverse
             ):
                 score_p = self.score_p(scored[i].score, kind)
                 if not units:
                     results[i].hypotheses[0].status = "no_feature_change"
                     results[i].hypotheses[0].score_p = score_p
-                    results[i].attribution = attribution
+                    results[i].attribution, results[i].reverse = attribution, strand
                     continue
                 fractions = top + [math.nan] * (len(units) - 1)  # the causal test of the top one only
                 hypotheses = [
@@ -435,9 +435,8 @@ class Explainer:
                     h.error_share = attribution.error
                 leads = [h.feature for h in hypotheses]
                 ref, alt = base_tracks(self.sae, p, leads)
-                results[i] = Explained(
-                    scored[i], hypotheses, p.window, {f: (ref[k], alt[k]) for k, f in enumerate(leads)}, attribution
-                )
+                tracks = {f: (ref[k], alt[k]) for k, f in enumerate(leads)}
+                results[i] = Explained(scored[i], hypotheses, p.window, tracks, attribution, strand)
         return results
 
     def _passes(self, windows: list[Window], methods: list[str], batch: int) -> tuple[list, list, list[bool]]:

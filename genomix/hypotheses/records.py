@@ -245,16 +245,21 @@ def _place(genes: GeneContext) -> str:
     return f" ({text})"
 
 
+def _percent(share: float) -> str:
+    """A share in whole percent, with no sign on a share that rounds to 0 ("0%", not "-0%")."""
+    return f"{share:.0%}" if round(share * 100) != 0 else "0%"
+
+
 def _shares(h: Hypothesis) -> str:
     """What share of the model's response the hypothesis' features carry, by attribution and, for the
     top one, by patching them back; and whether the SAE's error term carries most of it."""
     text = ""
     features = "its features carry" if h.moved_members > 1 else "the feature carries"
     if not math.isnan(h.effect_share):
-        text += f"; {features} {h.effect_share:.0%} of the model's response to the variant"
+        text += f"; {features} {_percent(h.effect_share)} of the model's response to the variant"
     if not math.isnan(h.mediated_fraction):
         them = "them" if h.moved_members > 1 else "it"
-        text += f" (patching {them} back restores {h.mediated_fraction:.0%})"
+        text += f" (patching {them} back restores {_percent(h.mediated_fraction)})"
     if h.error_share >= ERROR_MOST:
         text += (
             f"; the SAE's error term carries most of it ({h.error_share:.0%}): this is the SAE's reading, "
@@ -284,13 +289,15 @@ def _site(h: Hypothesis) -> str:
 class Explained:
     """One ALT: its score, its hypotheses (best first; one of rank 0 when it has none), for the
     report the window and the activation tracks of the lead features (ref, alt on ref bases), and
-    the share of the model's response each feature carries (`attribution`; None for an ALT not tested)."""
+    the share of the model's response each feature carries (`attribution`; None for an ALT not tested);
+    `reverse`: the window was read on its reverse strand (SpliceAI, see `rank`)."""
 
     scored: Scored
     hypotheses: list[Hypothesis]
     window: object = None
     tracks: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     attribution: Attribution | None = None
+    reverse: bool = False
 
     @property
     def variant(self):

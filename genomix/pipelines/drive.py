@@ -11,6 +11,7 @@ import heapq
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from pathlib import Path
 
 import pandas as pd
@@ -169,12 +170,17 @@ class ReportSink:
         from genomix.hypotheses.decompose import base_tracks, run_passes
 
         explainer, options = self.explainer, self.explainer.options
-        windows = [card.window for card in cards]
-        passes = run_passes(explainer.model, explainer.sae, windows, options.batch_size, options.radius)
-        for card, p in zip(cards, passes):
-            leads = [h.feature for h in card.hypotheses]
-            ref, alt = base_tracks(explainer.sae, p, leads)
-            card.tracks = {f: (ref[k], alt[k]) for k, f in enumerate(leads)}
+        for reverse in (False, True):  # SpliceAI's cards read on the reverse strand are read so again
+            read = [card for card in cards if card.reverse == reverse]
+            if not read:
+                continue
+            with explainer.model.reading_reverse() if reverse else nullcontext():
+                windows = [card.window for card in read]
+                passes = run_passes(explainer.model, explainer.sae, windows, options.batch_size, options.radius)
+            for card, p in zip(read, passes):
+                leads = [h.feature for h in card.hypotheses]
+                ref, alt = base_tracks(explainer.sae, p, leads)
+                card.tracks = {f: (ref[k], alt[k]) for k, f in enumerate(leads)}
 
 
 def write_outputs(vcf, chunks: Iterable[tuple[list, list]], sinks: list) -> dict[str, int]:

@@ -143,7 +143,10 @@ class ExplainWork:
         self.explainer = explainer
 
     def __call__(self, variants: list) -> list:
-        return [Explained(item.scored, item.hypotheses, item.window) for item in self.explainer.explain(variants)]
+        return [
+            Explained(item.scored, item.hypotheses, item.window, reverse=item.reverse)
+            for item in self.explainer.explain(variants)
+        ]
 
     def to(self, device: str) -> None:
         move_model(self.explainer.model, device)
