@@ -422,6 +422,7 @@ def test_explain_reads_spliceai_own_output_and_its_score_is_the_largest_delta_sc
         assert top.status == "ok" and top.rank == 1 and 0 < top.p_value <= 1 and np.isnan(top.score_p)
         assert np.isfinite(top.effect_share) and np.isfinite(top.mediated_fraction)
     assert explained[0].attribution.effect < -0.5 < explained[1].attribution.effect  # the donor is lost
+    assert len(explainer.null(("snv", 1)).tops) == 2 * 20  # the null read on both strands, as the variants are
     # The same gene reverse-complemented on a contig of its own: read on both strands (rc, the default),
     # the broken donor is found on the minus strand with the same response; on the forward strand alone
     # SpliceAI sees no site there.

@@ -24,7 +24,9 @@ is read on SpliceAI's own output (`decompose.Measure`: the acceptor or donor pro
 most within `distance` bp), so each real variant runs in a window that holds SpliceAI's 5,000 bp of
 context beyond that range. With `rc` (the default) each window is read on both strands and explained
 on the one where SpliceAI's response is larger, the strand of the gene whose splice sites the variant
-moves (positions stay the forward strand's); without, on the forward strand. Its score is that largest
+moves (positions stay the forward strand's), and the null variants are read on both strands too (a
+neutral variant's strand is a toss-up, so its statistic comes from either reading); without `rc`,
+everything is read on the forward strand. Its score is that largest
 change (the largest of SpliceAI's four delta scores on that strand, without a transcript's bounds:
 `genomix score --model spliceai` gives the official ones per transcript), and there is no `score_p`
 (the null keeps no 10 kb windows).
@@ -258,15 +260,18 @@ class Explainer:
         group = max(1, 2 * options.batch_size // (1 + len(missing))) * len(
             missing
         )  # about 2 x batch_size sequences a pass
-        per_feature = np.stack(
-            [
-                self.feature_statistic(feature_change(p, options.radius))
-                for first in range(0, len(windows), group)
-                for p in run_passes(
-                    self.model, self.sae, windows[first : first + group], group, options.radius, logits=False
-                )
-            ]
-        )
+        readings = self._readings()  # SpliceAI's null is read on both strands, as its real variants are
+        per_feature = []
+        for reading in readings:
+            with reading():
+                per_feature += [
+                    self.feature_statistic(feature_change(p, options.radius))
+                    for first in range(0, len(windows), group)
+                    for p in run_passes(
+                        self.model, self.sae, windows[first : first + group], group, options.radius, logits=False
+                    )
+                ]
+        per_feature = np.stack(per_feature)
         if self.splice:  # SpliceAI's response needs 10 kb windows: its null keeps no scores
             scores = np.zeros((len(missing), 0))
         else:
@@ -283,7 +288,7 @@ class Explainer:
             raw = features @ self.weights.T
             scale = np.maximum(raw.std(axis=0), MIN_SCALE)
             tops = []  # the |z| of the hypothesis each null variant would put first
-            for window, r, f in zip(by_kind[kind], raw, features):
+            for window, r, f in zip(by_kind[kind] * len(readings), raw, features):
                 units, _ = self._select(window, r, r / scale, f, 1)
                 tops.append(abs(r[units[0]] / scale[units[0]]) if units else 0.0)
             self.nulls.put(kind, Null(scale, np.sort(tops), np.sort(np.abs(scores[k]))))
@@ -297,6 +302,13 @@ class Explainer:
         for old in Path(folder).glob("null-*.npz"):
             old.unlink()
         return [self.nulls.save(kind, Path(folder)) for kind in kinds]
+
+    def _readings(self) -> list:
+        """How windows are read: on the forward strand, and with SpliceAI and `rc` on the reverse one too
+        (see `_passes`)."""
+        if self.splice and self.options.rc:
+            return [nullcontext, self.model.reading_reverse]
+        return [nullcontext]
 
     def _backgrounds(self) -> list[str]:
         if self._background_seqs is None:
@@ -343,6 +355,8 @@ class Explainer:
         for motif_id in sorted(evidence.pwms):
             digest.update(motif_id.encode() + np.ascontiguousarray(evidence.pwms[motif_id]).tobytes())
         digest.update("".join(self._backgrounds()).encode())
+        if self.splice:
+            digest.update(f"SpliceAI, the null read on {len(self._readings())} strand(s)".encode())
         return digest.hexdigest()
 
     def p_value(self, z: float, kind: tuple[str, int]) -> float:
@@ -454,7 +468,7 @@ class Explainer:
 
         passes, measures = read()
         reverse = [False] * len(windows)
-        if self.splice and options.rc:
+        if len(self._readings()) == 2:
             with self.model.reading_reverse():
                 other = read()
             for row, (p, m) in enumerate(zip(*other)):
