@@ -35,7 +35,7 @@ STARTER_VCF = ROOT / "variants" / "starter.vcf.gz"
 
 @pytest.fixture(scope="module")
 def explainer():
-    return load_explainer(demo_dir() / "genome.fa.gz", "demo", null_size=100)
+    return load_explainer(demo_dir() / "genome.fa.gz", "demo")  # the demo's shipped nulls: none drawn
 
 
 @pytest.fixture(scope="module")
@@ -357,8 +357,6 @@ def planted(tmp_path_factory):
             outputs["report"],
             "--followup",
             outputs["followup"],
-            "--null-size",
-            "100",
             "--report-mutagenesis",
             "2",
             "--quiet",
@@ -380,7 +378,7 @@ def pysam_text(path) -> list[str]:
 def test_cli_table_equals_the_python_api_and_losses_read_as_losses(planted):
     chosen, outputs = planted
     table = pd.read_csv(outputs["out"], sep="\t", keep_default_na=False, na_values=["NA"])
-    again = gx.explain(outputs["vcf_in"], demo_dir() / "genome.fa.gz", "demo", null_size=100)
+    again = gx.explain(outputs["vcf_in"], demo_dir() / "genome.fa.gz", "demo")
     # splice_distance is a nullable integer; read back from a TSV where it is all NA, a float
     again = again.astype({"splice_distance": "float64"})
     pd.testing.assert_frame_equal(table, again, check_dtype=False, atol=1e-6)
@@ -394,7 +392,7 @@ def test_explain_reads_standard_input_as_it_reads_a_file(planted, tmp_path):
     _, outputs = planted  # the VCF is read twice (q-values over the whole run): standard input is kept for that
     done = subprocess.run(
         [sys.executable, "-m", "genomix", "explain", "-", "--fasta", demo_dir() / "genome.fa.gz"]
-        + ["-o", tmp_path / "h.tsv", "--vcf-out", tmp_path / "a.vcf", "--null-size", "100", "--quiet"],
+        + ["-o", tmp_path / "h.tsv", "--vcf-out", tmp_path / "a.vcf", "--quiet"],
         input=outputs["vcf_in"].read_text(),
         capture_output=True,
         text=True,

@@ -37,8 +37,9 @@ def train_demo_sae(data: Path, held_out: str = "chr3", plan: TrainingPlan = DEMO
     return sae, metrics
 
 
-def build_demo_atlas(data: Path, held_out: str = "chr3", windows: int = 2048):
-    """Name the demo SAE's features on `held_out`; saves `data/sae/atlas.parquet` and returns the atlas."""
+def build_demo_atlas(data: Path, held_out: str = "chr3", windows: int = 2048, nulls: bool = True):
+    """Name the demo SAE's features on `held_out`; saves `data/sae/atlas.parquet` and, with `nulls`, explain's
+    nulls beside it (`save_demo_nulls`); returns the atlas."""
     from genomix.features.annotations import read_annotations
     from genomix.features.atlas import ATLAS_NAME, build_atlas
     from genomix.io.genome import Genome
@@ -52,7 +53,8 @@ def build_demo_atlas(data: Path, held_out: str = "chr3", windows: int = 2048):
     annotations = read_annotations(data / "annotations.bed", genome)
     atlas = build_atlas(sae, model, genome, Regions.whole_genome(genome, [held_out]), annotations, windows=windows)
     atlas.save(data / "sae" / ATLAS_NAME)
-    save_demo_nulls(data)
+    if nulls:
+        save_demo_nulls(data)
     return atlas
 
 

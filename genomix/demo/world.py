@@ -244,7 +244,8 @@ def build_demo(
 ) -> World:
     """Build the whole demo world into `data` (genome, annotations, model/, sae/) and `variants/demo.vcf.gz`.
 
-    `sae_plan` replaces the demo SAE's training plan (a tiny world trains a tiny SAE)."""
+    `sae_plan` replaces the demo SAE's training plan (a tiny world trains a tiny SAE, names its features on
+    16 windows and leaves explain's nulls to be drawn when first needed)."""
     from genomix.demo.sae import DEMO_SAE_PLAN, build_demo_atlas, train_demo_sae
     from genomix.demo.train import train_demo_model
 
@@ -254,7 +255,7 @@ def build_demo(
     write_truth_vcf(world, truth_variants(world, seed), variants / "demo.vcf.gz")
     train_demo_model(data / "genome.fa.gz", data / "model", HELD_OUT, steps=steps)
     train_demo_sae(data, HELD_OUT, sae_plan or DEMO_SAE_PLAN)
-    build_demo_atlas(data, HELD_OUT, **({} if sae_plan is None else {"windows": 16}))
+    build_demo_atlas(data, HELD_OUT, **({} if sae_plan is None else {"windows": 16, "nulls": False}))
     return world
 
 
