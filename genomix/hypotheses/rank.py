@@ -26,10 +26,10 @@ context beyond that range. With `rc` (the default) each window is read on both s
 on the one where SpliceAI's response is larger, the strand of the gene whose splice sites the variant
 moves (positions stay the forward strand's), and the null variants are read on both strands too (a
 neutral variant's strand is a toss-up, so its statistic comes from either reading); without `rc`,
-everything is read on the forward strand. Its score is that largest
-change (the largest of SpliceAI's four delta scores on that strand, without a transcript's bounds:
-`genomix score --model spliceai` gives the official ones per transcript), and there is no `score_p`
-(the null keeps no 10 kb windows).
+everything is read on the forward strand. Its score is that largest change (the largest of
+SpliceAI's four delta scores on that strand, without a transcript's bounds: `genomix score --model
+spliceai` gives the official ones per transcript), and there is no `score_p` (the null keeps no
+10 kb windows).
 
 Each hypothesis carries its name (the concept's), its lead feature (the member that changed most)
 and its activations (ref, alt, delta, offset), the atlas label of its named member whose matrix
