@@ -352,6 +352,19 @@ def test_reading_reverse_runs_spliceai_on_the_reverse_complement_in_forward_posi
     np.testing.assert_allclose(logp[1, 5000:5020].exp().numpy(), expected[1][::-1], atol=1e-6)
     _, plain = model.forward(model.tokenize([reverse_complement(long)]), layers=("blocks.3",))
     np.testing.assert_allclose(captured["blocks.3"][0].numpy(), plain["blocks.3"][0].flip(0).numpy(), atol=1e-5)
+    assert model.reach("blocks.7") == 4 * 10 + 4 * 40 and model.reach("blocks.15") == 5000  # (k - 1) x d per unit
+
+    def mark(hidden, at):  # +1 on every channel at one position
+        bump = torch.zeros_like(hidden)
+        bump[:, at] = 1.0
+        return hidden + bump
+
+    with model.reading_reverse():  # an edit at forward position 7000 of both rows, the second padded
+        edited, _ = model.forward(model.tokenize([long, short]), edits={"blocks.3": lambda h: mark(h, 7000)})
+    for row, seq in enumerate([long, short]):
+        at = len(seq) - 1 - 7000
+        plain, _ = model.forward(model.tokenize([reverse_complement(seq)]), edits={"blocks.3": lambda h: mark(h, at)})
+        np.testing.assert_allclose(edited[row, : len(seq)].flip(0).numpy(), plain[0].numpy(), atol=1e-4)
     seen = []
     with model.reading_reverse():
         model.forward(
@@ -405,6 +418,8 @@ def test_explain_reads_spliceai_own_output_and_its_score_is_the_largest_delta_sc
     atlas = build_atlas(sae, model, genome, regions, annotations, motifs=[], windows=32, window=1024)
     assert (atlas.table.label_kind == "annotation").any()
     explainer = Explainer(model, sae, atlas, genome, null_size=20, batch_size=4)
+    deeper = Explainer(model, _perfect_sae(model, "blocks.11"), atlas, genome, null_size=20)
+    assert explainer.window == 1024 and deeper.window == 2 * (1000 + 20 + 1)  # its null holds what blocks.11 reads
     deep = genome.fetch("chr1", 8200, 8201)
     variants = [_placed("chr1", 7753, "G", "A"), _placed("chr1", 8200, deep, "C" if deep != "C" else "A")]
     explained = explainer.explain(variants)

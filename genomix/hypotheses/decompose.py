@@ -7,7 +7,7 @@ with 0. Near the variant (`radius` bp either side of the allele) each feature ke
 change: signed delta, ref and alt activation, and where it happened (offset in bp from the
 variant's first REF base).
 
-The model's response follows the variant's score (`Measure`; forward strand only). A number m is
+The model's response follows the variant's score (`Measure`; on the strand the pass was read). A number m is
 read from one pass, and the response is `effect = m(alt pass) - m(ref pass)`:
 - llr: m = sum over the allele's tokens t of `log p_t(alt) - log p_t(ref)` (the score's own contrast,
   read unmasked) + sum over the other tokens within `radius` bp of the allele of `log p_t(x_t)`, the
@@ -20,9 +20,11 @@ read from one pass, and the response is `effect = m(alt pass) - m(ref pass)`:
   the ref pass).
 - spliceai: m = `P_c(t)`, SpliceAI's probability of class c (acceptor or donor) at one base t: of
   the bases within `distance` bp of the allele that ref and alt share (the allele's own bases for a
-  substitution), the base and class where |P_c(alt) - P_c(ref)| is largest. That largest change is
-  the delta score SpliceAI reports (DS_AG, DS_AL, DS_DG or DS_DL, read on the window's strand,
-  without a transcript's bounds), and `effect` is its signed value: negative for a site lost.
+  substitution), the base and class where |P_c(alt) - P_c(ref)| is largest; `effect` is that change,
+  negative for a site lost. For a substitution it is the delta score SpliceAI reports (DS_AG, DS_AL,
+  DS_DG or DS_DL, on the window's strand, without a transcript's bounds). An indel's deleted and
+  inserted bases have no counterpart to patch, so they are not read: a site on a deleted base is
+  missed here (`genomix score --model spliceai` reads it as SpliceAI does, the deleted base at 0).
 
 The causal test patches nodes back: in the alt forward pass, a patched feature's activation at every
 alt token is set to that of the ref token it corresponds to (0 where there is none) by adding
@@ -360,6 +362,8 @@ def _splice_measure(p: Pass, distance: int) -> Measure:
     ref_base = np.arange(start, end)
     alt_base = window.ref_to_alt[ref_base]
     ref_base, alt_base = ref_base[alt_base >= 0], alt_base[alt_base >= 0]
+    if not len(ref_base):
+        raise GenomixError(f"no base within {distance} bp of the allele is in both ref and alt: use a larger distance")
     ref_token, alt_token = p.ref_token[ref_base], p.alt_token[alt_base]
     classes = list(SPLICE_CLASSES)
     ref = p.ref_logp[ref_token][:, classes].double().exp()

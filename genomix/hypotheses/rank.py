@@ -20,16 +20,18 @@ or the context's doing). Unlabelled features compete, each on its own, only with
 z.
 
 With SpliceAI, features are read as with any model (the SAE's window, its null), while the response
-is read on SpliceAI's own output (`decompose.Measure`: the acceptor or donor probability that changes
-most within `distance` bp), so each real variant runs in a window that holds SpliceAI's 5,000 bp of
-context beyond that range. With `rc` (the default) each window is read on both strands and explained
-on the one where SpliceAI's response is larger, the strand of the gene whose splice sites the variant
-moves (positions stay the forward strand's), and the null variants are read on both strands too (a
-neutral variant's strand is a toss-up, so its statistic comes from either reading); without `rc`,
-everything is read on the forward strand. Its score is that largest change (the largest of
-SpliceAI's four delta scores on that strand, without a transcript's bounds: `genomix score --model
-spliceai` gives the official ones per transcript), and there is no `score_p` (the null keeps no
-10 kb windows).
+is read on SpliceAI's own output (`decompose.Measure`: the acceptor or donor probability that
+changes most within `distance` bp; for an indel, among the bases ref and alt share), so each real
+variant runs in a window that holds SpliceAI's 5,000 bp of context beyond that range, and the null's
+windows are widened, where the SAE's layer reads further, to hold all it reads. With `rc` (the
+default) each window is read on both strands and explained on the one where SpliceAI's response is
+larger, the strand of the gene whose splice sites the variant moves (positions stay the forward
+strand's), and the null variants are read on both strands too (a neutral variant's strand is a
+toss-up, so its statistic comes from either reading); without `rc`, everything is read on the
+forward strand. Its score is the size of that change (for a substitution, the largest of SpliceAI's
+four delta scores on that strand, without a transcript's bounds: `genomix score --model spliceai`
+gives the official ones per transcript), and there is no `score_p` (the null keeps no 10 kb
+windows).
 
 Each hypothesis carries its name (the concept's), its lead feature (the member that changed most)
 and its activations (ref, alt, delta, offset), the atlas label of its named member whose matrix
@@ -121,9 +123,9 @@ class ExplainOptions:
                 f"a null size of {self.null_size} is too small for a p-value: use at least 10 (default 500)",
                 option="null_size",
             )
-        if isinstance(self.distance, bool) or not isinstance(self.distance, int) or not 0 <= self.distance < FLANK:
+        if isinstance(self.distance, bool) or not isinstance(self.distance, int) or not 1 <= self.distance < FLANK:
             raise GenomixError(
-                f"distance must be a whole number of bp from 0 to {FLANK - 1}, not {self.distance!r}",
+                f"distance must be a whole number of bp from 1 to {FLANK - 1}, not {self.distance!r}",
                 option="distance",
             )
         if self.group not in GROUPS:
@@ -178,6 +180,8 @@ class Explainer:
                 option="method",
             )
         self.window = int(sae.metadata.get("context_size") or 512) if options.window is None else options.window
+        if self.splice:  # the null's windows hold all that the layer reads around the bases features are read at
+            self.window = max(self.window, 2 * (model.reach(sae.metadata["hook_name"]) + options.radius + 1))
         check_window(self.window)
         self.table = atlas.table.set_index("feature").sort_index()
         typical = np.array([np.median(a) if a is not None and len(a) else np.nan for a in self.table.top_activations])
@@ -307,7 +311,7 @@ class Explainer:
         """How windows are read: on the forward strand, and with SpliceAI and `rc` on the reverse one too
         (see `_passes`)."""
         if self.splice and self.options.rc:
-            return [nullcontext, self.model.reading_reverse]
+            return [lambda: self.model.reading_reverse(False), self.model.reading_reverse]
         return [nullcontext]
 
     def _backgrounds(self) -> list[str]:
@@ -345,7 +349,7 @@ class Explainer:
                     options.min_change,
                     sorted(evidence.site_scores.items()),
                     [unit.kind for unit in self.units],
-                    options.method,
+                    "spliceai" if self.splice else options.method,  # auto and spliceai are one for SpliceAI
                     options.rc,
                     "PWM-contradicted motif hypotheses last, tested with every named member's matrix",
                 )
@@ -375,7 +379,7 @@ class Explainer:
         every base within `distance` of the allele."""
         if not self.splice:
             return self.window
-        return 2 * (FLANK + self.options.distance) + max(len(variant.ref), len(variant.alt))
+        return 2 * (FLANK + self.options.distance + max(len(variant.ref), len(variant.alt)))
 
     # ------------------------------------------------------------------ explaining
 

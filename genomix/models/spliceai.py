@@ -257,9 +257,15 @@ class SpliceAIModel:
         attribution); otherwise the pass runs in inference mode."""
         with torch.enable_grad() if grad else torch.inference_mode():
             probabilities, captured = self._run(tokens, layers, edits, logits)
-        # floored at the smallest normal float: a probability that underflows to 0 keeps a finite log and gradient
-        floor = torch.finfo(torch.float32).tiny
-        return (None if probabilities is None else torch.log(probabilities.clamp_min(floor))), captured
+            # floored at the smallest normal float: a probability that underflows to 0 keeps a finite log and gradient
+            floor = torch.finfo(torch.float32).tiny
+            return (None if probabilities is None else torch.log(probabilities.clamp_min(floor))), captured
+
+    def reach(self, layer: str) -> int:
+        """bp either side of a base that the residual stream at `layer` reads (each unit's two convolutions
+        add (kernel - 1) x dilation)."""
+        units = self.layers.index(layer) + 1
+        return sum((unit.conv1.weight.shape[-1] - 1) * unit.conv1.dilation for unit in self.units[:units])
 
     @contextmanager
     def reading_reverse(self, reverse: bool = True):

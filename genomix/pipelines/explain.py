@@ -28,7 +28,8 @@ def _explain_info() -> dict:
             "A",
             "Float",
             "genomix zero-shot score per ALT: llr and delta_ll are log P(alt) - log P(ref) "
-            "(negative: the model finds the ALT less likely); embedding is a distance (>= 0); GMX_METHOD says "
+            "(negative: the model finds the ALT less likely); embedding is a distance (>= 0); spliceai is "
+            "SpliceAI's largest change of acceptor or donor probability near the variant (0-1); GMX_METHOD says "
             "which each ALT got",
         ),
         **METHOD_INFO,
